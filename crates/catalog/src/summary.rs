@@ -1,0 +1,89 @@
+//! What `lookbook catalog inspect` reports about a catalogue.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{Catalog, Problem, ProblemKind};
+use crate::detect::CatalogFormat;
+use crate::vocabulary::LabelVocabulary;
+
+/// How many items have 1, 2, 3, … images (the last bucket is "at least").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImagesPerItem {
+    /// `"1"`, `"2"`, … `"10+"`.
+    pub images: String,
+    pub items: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CatalogSummary {
+    pub root: PathBuf,
+    pub format: CatalogFormat,
+    pub images: usize,
+    pub items: usize,
+    pub images_per_item: Vec<ImagesPerItem>,
+    pub columns: Vec<String>,
+    pub label_columns: Vec<String>,
+    pub label_vocabulary_size: usize,
+    pub min_label_count: usize,
+    pub splits: BTreeMap<String, usize>,
+    pub splits_from_source: bool,
+    pub missing_images: usize,
+    pub malformed_rows: usize,
+    pub repaired_rows: usize,
+    /// Every problem found; the CLI shows the first few.
+    pub problems: Vec<Problem>,
+}
+
+/// Items with this many images or more share the last histogram bucket.
+const HISTOGRAM_CAP: usize = 10;
+
+impl CatalogSummary {
+    pub fn new(catalog: &Catalog, vocabulary: &LabelVocabulary) -> Self {
+        let mut per_item: HashMap<&str, usize> = HashMap::new();
+        for e in &catalog.entries {
+            *per_item.entry(e.item_id.as_str()).or_insert(0) += 1;
+        }
+        let mut histogram = [0usize; HISTOGRAM_CAP];
+        for &n in per_item.values() {
+            histogram[n.min(HISTOGRAM_CAP) - 1] += 1;
+        }
+        let images_per_item = histogram
+            .iter()
+            .enumerate()
+            .filter(|(_, items)| **items > 0)
+            .map(|(i, &items)| ImagesPerItem {
+                images: if i + 1 == HISTOGRAM_CAP {
+                    format!("{HISTOGRAM_CAP}+")
+                } else {
+                    (i + 1).to_string()
+                },
+                items,
+            })
+            .collect();
+        let count = |kind| catalog.problems_of(kind).count();
+        CatalogSummary {
+            root: catalog.root.clone(),
+            format: catalog.format,
+            images: catalog.entries.len(),
+            items: per_item.len(),
+            images_per_item,
+            columns: catalog.columns.clone(),
+            label_columns: vocabulary.columns.clone(),
+            label_vocabulary_size: vocabulary.len(),
+            min_label_count: vocabulary.config.min_count,
+            splits: catalog
+                .split_sizes()
+                .into_iter()
+                .map(|(s, n)| (s.to_string(), n))
+                .collect(),
+            splits_from_source: catalog.splits_from_source,
+            missing_images: count(ProblemKind::MissingImage),
+            malformed_rows: count(ProblemKind::MalformedRow),
+            repaired_rows: count(ProblemKind::RepairedRow),
+            problems: catalog.problems.clone(),
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! Letterboxing to the model's input size and normalisation to CHW floats.
+
+use std::cell::RefCell;
+use std::path::Path;
+
+use fast_image_resize::images::{Image, ImageRef};
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use image::RgbImage;
+
+use crate::decode::{DecodeLimits, decode_file};
+use crate::error::{BadImage, ImageError};
+use crate::spec::ImageSpec;
+
+thread_local! {
+    // The resizer keeps scratch buffers between calls; one per decoding thread.
+    static RESIZER: RefCell<Resizer> = RefCell::new(Resizer::new());
+}
+
+/// Where an `src_w`×`src_h` image lands in a `dst_w`×`dst_h` letterbox:
+/// `(width, height, left, top)` of the resized picture inside the canvas.
+pub fn letterbox_geometry(src_w: u32, src_h: u32, dst_w: u32, dst_h: u32) -> (u32, u32, u32, u32) {
+    let scale = f64::min(f64::from(dst_w) / f64::from(src_w), f64::from(dst_h) / f64::from(src_h));
+    let w = ((f64::from(src_w) * scale).round() as u32).clamp(1, dst_w);
+    let h = ((f64::from(src_h) * scale).round() as u32).clamp(1, dst_h);
+    (w, h, (dst_w - w) / 2, (dst_h - h) / 2)
+}
+
+/// Resize `img` to fit `spec`'s H×W keeping its aspect ratio (antialiased bilinear,
+/// as torchvision's `Resize`), centred on a canvas of `spec.pad`.
+pub fn letterbox(img: &RgbImage, spec: &ImageSpec) -> RgbImage {
+    let (src_w, src_h) = img.dimensions();
+    let (w, h, left, top) = letterbox_geometry(src_w, src_h, spec.width, spec.height);
+    let resized;
+    let fitted: &[u8] = if (w, h) == (src_w, src_h) {
+        img.as_raw()
+    } else {
+        resized = resize_rgb(img.as_raw(), src_w, src_h, w, h);
+        &resized
+    };
+    if (w, h) == (spec.width, spec.height) {
+        return RgbImage::from_raw(w, h, fitted.to_vec()).expect("buffer sized to the image");
+    }
+    let mut canvas = RgbImage::from_pixel(spec.width, spec.height, image::Rgb(spec.pad));
+    let row_bytes = 3 * w as usize;
+    let canvas_row = 3 * spec.width as usize;
+    let buf: &mut [u8] = &mut canvas;
+    for (y, row) in fitted.chunks_exact(row_bytes).enumerate() {
+        let start = (top as usize + y) * canvas_row + 3 * left as usize;
+        buf[start..start + row_bytes].copy_from_slice(row);
+    }
+    canvas
+}
+
+fn resize_rgb(src: &[u8], src_w: u32, src_h: u32, dst_w: u32, dst_h: u32) -> Vec<u8> {
+    let src = ImageRef::new(src_w, src_h, src, PixelType::U8x3).expect("buffer sized to the image");
+    let mut dst = Image::new(dst_w, dst_h, PixelType::U8x3);
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
+    RESIZER
+        .with_borrow_mut(|r| r.resize(&src, &mut dst, &options))
+        .expect("same pixel type on both sides");
+    dst.into_vec()
+}
+
+/// Write `img` (already `spec`-sized) into `out` as CHW floats, `(x/255 − mean)/std`.
+pub fn normalise_into(img: &RgbImage, spec: &ImageSpec, out: &mut [f32]) {
+    let plane = spec.height as usize * spec.width as usize;
+    assert_eq!(
+        img.dimensions(),
+        (spec.width, spec.height),
+        "image must be letterboxed first"
+    );
+    assert_eq!(out.len(), 3 * plane, "output must hold 3×H×W floats");
+    // A 256-entry table per channel turns the arithmetic into one lookup per byte.
+    let lut: [[f32; 256]; 3] =
+        std::array::from_fn(|c| std::array::from_fn(|v| (v as f32 / 255.0 - spec.mean[c]) / spec.std[c]));
+    let (r, rest) = out.split_at_mut(plane);
+    let (g, b) = rest.split_at_mut(plane);
+    for (i, px) in img.as_raw().chunks_exact(3).enumerate() {
+        r[i] = lut[0][px[0] as usize];
+        g[i] = lut[1][px[1] as usize];
+        b[i] = lut[2][px[2] as usize];
+    }
+}
+
+/// Decode + letterbox + normalise, with one spec and one set of limits.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Preprocessor {
+    pub spec: ImageSpec,
+    pub limits: DecodeLimits,
+}
+
+impl Preprocessor {
+    pub fn new(spec: ImageSpec) -> Result<Self, ImageError> {
+        spec.validate()?;
+        Ok(Preprocessor {
+            spec,
+            limits: DecodeLimits::default(),
+        })
+    }
+
+    /// The upright photo, decoded no larger than needed to fill the letterbox.
+    pub fn decode(&self, path: &Path) -> Result<RgbImage, BadImage> {
+        decode_file(
+            path,
+            &self.limits,
+            Some((self.spec.height, self.spec.width)),
+            self.spec.pad,
+        )
+        .map_err(|error| BadImage {
+            path: path.to_path_buf(),
+            error,
+        })
+    }
+
+    /// The letterboxed H×W RGB picture the model will see.
+    pub fn load_rgb(&self, path: &Path) -> Result<RgbImage, BadImage> {
+        Ok(letterbox(&self.decode(path)?, &self.spec))
+    }
+
+    /// Load `path` into `out` (3×H×W floats).
+    pub fn load_into(&self, path: &Path, out: &mut [f32]) -> Result<(), BadImage> {
+        normalise_into(&self.load_rgb(path)?, &self.spec, out);
+        Ok(())
+    }
+}
