@@ -1,0 +1,31 @@
+//! The model of "Clothing Retrieval and Visual Recommendation for Fashion Images" (2018),
+//! written once in burn and generic over the backend.
+//!
+//! ```text
+//! image ─► GlobalBranch ─► feature map (256 × H/16 × W/16) ─► avg pool ─► global feature ─► label scores
+//!                               │
+//!                               └► step 0: whole map ─► TextureEncoding ─► e₀
+//!                                  step k: LSTM(e_{k−1}) ─► θ_k ─► SpatialTransformer ─► region ─► TextureEncoding ─► e_k
+//! image scores = element-wise max over the global and every step's scores
+//! ```
+//!
+//! [`losses`] holds the study's classification, diversity and localisation losses.
+
+pub mod config;
+pub mod encoding;
+pub mod global;
+pub mod losses;
+pub mod model;
+pub mod transformer;
+
+pub use config::SeedConfig;
+pub use encoding::TextureEncoding;
+pub use global::GlobalBranch;
+pub use losses::{LossBreakdown, LossWeights};
+pub use model::{SeedModel, SeedOutput};
+pub use transformer::{Theta, affine_grid, attention_map, footprint, sample_region};
+
+/// The default CPU backend for training.
+pub type TrainBackend = burn::backend::Autodiff<burn::backend::Flex>;
+/// The default CPU backend for inference.
+pub type InferBackend = burn::backend::Flex;

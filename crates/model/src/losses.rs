@@ -1,0 +1,138 @@
+//! The study's losses: L = Lcls + γ₁·Ldiv + γ₂·Lloc.
+//!
+//! Every loss is summed over its natural terms (labels, cells, steps) and averaged over
+//! the batch, so its size does not depend on the batch size.
+
+use burn::config::Config;
+use burn::tensor::Tensor;
+use burn::tensor::activation::sigmoid;
+use burn::tensor::backend::Backend;
+
+use crate::model::SeedOutput;
+
+/// Weights and constants of the losses; defaults are the study's.
+#[derive(Config, Debug, PartialEq)]
+pub struct LossWeights {
+    /// γ₁, weight of the diversity loss.
+    #[config(default = 0.01)]
+    pub diversity: f64,
+    /// γ₂, weight of the localisation loss.
+    #[config(default = 0.1)]
+    pub localisation: f64,
+    /// λ₁, weight of the anchor constraint inside Lloc.
+    #[config(default = 0.01)]
+    pub anchor: f64,
+    /// λ₂, weight of the positive constraint inside Lloc.
+    #[config(default = 0.1)]
+    pub positive: f64,
+    /// α: scales above it are penalised.
+    #[config(default = 0.5)]
+    pub max_scale: f64,
+    /// β: scales below it are penalised.
+    #[config(default = 0.1)]
+    pub min_scale: f64,
+    /// Anchor (cx, cy) of step k is `anchors[(k − 1) mod len]`: the four quadrants.
+    #[config(default = "vec![[-0.5, -0.5], [0.5, -0.5], [-0.5, 0.5], [0.5, 0.5]]")]
+    pub anchors: Vec<[f32; 2]>,
+}
+
+/// Each loss of one batch, as 1-element tensors (the total carries the gradient).
+#[derive(Debug, Clone)]
+pub struct LossBreakdown<B: Backend> {
+    pub total: Tensor<B, 1>,
+    pub classification: Tensor<B, 1>,
+    pub diversity: Tensor<B, 1>,
+    pub localisation: Tensor<B, 1>,
+    pub scale: Tensor<B, 1>,
+    pub anchor: Tensor<B, 1>,
+    pub positive: Tensor<B, 1>,
+}
+
+/// Lcls = (1/N) Σᵢ Σ_c (p_ic − p̂_ic)², p = sigmoid(scores), p̂ ∈ {0, 1}.
+pub fn classification_loss<B: Backend>(scores: Tensor<B, 2>, targets: Tensor<B, 2>) -> Tensor<B, 1> {
+    let [n, _] = scores.dims();
+    (sigmoid(scores) - targets).powf_scalar(2.0).sum().div_scalar(n as f64)
+}
+
+/// Ldiv = 1/(K−1) Σ_{k=2..K} Σᵢ l_{k−1,i}·l_{k,i} over the attention maps of steps 1..K
+/// (batch mean): consecutive steps are pushed to look at different cells.
+pub fn diversity_loss<B: Backend>(attention: &[Tensor<B, 3>]) -> Tensor<B, 1> {
+    let Some(first) = attention.first() else {
+        panic!("diversity loss needs at least one attention map");
+    };
+    let [n, _, _] = first.dims();
+    if attention.len() < 2 {
+        return first.clone().sum().mul_scalar(0.0);
+    }
+    let overlaps: Vec<Tensor<B, 1>> = attention
+        .windows(2)
+        .map(|pair| (pair[0].clone() * pair[1].clone()).sum())
+        .collect();
+    let pairs = overlaps.len();
+    Tensor::cat(overlaps, 0).sum().div_scalar((pairs * n) as f64)
+}
+
+/// Ls, La and Lp of the transforms of steps 1..K (each summed over steps, batch mean).
+pub fn localisation_terms<B: Backend>(
+    thetas: &[Tensor<B, 2>],
+    weights: &LossWeights,
+) -> (Tensor<B, 1>, Tensor<B, 1>, Tensor<B, 1>) {
+    let [n, _] = thetas.first().expect("at least one step").dims();
+    let mut scale = Vec::new();
+    let mut anchor = Vec::new();
+    let mut positive = Vec::new();
+    for (k, theta) in thetas.iter().enumerate() {
+        let s = theta.clone().narrow(1, 0, 2); // [N, 2] = (sx, sy)
+        let t = theta.clone().narrow(1, 2, 2); // [N, 2] = (tx, ty)
+        // Ls = Σ max(|s| − α, 0)²: regions no larger than half the map.
+        scale.push(
+            s.clone()
+                .abs()
+                .sub_scalar(weights.max_scale)
+                .clamp_min(0.0)
+                .powf_scalar(2.0)
+                .sum(),
+        );
+        // La = ½[(tx − cx)² + (ty − cy)²]: each step near its own anchor.
+        let [cx, cy] = weights.anchors[k % weights.anchors.len()];
+        let centre = Tensor::<B, 1>::from_floats([cx, cy], &theta.device()).reshape([1, 2]);
+        anchor.push((t - centre).powf_scalar(2.0).sum().mul_scalar(0.5));
+        // Lp = max(0, β − sx) + max(0, β − sy): no collapsed or mirrored regions.
+        positive.push(s.neg().add_scalar(weights.min_scale).clamp_min(0.0).sum());
+    }
+    let reduce = |terms: Vec<Tensor<B, 1>>| Tensor::cat(terms, 0).sum().div_scalar(n as f64);
+    (reduce(scale), reduce(anchor), reduce(positive))
+}
+
+/// L = Lcls + γ₁·Ldiv + γ₂·(Ls + λ₁·La + λ₂·Lp), with every component kept for logging.
+pub fn seed_loss<B: Backend>(output: &SeedOutput<B>, targets: Tensor<B, 2>, weights: &LossWeights) -> LossBreakdown<B> {
+    let classification = classification_loss(output.scores.clone(), targets);
+    if output.thetas.is_empty() {
+        let zero = classification.clone().mul_scalar(0.0);
+        return LossBreakdown {
+            total: classification.clone(),
+            classification,
+            diversity: zero.clone(),
+            localisation: zero.clone(),
+            scale: zero.clone(),
+            anchor: zero.clone(),
+            positive: zero,
+        };
+    }
+    let diversity = diversity_loss(&output.attention);
+    let (scale, anchor, positive) = localisation_terms(&output.thetas, weights);
+    let localisation =
+        scale.clone() + anchor.clone().mul_scalar(weights.anchor) + positive.clone().mul_scalar(weights.positive);
+    let total = classification.clone()
+        + diversity.clone().mul_scalar(weights.diversity)
+        + localisation.clone().mul_scalar(weights.localisation);
+    LossBreakdown {
+        total,
+        classification,
+        diversity,
+        localisation,
+        scale,
+        anchor,
+        positive,
+    }
+}
