@@ -32,6 +32,8 @@ enum Command {
     /// Read a catalogue of product photos: what it holds, and whether every image decodes.
     #[command(subcommand)]
     Catalog(commands::catalog::CatalogCommand),
+    /// Train the seed model on a catalogue; checkpoints and metrics go to --out.
+    Train(commands::train::TrainArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
 
     let result = match cli.command {
         Command::Catalog(cmd) => commands::catalog::run(cmd, cli.quiet),
+        Command::Train(args) => commands::train::run(args, cli.quiet),
     };
     match result {
         Ok(code) => code,

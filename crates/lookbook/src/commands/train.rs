@@ -1,0 +1,102 @@
+//! `lookbook train`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use lookbook_model::TrainBackend;
+use lookbook_train::{TrainConfig, Trainer, TrainingEvent};
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Catalogue folder.
+    #[arg(long)]
+    catalog: PathBuf,
+    /// Training config (TOML), e.g. configs/cpu.toml.
+    #[arg(long)]
+    config: PathBuf,
+    /// Run folder: checkpoints, metrics.csv.
+    #[arg(long)]
+    out: PathBuf,
+    /// Continue the run in --out from its latest checkpoint (its config and labels).
+    #[arg(long)]
+    resume: bool,
+    /// Override the config's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Override the number of epochs (with --resume: train up to this many in all).
+    #[arg(long)]
+    epochs: Option<usize>,
+}
+
+/// A line above the bar, or on stderr when there is no bar (no terminal); indicatif's
+/// `println` prints nothing on a hidden bar.
+fn say(progress: &ProgressBar, line: String) {
+    if progress.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        progress.println(line);
+    }
+}
+
+pub fn run(args: TrainArgs, quiet: bool) -> Result<ExitCode> {
+    let mut config = TrainConfig::from_file(&args.config)?;
+    if let Some(seed) = args.seed {
+        config.seed = seed;
+    }
+    let trainer = Trainer::new(&args.catalog, config, &args.out, args.resume, args.epochs)
+        .with_context(|| format!("preparing the run in {}", args.out.display()))?;
+    eprintln!(
+        "training on {} images of {} ({} labels); run folder {}",
+        trainer.train_items().len(),
+        trainer.catalog.root.display(),
+        trainer.vocabulary.len(),
+        args.out.display()
+    );
+    let progress = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0)
+    };
+    progress
+        .set_style(ProgressStyle::with_template("epoch {prefix} {bar:30} {pos}/{len} {msg}").expect("static template"));
+    let device = Default::default();
+    let checkpoint = trainer.run::<TrainBackend>(&device, |event| match event {
+        TrainingEvent::Started { steps_per_epoch, .. } => progress.set_length(steps_per_epoch as u64),
+        TrainingEvent::Step(s) => {
+            // Without a terminal the bar is hidden: leave a line in the log now and then.
+            if progress.is_hidden() && !quiet && (s.step % 20 == 0 || s.step == s.steps) {
+                eprintln!(
+                    "epoch {} step {}/{}: loss {:.4} (cls {:.4} div {:.4} loc {:.4}) {:.1} img/s",
+                    s.epoch + 1,
+                    s.step,
+                    s.steps,
+                    s.loss,
+                    s.classification,
+                    s.diversity,
+                    s.localisation,
+                    s.images_per_second
+                );
+            }
+            progress.set_prefix(format!("{}", s.epoch + 1));
+            progress.set_position(s.step as u64);
+            progress.set_message(format!(
+                "loss {:.4} (cls {:.4} div {:.4} loc {:.4}) {:.1} img/s",
+                s.loss, s.classification, s.diversity, s.localisation, s.images_per_second
+            ));
+        }
+        TrainingEvent::BadImage(bad) => say(&progress, format!("skipped {bad}")),
+        TrainingEvent::Epoch(r) => {
+            say(&progress, format!(
+                "epoch {}: loss {:.4} | val mAP {:.4} (prior {:.4}) | top-1/5/10 {:.3}/{:.3}/{:.3} ({} queries) | {:.0} s",
+                r.epoch, r.loss, r.val_map, r.val_prior_map, r.val_top1, r.val_top5, r.val_top10, r.val_queries, r.seconds
+            ));
+            progress.set_position(0);
+        }
+    })?;
+    progress.finish_and_clear();
+    println!("checkpoint: {}", checkpoint.dir.display());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,222 @@
+//! Checkpoints: `model.safetensors` (the weights, for anyone loading the model),
+//! `train-state.bin` (model and Adam records with their parameter ids, for `--resume`)
+//! and `meta.json` (config, label vocabulary, epoch, metrics).
+//!
+//! A checkpoint is written into a fresh `epoch-NNNN.tmp` folder, every file fsynced,
+//! the folder renamed to `epoch-NNNN`, and only then `latest.json` is replaced (write
+//! to a temp file, fsync, rename). A run killed at any point leaves `latest.json`
+//! naming a complete checkpoint.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use burn::module::{AutodiffModule, Module};
+use burn::optim::Optimizer;
+use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
+use burn::store::{ModuleSnapshot, SafetensorsStore};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use lookbook_catalog::LabelVocabulary;
+use lookbook_model::{SeedConfig, SeedModel};
+use serde::{Deserialize, Serialize};
+
+use crate::config::TrainConfig;
+use crate::error::TrainError;
+use crate::trainer::EpochReport;
+
+pub const FORMAT_VERSION: u32 = 1;
+const LATEST: &str = "latest.json";
+const MODEL_FILE: &str = "model.safetensors";
+const STATE_FILE: &str = "train-state.bin";
+const META_FILE: &str = "meta.json";
+
+/// Everything about a checkpoint except its tensors.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckpointMeta {
+    pub format_version: u32,
+    /// Epochs completed.
+    pub epoch: usize,
+    pub config: TrainConfig,
+    pub vocabulary: LabelVocabulary,
+    /// Metrics of every epoch so far.
+    pub history: Vec<EpochReport>,
+    pub catalog: PathBuf,
+}
+
+impl CheckpointMeta {
+    pub fn seed_config(&self) -> SeedConfig {
+        self.config.seed_config(self.vocabulary.len())
+    }
+}
+
+/// A complete checkpoint folder.
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    pub dir: PathBuf,
+    pub meta: CheckpointMeta,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Latest {
+    checkpoint: String,
+}
+
+fn bad(path: &Path, message: impl ToString) -> TrainError {
+    TrainError::Checkpoint {
+        path: path.to_path_buf(),
+        message: message.to_string(),
+    }
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
+    let mut file = File::create(path).map_err(|e| TrainError::io(path, e))?;
+    file.write_all(bytes).map_err(|e| TrainError::io(path, e))?;
+    file.sync_all().map_err(|e| TrainError::io(path, e))
+}
+
+fn sync_dir(dir: &Path) -> Result<(), TrainError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| TrainError::io(dir, e))
+}
+
+/// Write a checkpoint of `model` and `optimizer` into `run_dir` and make it the latest.
+pub fn save<B, O>(
+    run_dir: &Path,
+    model: &SeedModel<B>,
+    optimizer: &O,
+    meta: &CheckpointMeta,
+) -> Result<Checkpoint, TrainError>
+where
+    B: AutodiffBackend,
+    O: Optimizer<SeedModel<B>, B>,
+{
+    let name = format!("epoch-{:04}", meta.epoch);
+    let tmp = run_dir.join(format!("{name}.tmp"));
+    let dir = run_dir.join(&name);
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
+    }
+    fs::create_dir_all(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
+
+    let mut store = SafetensorsStore::from_bytes(None)
+        .metadata("lookbook_format_version", FORMAT_VERSION.to_string())
+        .metadata("labels", meta.vocabulary.len().to_string());
+    model.valid().save_into(&mut store).map_err(|e| bad(&tmp, e))?;
+    let weights = store.get_bytes().map_err(|e| bad(&tmp, e))?;
+    write_synced(&tmp.join(MODEL_FILE), &weights)?;
+
+    let recorder = BinBytesRecorder::<FullPrecisionSettings>::default();
+    let model_state = Recorder::<B>::record(&recorder, model.clone().into_record(), ()).map_err(|e| bad(&tmp, e))?;
+    let optim_state = Recorder::<B>::record(&recorder, optimizer.to_record(), ()).map_err(|e| bad(&tmp, e))?;
+    let state = bincode_pair(&model_state, &optim_state);
+    write_synced(&tmp.join(STATE_FILE), &state)?;
+    let meta_json = serde_json::to_vec_pretty(meta).map_err(|e| bad(&tmp, e))?;
+    write_synced(&tmp.join(META_FILE), &meta_json)?;
+    sync_dir(&tmp)?;
+
+    if dir.exists() {
+        fs::remove_dir_all(&dir).map_err(|e| TrainError::io(&dir, e))?;
+    }
+    fs::rename(&tmp, &dir).map_err(|e| TrainError::io(&dir, e))?;
+    let previous = read_latest(run_dir).ok();
+    let latest_tmp = run_dir.join(format!("{LATEST}.tmp"));
+    let pointer = serde_json::to_vec(&Latest {
+        checkpoint: name.clone(),
+    })
+    .map_err(|e| bad(run_dir, e))?;
+    write_synced(&latest_tmp, &pointer)?;
+    fs::rename(&latest_tmp, run_dir.join(LATEST)).map_err(|e| TrainError::io(run_dir, e))?;
+    sync_dir(run_dir)?;
+    // Only now is the previous checkpoint unreferenced.
+    if let Some(old) = previous.filter(|old| *old != name) {
+        let _ = fs::remove_dir_all(run_dir.join(old));
+    }
+    Ok(Checkpoint {
+        dir,
+        meta: meta.clone(),
+    })
+}
+
+/// Two length-prefixed blobs in one file.
+fn bincode_pair(a: &[u8], b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + a.len() + b.len());
+    out.extend_from_slice(&(a.len() as u64).to_le_bytes());
+    out.extend_from_slice(a);
+    out.extend_from_slice(&(b.len() as u64).to_le_bytes());
+    out.extend_from_slice(b);
+    out
+}
+
+fn split_pair(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+    let take = |bytes: &[u8]| -> Option<usize> { Some(u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?) as usize) };
+    let a_len = take(bytes)?;
+    let a = bytes.get(8..8 + a_len)?;
+    let rest = &bytes[8 + a_len..];
+    let b_len = take(rest)?;
+    let b = rest.get(8..8 + b_len)?;
+    Some((a, b))
+}
+
+fn read_latest(run_dir: &Path) -> Result<String, TrainError> {
+    let path = run_dir.join(LATEST);
+    let bytes = fs::read(&path).map_err(|e| TrainError::io(&path, e))?;
+    let latest: Latest = serde_json::from_slice(&bytes).map_err(|e| bad(&path, e))?;
+    Ok(latest.checkpoint)
+}
+
+impl Checkpoint {
+    /// The latest complete checkpoint of a run folder (or a checkpoint folder itself).
+    pub fn open(path: &Path) -> Result<Checkpoint, TrainError> {
+        let dir = if path.join(META_FILE).is_file() {
+            path.to_path_buf()
+        } else {
+            path.join(read_latest(path)?)
+        };
+        let meta_path = dir.join(META_FILE);
+        let bytes = fs::read(&meta_path).map_err(|e| TrainError::io(&meta_path, e))?;
+        let meta: CheckpointMeta = serde_json::from_slice(&bytes).map_err(|e| bad(&meta_path, e))?;
+        if meta.format_version > FORMAT_VERSION {
+            return Err(bad(
+                &meta_path,
+                format!(
+                    "format version {} is newer than this lookbook ({FORMAT_VERSION})",
+                    meta.format_version
+                ),
+            ));
+        }
+        Ok(Checkpoint { dir, meta })
+    }
+
+    /// The trained model for inference, from `model.safetensors`.
+    pub fn load_model<B: Backend>(&self, device: &B::Device) -> Result<SeedModel<B>, TrainError> {
+        let path = self.dir.join(MODEL_FILE);
+        let mut model = SeedModel::<B>::new(&self.meta.seed_config(), device);
+        let mut store = SafetensorsStore::from_file(&path);
+        let result = model.load_from(&mut store).map_err(|e| bad(&path, e))?;
+        if !result.missing.is_empty() {
+            return Err(bad(&path, format!("missing tensors: {:?}", result.missing)));
+        }
+        Ok(model)
+    }
+
+    /// Model and optimizer exactly as they were, parameter ids included, to continue training.
+    pub fn load_training_state<B, O>(
+        &self,
+        model: SeedModel<B>,
+        optimizer: O,
+        device: &B::Device,
+    ) -> Result<(SeedModel<B>, O), TrainError>
+    where
+        B: AutodiffBackend,
+        O: Optimizer<SeedModel<B>, B>,
+    {
+        let path = self.dir.join(STATE_FILE);
+        let bytes = fs::read(&path).map_err(|e| TrainError::io(&path, e))?;
+        let (model_bytes, optim_bytes) = split_pair(&bytes).ok_or_else(|| bad(&path, "truncated training state"))?;
+        let recorder = BinBytesRecorder::<FullPrecisionSettings>::default();
+        let model_record = Recorder::<B>::load(&recorder, model_bytes.to_vec(), device).map_err(|e| bad(&path, e))?;
+        let optim_record = Recorder::<B>::load(&recorder, optim_bytes.to_vec(), device).map_err(|e| bad(&path, e))?;
+        Ok((model.load_record(model_record), optimizer.load_record(optim_record)))
+    }
+}

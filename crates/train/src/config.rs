@@ -1,0 +1,257 @@
+//! The training config: every number of a run, read from TOML (`configs/*.toml`).
+
+use std::path::Path;
+
+use lookbook_catalog::{SplitFractions, VocabularyConfig};
+use lookbook_imaging::ImageSpec;
+use lookbook_model::{LossWeights, SeedConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::error::TrainError;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Seeds initialisation, shuffling, augmentation and dropout: same seed, same run.
+    pub seed: u64,
+    pub model: ModelSection,
+    pub labels: LabelSection,
+    pub optimizer: OptimizerSection,
+    pub loss: LossSection,
+    pub augment: AugmentSection,
+    pub data: DataSection,
+}
+
+/// The architecture; the study's values by default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelSection {
+    pub input_height: usize,
+    pub input_width: usize,
+    pub dropout: f64,
+    pub region_height: usize,
+    pub region_width: usize,
+    pub codewords: usize,
+    pub encoding_dim: usize,
+    pub lstm_hidden: usize,
+    pub steps: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LabelSection {
+    pub min_count: usize,
+    pub columns: Option<Vec<String>>,
+    pub include_colour: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OptimizerSection {
+    pub learning_rate: f64,
+    pub batch_size: usize,
+    pub epochs: usize,
+    /// Adam's ε. burn defaults to 1e-5; PyTorch (and the study) to 1e-8.
+    pub epsilon: f32,
+    pub beta_1: f32,
+    pub beta_2: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LossSection {
+    pub diversity: f64,
+    pub localisation: f64,
+    pub anchor: f64,
+    pub positive: f64,
+    pub max_scale: f64,
+    pub min_scale: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AugmentSection {
+    /// Mirror left–right with probability ½.
+    pub flip: bool,
+    /// Zoom in by up to this fraction, then crop back to the input size at a random place.
+    pub scale_jitter: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataSection {
+    /// Decoding threads (0 = one per core).
+    pub threads: usize,
+    /// Batches decoded ahead of the training step.
+    pub prefetch: usize,
+    /// Train/val/test fractions for catalogues without splits of their own.
+    pub split: SplitFractions,
+    /// Use at most this many training / validation images (0 = all), for quick runs.
+    pub max_train_images: usize,
+    pub max_val_images: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            seed: 42,
+            model: ModelSection::default(),
+            labels: LabelSection::default(),
+            optimizer: OptimizerSection::default(),
+            loss: LossSection::default(),
+            augment: AugmentSection::default(),
+            data: DataSection::default(),
+        }
+    }
+}
+
+impl Default for ModelSection {
+    fn default() -> Self {
+        let s = SeedConfig::new(1);
+        ModelSection {
+            input_height: s.input_height,
+            input_width: s.input_width,
+            dropout: s.dropout,
+            region_height: s.region_height,
+            region_width: s.region_width,
+            codewords: s.codewords,
+            encoding_dim: s.encoding_dim,
+            lstm_hidden: s.lstm_hidden,
+            steps: s.steps,
+        }
+    }
+}
+
+impl Default for LabelSection {
+    fn default() -> Self {
+        let v = VocabularyConfig::default();
+        LabelSection {
+            min_count: v.min_count,
+            columns: v.columns,
+            include_colour: v.include_colour,
+        }
+    }
+}
+
+impl Default for OptimizerSection {
+    /// The study: Adam, lr 1e-5, batch 64, 40 epochs.
+    fn default() -> Self {
+        OptimizerSection {
+            learning_rate: 1e-5,
+            batch_size: 64,
+            epochs: 40,
+            epsilon: 1e-8,
+            beta_1: 0.9,
+            beta_2: 0.999,
+        }
+    }
+}
+
+impl Default for LossSection {
+    fn default() -> Self {
+        let w = LossWeights::new();
+        LossSection {
+            diversity: w.diversity,
+            localisation: w.localisation,
+            anchor: w.anchor,
+            positive: w.positive,
+            max_scale: w.max_scale,
+            min_scale: w.min_scale,
+        }
+    }
+}
+
+impl Default for AugmentSection {
+    fn default() -> Self {
+        AugmentSection {
+            flip: true,
+            scale_jitter: 0.1,
+        }
+    }
+}
+
+impl Default for DataSection {
+    fn default() -> Self {
+        DataSection {
+            threads: 0,
+            prefetch: 2,
+            split: SplitFractions::default(),
+            max_train_images: 0,
+            max_val_images: 0,
+        }
+    }
+}
+
+impl TrainConfig {
+    pub fn from_file(path: &Path) -> Result<Self, TrainError> {
+        let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
+        let config: TrainConfig = toml::from_str(&text).map_err(|e| TrainError::Config {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        config.validate().map_err(|message| TrainError::Config {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        let m = &self.model;
+        if !m.input_height.is_multiple_of(SeedConfig::DOWNSAMPLE)
+            || !m.input_width.is_multiple_of(SeedConfig::DOWNSAMPLE)
+        {
+            return Err(format!(
+                "input {}x{} must be a multiple of {} on both sides",
+                m.input_height,
+                m.input_width,
+                SeedConfig::DOWNSAMPLE
+            ));
+        }
+        if m.input_height == 0 || m.input_width == 0 || m.steps == 0 || m.codewords == 0 {
+            return Err("input size, steps and codewords must be positive".into());
+        }
+        if self.optimizer.batch_size == 0 || self.optimizer.learning_rate <= 0.0 {
+            return Err("batch_size and learning_rate must be positive".into());
+        }
+        self.data.split.validate().map_err(|e| e.to_string())
+    }
+
+    pub fn seed_config(&self, num_labels: usize) -> SeedConfig {
+        let m = &self.model;
+        SeedConfig::new(num_labels)
+            .with_input_height(m.input_height)
+            .with_input_width(m.input_width)
+            .with_dropout(m.dropout)
+            .with_region_height(m.region_height)
+            .with_region_width(m.region_width)
+            .with_codewords(m.codewords)
+            .with_encoding_dim(m.encoding_dim)
+            .with_lstm_hidden(m.lstm_hidden)
+            .with_steps(m.steps)
+    }
+
+    pub fn loss_weights(&self) -> LossWeights {
+        let l = &self.loss;
+        LossWeights::new()
+            .with_diversity(l.diversity)
+            .with_localisation(l.localisation)
+            .with_anchor(l.anchor)
+            .with_positive(l.positive)
+            .with_max_scale(l.max_scale)
+            .with_min_scale(l.min_scale)
+    }
+
+    pub fn vocabulary_config(&self) -> VocabularyConfig {
+        VocabularyConfig {
+            columns: self.labels.columns.clone(),
+            min_count: self.labels.min_count,
+            include_colour: self.labels.include_colour,
+            ..VocabularyConfig::default()
+        }
+    }
+
+    pub fn image_spec(&self) -> ImageSpec {
+        ImageSpec::with_size(self.model.input_height as u32, self.model.input_width as u32)
+    }
+}

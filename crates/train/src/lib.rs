@@ -1,0 +1,18 @@
+//! Training the seed model on a catalogue.
+//!
+//! [`TrainConfig`] (TOML, see `configs/`) → [`Trainer`]: augmented batches from the
+//! catalogue's train split, Adam on the study's loss, per-epoch validation
+//! ([`metrics`]: label mAP, retrieval top-k by item id), atomic checkpoints
+//! ([`checkpoint`]) and `--resume`.
+
+pub mod augment;
+pub mod checkpoint;
+pub mod config;
+mod error;
+pub mod metrics;
+mod trainer;
+
+pub use checkpoint::{Checkpoint, CheckpointMeta};
+pub use config::TrainConfig;
+pub use error::TrainError;
+pub use trainer::{EpochReport, StepReport, Trainer, TrainingEvent};

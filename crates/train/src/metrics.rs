@@ -1,0 +1,136 @@
+//! Validation metrics: label mean average precision and retrieval top-k by item id.
+
+use std::collections::HashMap;
+
+/// Average precision of one label: mean of precision@rank over the positive images,
+/// ranked by score (ties broken by position). `None` when there is no positive.
+pub fn average_precision(scores: &[f32], positives: &[bool]) -> Option<f64> {
+    let total = positives.iter().filter(|p| **p).count();
+    if total == 0 {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let mut hits = 0usize;
+    let mut sum = 0.0;
+    for (rank, &i) in order.iter().enumerate() {
+        if positives[i] {
+            hits += 1;
+            sum += hits as f64 / (rank + 1) as f64;
+        }
+    }
+    Some(sum / total as f64)
+}
+
+/// Mean over labels (with at least one positive) of the AP; `scores` and `targets` are
+/// row-major `n × labels`.
+pub fn mean_average_precision(scores: &[f32], targets: &[f32], labels: usize) -> f64 {
+    let n = scores.len() / labels.max(1);
+    let aps: Vec<f64> = (0..labels)
+        .filter_map(|l| {
+            let s: Vec<f32> = (0..n).map(|i| scores[i * labels + l]).collect();
+            let p: Vec<bool> = (0..n).map(|i| targets[i * labels + l] > 0.5).collect();
+            average_precision(&s, &p)
+        })
+        .collect();
+    if aps.is_empty() {
+        0.0
+    } else {
+        aps.iter().sum::<f64>() / aps.len() as f64
+    }
+}
+
+/// The mAP of the label-frequency prior: it gives every image the same score for a
+/// label, so its expected AP is that label's positive rate.
+pub fn prior_mean_average_precision(targets: &[f32], labels: usize) -> f64 {
+    let n = targets.len() / labels.max(1);
+    let rates: Vec<f64> = (0..labels)
+        .map(|l| (0..n).filter(|&i| targets[i * labels + l] > 0.5).count() as f64 / n.max(1) as f64)
+        .filter(|r| *r > 0.0)
+        .collect();
+    if rates.is_empty() {
+        0.0
+    } else {
+        rates.iter().sum::<f64>() / rates.len() as f64
+    }
+}
+
+/// Retrieval top-k accuracy by item id within one set of images: every image whose
+/// item has another image is a query against all other images; a hit at k is an
+/// image of the same item among the k nearest (Euclidean). Returns one value per k and
+/// the number of queries.
+pub fn retrieval_top_k(embeddings: &[f32], dim: usize, items: &[&str], ks: &[usize]) -> (Vec<f64>, usize) {
+    let n = items.len();
+    let mut per_item: HashMap<&str, usize> = HashMap::new();
+    for item in items {
+        *per_item.entry(item).or_insert(0) += 1;
+    }
+    let row = |i: usize| &embeddings[i * dim..(i + 1) * dim];
+    let mut hits = vec![0usize; ks.len()];
+    let mut queries = 0;
+    let max_k = ks.iter().copied().max().unwrap_or(0);
+    for q in 0..n {
+        if per_item[items[q]] < 2 {
+            continue;
+        }
+        queries += 1;
+        let mut dists: Vec<(f32, usize)> = (0..n)
+            .filter(|&g| g != q)
+            .map(|g| {
+                (
+                    row(q).iter().zip(row(g)).map(|(a, b)| (a - b) * (a - b)).sum::<f32>(),
+                    g,
+                )
+            })
+            .collect();
+        let take = max_k.min(dists.len());
+        if take == 0 {
+            continue;
+        }
+        dists.select_nth_unstable_by(take - 1, |a, b| a.0.total_cmp(&b.0));
+        dists.truncate(take);
+        dists.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let first_hit = dists.iter().position(|(_, g)| items[*g] == items[q]);
+        for (slot, &k) in ks.iter().enumerate() {
+            if first_hit.is_some_and(|r| r < k) {
+                hits[slot] += 1;
+            }
+        }
+    }
+    let rates = hits
+        .iter()
+        .map(|&h| if queries == 0 { 0.0 } else { h as f64 / queries as f64 })
+        .collect();
+    (rates, queries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn average_precision_by_hand() {
+        // Ranked: P N P → (1/1 + 2/3) / 2.
+        let ap = average_precision(&[0.9, 0.8, 0.7], &[true, false, true]).unwrap();
+        assert!((ap - (1.0 + 2.0 / 3.0) / 2.0).abs() < 1e-12);
+        assert_eq!(average_precision(&[0.1], &[false]), None);
+        let map = mean_average_precision(&[0.9, 0.1, 0.2, 0.8], &[1.0, 0.0, 0.0, 1.0], 2);
+        assert!((map - 1.0).abs() < 1e-12, "perfect ranking");
+        let prior = prior_mean_average_precision(&[1.0, 0.0, 0.0, 0.0, 1.0, 1.0], 2);
+        assert!((prior - (2.0 / 3.0 + 1.0 / 3.0) / 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn retrieval_by_hand() {
+        // 1-d points: a=0, a=0.1, b=0.05, b=5, c=9. Queries: the two a's and two b's.
+        let emb = [0.0, 0.1, 0.05, 5.0, 9.0];
+        let items = ["a", "a", "b", "b", "c"];
+        let (rates, queries) = retrieval_top_k(&emb, 1, &items, &[1, 2, 4]);
+        assert_eq!(queries, 4);
+        // a@0:    b(0.05), a(0.1)        → same item 2nd: miss@1, hit@2.
+        // a@0.1:  b(0.05), a(0)          → 2nd.
+        // b@0.05: a(0), a(0.1), b(5)     → 3rd: hit@4 only.
+        // b@5:    c(9), a(0.1), b(0.05)  → 3rd: hit@4 only.
+        assert_eq!(rates, vec![0.0, 0.5, 1.0]);
+    }
+}

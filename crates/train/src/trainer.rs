@@ -1,0 +1,409 @@
+//! The training loop.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use burn::module::AutodiffModule;
+use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{ElementConversion, Tensor, TensorData};
+use lookbook_catalog::{Catalog, LabelVocabulary, OpenOptions, Split};
+use lookbook_imaging::{BadImage, BatchLoader, LoaderOptions, Preprocessor, normalise_into};
+use lookbook_model::SeedModel;
+use lookbook_model::losses::seed_loss;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+
+use crate::augment::{augment, rng_for};
+use crate::checkpoint::{self, Checkpoint, CheckpointMeta, FORMAT_VERSION};
+use crate::config::TrainConfig;
+use crate::error::TrainError;
+use crate::metrics;
+
+/// One optimisation step, as the progress display sees it.
+#[derive(Debug, Clone)]
+pub struct StepReport {
+    pub epoch: usize,
+    pub step: usize,
+    pub steps: usize,
+    pub loss: f64,
+    pub classification: f64,
+    pub diversity: f64,
+    pub localisation: f64,
+    pub images_per_second: f64,
+}
+
+/// One epoch: mean training losses and validation metrics (a row of `metrics.csv`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochReport {
+    pub epoch: usize,
+    pub train_images: usize,
+    pub bad_images: usize,
+    pub loss: f64,
+    pub classification: f64,
+    pub diversity: f64,
+    pub localisation: f64,
+    pub scale: f64,
+    pub anchor: f64,
+    pub positive: f64,
+    pub val_images: usize,
+    pub val_map: f64,
+    pub val_prior_map: f64,
+    pub val_queries: usize,
+    pub val_top1: f64,
+    pub val_top5: f64,
+    pub val_top10: f64,
+    pub seconds: f64,
+}
+
+pub enum TrainingEvent<'a> {
+    Started {
+        epochs: usize,
+        steps_per_epoch: usize,
+        first_epoch: usize,
+    },
+    Step(&'a StepReport),
+    BadImage(&'a BadImage),
+    Epoch(&'a EpochReport),
+}
+
+/// A training run over one catalogue, writing into one run folder.
+pub struct Trainer {
+    pub config: TrainConfig,
+    pub catalog: Catalog,
+    pub vocabulary: LabelVocabulary,
+    pub run_dir: PathBuf,
+    resume_from: Option<Checkpoint>,
+    /// Multi-hot targets of every catalogue entry, row-major.
+    targets: Arc<Vec<f32>>,
+    train_items: Vec<usize>,
+    val_items: Vec<usize>,
+}
+
+impl Trainer {
+    /// Prepare a run. With `resume`, the run folder's latest checkpoint supplies the
+    /// config and label vocabulary (so the run continues exactly), except for
+    /// `epochs_override`, which may extend it.
+    pub fn new(
+        catalog_dir: &Path,
+        config: TrainConfig,
+        run_dir: &Path,
+        resume: bool,
+        epochs_override: Option<usize>,
+    ) -> Result<Self, TrainError> {
+        let resume_from = if resume { Some(Checkpoint::open(run_dir)?) } else { None };
+        if !resume && run_dir.join("latest.json").exists() {
+            return Err(TrainError::RunExists {
+                path: run_dir.to_path_buf(),
+            });
+        }
+        let mut config = resume_from.as_ref().map_or(config, |c| c.meta.config.clone());
+        if let Some(epochs) = epochs_override {
+            config.optimizer.epochs = epochs;
+        }
+        let options = OpenOptions {
+            fractions: config.data.split,
+            ..OpenOptions::default()
+        };
+        let catalog = Catalog::open(catalog_dir, &options)?;
+        let vocabulary = match &resume_from {
+            Some(c) => c.meta.vocabulary.clone(),
+            None => LabelVocabulary::build(&catalog, catalog.split(Split::Train), &config.vocabulary_config()),
+        };
+        if vocabulary.is_empty() {
+            return Err(TrainError::NoLabels);
+        }
+        let encoder = vocabulary.encoder(&catalog);
+        let targets: Vec<f32> = catalog.entries.iter().flat_map(|e| encoder.multi_hot(e)).collect();
+        let pick = |split: Split, max: usize| -> Vec<usize> {
+            let mut items: Vec<usize> = catalog
+                .entries
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.split == split)
+                .map(|(i, _)| i)
+                .collect();
+            if max > 0 && items.len() > max {
+                // A fixed subset, the same in every epoch and on resume.
+                let mut rng = rand::rngs::SmallRng::seed_from_u64(config.seed);
+                items.shuffle(&mut rng);
+                items.truncate(max);
+                items.sort_unstable();
+            }
+            items
+        };
+        let train_items = pick(Split::Train, config.data.max_train_images);
+        let val_items = pick(Split::Val, config.data.max_val_images);
+        if train_items.is_empty() {
+            return Err(TrainError::NoData("train"));
+        }
+        fs::create_dir_all(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
+        Ok(Trainer {
+            config,
+            catalog,
+            vocabulary,
+            run_dir: run_dir.to_path_buf(),
+            resume_from,
+            targets: Arc::new(targets),
+            train_items,
+            val_items,
+        })
+    }
+
+    pub fn train_items(&self) -> &[usize] {
+        &self.train_items
+    }
+
+    /// Train to the configured number of epochs, checkpointing after each.
+    pub fn run<B: AutodiffBackend>(
+        &self,
+        device: &B::Device,
+        mut observer: impl FnMut(TrainingEvent),
+    ) -> Result<Checkpoint, TrainError> {
+        let seed_config = self.config.seed_config(self.vocabulary.len());
+        B::seed(device, self.config.seed);
+        let opt = &self.config.optimizer;
+        let adam = AdamConfig::new()
+            .with_epsilon(opt.epsilon)
+            .with_beta_1(opt.beta_1)
+            .with_beta_2(opt.beta_2);
+        let mut model = SeedModel::<B>::new(&seed_config, device);
+        let mut optimizer = adam.init::<B, SeedModel<B>>();
+        let mut history = Vec::new();
+        let mut first_epoch = 0;
+        if let Some(checkpoint) = &self.resume_from {
+            (model, optimizer) = checkpoint.load_training_state(model, optimizer, device)?;
+            history = checkpoint.meta.history.clone();
+            first_epoch = checkpoint.meta.epoch;
+        }
+        let batch_size = opt.batch_size;
+        let steps = self.train_items.len().div_ceil(batch_size);
+        observer(TrainingEvent::Started {
+            epochs: opt.epochs,
+            steps_per_epoch: steps,
+            first_epoch,
+        });
+        let mut latest = self.resume_from.clone();
+        let weights = self.config.loss_weights();
+        let spec = self.config.image_spec();
+        let [h, w] = [spec.height as usize, spec.width as usize];
+        let labels = self.vocabulary.len();
+
+        for epoch in first_epoch..opt.epochs {
+            // Dropout draws from the backend's generator: reseed per epoch so a resumed
+            // run continues as the uninterrupted one would.
+            B::seed(device, self.config.seed.wrapping_add(epoch as u64 + 1));
+            let started = Instant::now();
+            let mut order = self.train_items.clone();
+            order.shuffle(&mut rng_for(self.config.seed, epoch, usize::MAX));
+            let loader = self.loader(order, epoch, true)?;
+            let mut sums = [0.0f64; 7];
+            let mut seen = 0usize;
+            let mut bad = 0usize;
+            for (step, batch) in loader.enumerate() {
+                for (_, failure) in &batch.failures {
+                    observer(TrainingEvent::BadImage(failure));
+                }
+                bad += batch.failures.len();
+                let n = batch.len();
+                if n == 0 {
+                    continue;
+                }
+                let images = Tensor::<B, 4>::from_data(TensorData::new(batch.pixels, [n, 3, h, w]), device);
+                let targets = self.targets_of::<B>(&batch.items, device);
+                let output = model.forward(images);
+                let loss = seed_loss(&output, targets, &weights);
+                let values = [
+                    &loss.total,
+                    &loss.classification,
+                    &loss.diversity,
+                    &loss.localisation,
+                    &loss.scale,
+                    &loss.anchor,
+                    &loss.positive,
+                ]
+                .map(|t| t.clone().into_scalar().elem::<f64>());
+                let grads = GradientsParams::from_grads(loss.total.backward(), &model);
+                model = optimizer.step(opt.learning_rate, model, grads);
+                for (s, v) in sums.iter_mut().zip(values) {
+                    *s += v * n as f64;
+                }
+                seen += n;
+                observer(TrainingEvent::Step(&StepReport {
+                    epoch,
+                    step: step + 1,
+                    steps,
+                    loss: values[0],
+                    classification: values[1],
+                    diversity: values[2],
+                    localisation: values[3],
+                    images_per_second: seen as f64 / started.elapsed().as_secs_f64().max(1e-9),
+                }));
+            }
+            let mean = |i: usize| if seen == 0 { f64::NAN } else { sums[i] / seen as f64 };
+            let val = self.validate::<B::InnerBackend>(&model.valid(), device, labels)?;
+            let report = EpochReport {
+                epoch: epoch + 1,
+                train_images: seen,
+                bad_images: bad,
+                loss: mean(0),
+                classification: mean(1),
+                diversity: mean(2),
+                localisation: mean(3),
+                scale: mean(4),
+                anchor: mean(5),
+                positive: mean(6),
+                val_images: val.images,
+                val_map: val.map,
+                val_prior_map: val.prior_map,
+                val_queries: val.queries,
+                val_top1: val.top[0],
+                val_top5: val.top[1],
+                val_top10: val.top[2],
+                seconds: started.elapsed().as_secs_f64(),
+            };
+            history.push(report.clone());
+            observer(TrainingEvent::Epoch(&report));
+            let meta = CheckpointMeta {
+                format_version: FORMAT_VERSION,
+                epoch: epoch + 1,
+                config: self.config.clone(),
+                vocabulary: self.vocabulary.clone(),
+                history: history.clone(),
+                catalog: self.catalog.root.clone(),
+            };
+            latest = Some(checkpoint::save(&self.run_dir, &model, &optimizer, &meta)?);
+            write_metrics_csv(&self.run_dir, &history)?;
+        }
+        latest.ok_or(TrainError::NoData("epochs left to train (the run is already complete)"))
+    }
+
+    fn targets_of<Bk: Backend>(&self, items: &[usize], device: &Bk::Device) -> Tensor<Bk, 2> {
+        let labels = self.vocabulary.len();
+        let rows: Vec<f32> = items
+            .iter()
+            .flat_map(|&i| self.targets[i * labels..(i + 1) * labels].iter().copied())
+            .collect();
+        Tensor::from_data(TensorData::new(rows, [items.len(), labels]), device)
+    }
+
+    /// Batches of catalogue entries `order`, augmented when `train`.
+    fn loader(&self, order: Vec<usize>, epoch: usize, train: bool) -> Result<BatchLoader, TrainError> {
+        let spec = self.config.image_spec();
+        let preprocessor = Preprocessor::new(spec)?;
+        let paths: Arc<Vec<PathBuf>> = Arc::new(
+            self.catalog
+                .entries
+                .iter()
+                .map(|e| self.catalog.image_path(e))
+                .collect(),
+        );
+        let augment_config = self.config.augment.clone();
+        let seed = self.config.seed;
+        let options = LoaderOptions {
+            batch_size: self.config.optimizer.batch_size,
+            prefetch: self.config.data.prefetch,
+            threads: self.config.data.threads,
+        };
+        Ok(BatchLoader::spawn(
+            order,
+            spec.tensor_len(),
+            options,
+            move |item, out| {
+                let img = preprocessor.load_rgb(&paths[item])?;
+                let img = if train {
+                    augment(img, &augment_config, &mut rng_for(seed, epoch, item))
+                } else {
+                    img
+                };
+                normalise_into(&img, &spec, out);
+                Ok(())
+            },
+        )?)
+    }
+
+    fn validate<Bk: Backend>(
+        &self,
+        model: &SeedModel<Bk>,
+        device: &Bk::Device,
+        labels: usize,
+    ) -> Result<Validation, TrainError> {
+        let spec = self.config.image_spec();
+        let [h, w] = [spec.height as usize, spec.width as usize];
+        let mut scores = Vec::new();
+        let mut targets = Vec::new();
+        let mut embeddings = Vec::new();
+        let mut items = Vec::new();
+        let mut dim = 0;
+        for batch in self.loader(self.val_items.clone(), 0, false)? {
+            let n = batch.len();
+            if n == 0 {
+                continue;
+            }
+            let images = Tensor::<Bk, 4>::from_data(TensorData::new(batch.pixels, [n, 3, h, w]), device);
+            let output = model.forward(images);
+            let embedding = output.embedding();
+            dim = embedding.dims()[1];
+            scores.extend(output.scores.into_data().convert::<f32>().to_vec::<f32>().expect("f32"));
+            embeddings.extend(embedding.into_data().convert::<f32>().to_vec::<f32>().expect("f32"));
+            for &i in &batch.items {
+                targets.extend_from_slice(&self.targets[i * labels..(i + 1) * labels]);
+                items.push(self.catalog.entries[i].item_id.as_str());
+            }
+        }
+        let (top, queries) = metrics::retrieval_top_k(&embeddings, dim.max(1), &items, &[1, 5, 10]);
+        Ok(Validation {
+            images: items.len(),
+            map: metrics::mean_average_precision(&scores, &targets, labels),
+            prior_map: metrics::prior_mean_average_precision(&targets, labels),
+            queries,
+            top,
+        })
+    }
+}
+
+struct Validation {
+    images: usize,
+    map: f64,
+    prior_map: f64,
+    queries: usize,
+    top: Vec<f64>,
+}
+
+/// `metrics.csv`, rewritten whole (temp file + rename) after every epoch.
+fn write_metrics_csv(run_dir: &Path, history: &[EpochReport]) -> Result<(), TrainError> {
+    let mut text = String::from(
+        "epoch,train_images,bad_images,loss,classification,diversity,localisation,scale,anchor,positive,\
+         val_images,val_map,val_prior_map,val_queries,val_top1,val_top5,val_top10,seconds\n",
+    );
+    for r in history {
+        text.push_str(&format!(
+            "{},{},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{},{:.4},{:.4},{},{:.4},{:.4},{:.4},{:.1}\n",
+            r.epoch,
+            r.train_images,
+            r.bad_images,
+            r.loss,
+            r.classification,
+            r.diversity,
+            r.localisation,
+            r.scale,
+            r.anchor,
+            r.positive,
+            r.val_images,
+            r.val_map,
+            r.val_prior_map,
+            r.val_queries,
+            r.val_top1,
+            r.val_top5,
+            r.val_top10,
+            r.seconds
+        ));
+    }
+    let path = run_dir.join("metrics.csv");
+    let tmp = run_dir.join("metrics.csv.tmp");
+    fs::write(&tmp, text).map_err(|e| TrainError::io(&tmp, e))?;
+    fs::rename(&tmp, &path).map_err(|e| TrainError::io(&path, e))
+}
