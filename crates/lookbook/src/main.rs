@@ -8,6 +8,19 @@ mod commands;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's `purge_delay` option (index 15 of `mi_option_e` in the bundled v2 header).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Keep freed pages instead of returning them to the OS. Every tensor op allocates its
+/// output fresh; with purging, each large one page-faults zeroed memory back in (8% of a
+/// training step, ~15% of inference at 192x128). `MIMALLOC_PURGE_DELAY` still overrides.
+fn keep_freed_pages() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: sets a process-wide integer option; called once at start.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    }
+}
+
 use std::process::ExitCode;
 
 use clap::{ArgAction, Parser, Subcommand};
@@ -37,6 +50,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    keep_freed_pages();
     let cli = Cli::parse();
     let level = match (cli.quiet, cli.verbose) {
         (true, _) => "error",

@@ -11,13 +11,17 @@
 //!
 //! [`losses`] holds the study's classification, diversity and localisation losses.
 
+pub mod backend;
 pub mod config;
+pub mod conv3x3;
 pub mod encoding;
 pub mod global;
 pub mod losses;
 pub mod model;
+pub mod pool4;
 pub mod transformer;
 
+pub use backend::SeedBackend;
 pub use config::SeedConfig;
 pub use encoding::TextureEncoding;
 pub use global::GlobalBranch;
@@ -29,3 +33,12 @@ pub use transformer::{Theta, affine_grid, attention_map, footprint, sample_regio
 pub type TrainBackend = burn::backend::Autodiff<burn::backend::Flex>;
 /// The default CPU backend for inference.
 pub type InferBackend = burn::backend::Flex;
+/// The GPU backend for training (feature `cuda`; the CUDA libraries are loaded at run time).
+#[cfg(feature = "cuda")]
+pub type CudaTrainBackend = burn::backend::Autodiff<burn::backend::Cuda>;
+/// The GPU backend for inference (feature `cuda`).
+#[cfg(feature = "cuda")]
+pub type CudaInferBackend = burn::backend::Cuda;
+/// A CUDA device by ordinal (feature `cuda`).
+#[cfg(feature = "cuda")]
+pub use burn::backend::cuda::CudaDevice;

@@ -5,6 +5,7 @@ use burn::nn::{Initializer, Linear, LinearConfig, Lstm, LstmConfig, LstmState};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 
+use crate::backend::SeedBackend;
 use crate::config::SeedConfig;
 use crate::encoding::{TextureEncoding, l2_normalise};
 use crate::global::GlobalBranch;
@@ -85,7 +86,9 @@ impl<B: Backend> SeedModel<B> {
             steps: config.steps,
         }
     }
+}
 
+impl<B: SeedBackend> SeedModel<B> {
     /// `[N, 3, H, W]` normalised images → scores, features, regions and attention maps.
     pub fn forward(&self, images: Tensor<B, 4>) -> SeedOutput<B> {
         let features = self.global.forward(images);

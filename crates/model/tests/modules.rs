@@ -271,3 +271,71 @@ fn total_loss_weighs_its_components() {
     assert!((v(&loss.total) - total).abs() < 1e-5);
     assert!(v(&loss.total).is_finite() && v(&loss.total) > 0.0);
 }
+
+/// The seed model's fused convolution + ReLU and its 4×4 max-pool (our kernels on flex,
+/// wired into autodiff by `SeedBackend`) against burn's own conv2d, relu and max_pool2d:
+/// same outputs, same gradients for input, weight and bias.
+#[test]
+fn our_convolution_and_pool_match_burns_forward_and_backward() {
+    use burn::tensor::TensorPrimitive;
+    use burn::tensor::activation::relu;
+    use burn::tensor::module::{conv2d, max_pool2d};
+    use burn::tensor::ops::ConvOptions;
+    use lookbook_model::SeedBackend;
+
+    let x = Tensor::<B, 4>::random([2, 5, 12, 9], Distribution::Normal(0.0, 1.0), &dev());
+    let weight = Tensor::<B, 4>::random([6, 5, 3, 3], Distribution::Normal(0.0, 0.3), &dev());
+    let bias = Tensor::<B, 1>::random([6], Distribution::Normal(0.0, 0.3), &dev());
+    let probe = Tensor::<B, 4>::random([2, 6, 3, 2], Distribution::Normal(0.0, 1.0), &dev());
+    let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
+
+    let run = |ours: bool| {
+        let x = Tensor::<AD, 4>::from_inner(x.clone()).require_grad();
+        let w = Tensor::<AD, 4>::from_inner(weight.clone()).require_grad();
+        let b = Tensor::<AD, 1>::from_inner(bias.clone()).require_grad();
+        let pooled = if ours {
+            let activated = AD::conv3x3_relu(
+                x.clone().into_primitive().tensor(),
+                w.clone().into_primitive().tensor(),
+                b.clone().into_primitive().tensor(),
+            );
+            Tensor::<AD, 4>::from_primitive(TensorPrimitive::Float(AD::max_pool4(activated)))
+        } else {
+            let activated = relu(conv2d(x.clone(), w.clone(), Some(b.clone()), options.clone()));
+            max_pool2d(activated, [4, 4], [4, 4], [0, 0], [1, 1], false)
+        };
+        let grads = (pooled.clone() * Tensor::from_inner(probe.clone())).sum().backward();
+        let grad = |t: &Tensor<AD, 4>| values(t.grad(&grads).unwrap());
+        (
+            values(pooled.inner()),
+            grad(&x),
+            grad(&w),
+            values(b.grad(&grads).unwrap()),
+        )
+    };
+    let (ours, theirs) = (run(true), run(false));
+    assert_close(&ours.0, &theirs.0, 1e-5, "output");
+    assert_close(&ours.1, &theirs.1, 1e-5, "grad x");
+    assert_close(&ours.2, &theirs.2, 1e-4, "grad weight");
+    assert_close(&ours.3, &theirs.3, 1e-4, "grad bias");
+    // And inference (no autodiff) takes the index-free pool, or pools inside the convolution.
+    let (xp, wp, bp) = (
+        x.into_primitive().tensor(),
+        weight.into_primitive().tensor(),
+        bias.into_primitive().tensor(),
+    );
+    let plain = B::max_pool4(B::conv3x3_relu(xp.clone(), wp.clone(), bp.clone()));
+    assert_close(
+        &values(Tensor::<B, 4>::from_primitive(TensorPrimitive::Float(plain))),
+        &ours.0,
+        1e-6,
+        "inference",
+    );
+    let fused = B::conv3x3_relu_pool4(xp, wp, bp);
+    assert_close(
+        &values(Tensor::<B, 4>::from_primitive(TensorPrimitive::Float(fused))),
+        &ours.0,
+        1e-5,
+        "fused inference",
+    );
+}

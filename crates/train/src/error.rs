@@ -20,6 +20,8 @@ pub enum TrainError {
     NoLabels,
     #[error("checkpoint {path}: {message}")]
     Checkpoint { path: PathBuf, message: String },
+    #[error("drawing curves.png: {0}")]
+    Plot(String),
     #[error("{path} already holds a run; pass --resume to continue it or choose another --out")]
     RunExists { path: PathBuf },
 }

@@ -3,11 +3,12 @@
 //! [`TrainConfig`] (TOML, see `configs/`) → [`Trainer`]: augmented batches from the
 //! catalogue's train split, Adam on the study's loss, per-epoch validation
 //! ([`metrics`]: label mAP, retrieval top-k by item id), atomic checkpoints
-//! ([`checkpoint`]) and `--resume`.
+//! ([`checkpoint`]), `--resume`, `metrics.csv` and `curves.png` ([`curves`]).
 
 pub mod augment;
 pub mod checkpoint;
 pub mod config;
+pub mod curves;
 mod error;
 pub mod metrics;
 mod trainer;

@@ -11,8 +11,8 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Tensor, TensorData};
 use lookbook_catalog::{Catalog, LabelVocabulary, OpenOptions, Split};
 use lookbook_imaging::{BadImage, BatchLoader, LoaderOptions, Preprocessor, normalise_into};
-use lookbook_model::SeedModel;
 use lookbook_model::losses::seed_loss;
+use lookbook_model::{SeedBackend, SeedModel};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
@@ -158,11 +158,14 @@ impl Trainer {
     }
 
     /// Train to the configured number of epochs, checkpointing after each.
-    pub fn run<B: AutodiffBackend>(
+    pub fn run<B: AutodiffBackend + SeedBackend>(
         &self,
         device: &B::Device,
         mut observer: impl FnMut(TrainingEvent),
-    ) -> Result<Checkpoint, TrainError> {
+    ) -> Result<Checkpoint, TrainError>
+    where
+        B::InnerBackend: SeedBackend,
+    {
         let seed_config = self.config.seed_config(self.vocabulary.len());
         B::seed(device, self.config.seed);
         let opt = &self.config.optimizer;
@@ -277,6 +280,10 @@ impl Trainer {
             };
             latest = Some(checkpoint::save(&self.run_dir, &model, &optimizer, &meta)?);
             write_metrics_csv(&self.run_dir, &history)?;
+            // The curves are a convenience: a chart that cannot be drawn never stops training.
+            if let Err(err) = crate::curves::write_curves(&self.run_dir, &history) {
+                tracing::warn!("{err}");
+            }
         }
         latest.ok_or(TrainError::NoData("epochs left to train (the run is already complete)"))
     }
@@ -325,7 +332,7 @@ impl Trainer {
         )?)
     }
 
-    fn validate<Bk: Backend>(
+    fn validate<Bk: SeedBackend>(
         &self,
         model: &SeedModel<Bk>,
         device: &Bk::Device,

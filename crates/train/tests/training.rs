@@ -198,6 +198,7 @@ fn resume_continues_from_the_saved_epoch_and_optimiser_state() {
     assert_eq!(full.len(), 3);
     assert!(full.iter().all(|r| r.loss.is_finite() && r.train_images > 0));
     let csv = fs::read_to_string(straight.join("metrics.csv")).unwrap();
+    assert!(straight.join("curves.png").is_file(), "curves.png beside metrics.csv");
     assert_eq!(csv.lines().count(), 4, "header + 3 epochs");
 
     let split = runs.path().join("split");

@@ -4,10 +4,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use burn::tensor::backend::AutodiffBackend;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use lookbook_model::TrainBackend;
-use lookbook_train::{TrainConfig, Trainer, TrainingEvent};
+use lookbook_model::SeedBackend;
+use lookbook_train::{Checkpoint, TrainConfig, Trainer, TrainingEvent};
+
+use super::device::DeviceChoice;
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -29,6 +32,9 @@ pub struct TrainArgs {
     /// Override the number of epochs (with --resume: train up to this many in all).
     #[arg(long)]
     epochs: Option<usize>,
+    /// Where to train: cpu, or cuda[:N] (a binary built with `--features cuda`).
+    #[arg(long, default_value = "cpu")]
+    device: DeviceChoice,
 }
 
 /// A line above the bar, or on stderr when there is no bar (no terminal); indicatif's
@@ -49,12 +55,30 @@ pub fn run(args: TrainArgs, quiet: bool) -> Result<ExitCode> {
     let trainer = Trainer::new(&args.catalog, config, &args.out, args.resume, args.epochs)
         .with_context(|| format!("preparing the run in {}", args.out.display()))?;
     eprintln!(
-        "training on {} images of {} ({} labels); run folder {}",
+        "training on {} images of {} ({} labels) on {}; run folder {}",
         trainer.train_items().len(),
         trainer.catalog.root.display(),
         trainer.vocabulary.len(),
+        args.device,
         args.out.display()
     );
+    let checkpoint = match args.device {
+        DeviceChoice::Cpu => train_on::<lookbook_model::TrainBackend>(&trainer, &Default::default(), quiet)?,
+        #[cfg(feature = "cuda")]
+        DeviceChoice::Cuda(ordinal) => {
+            train_on::<lookbook_model::CudaTrainBackend>(&trainer, &lookbook_model::CudaDevice::new(ordinal), quiet)?
+        }
+        #[cfg(not(feature = "cuda"))]
+        choice @ DeviceChoice::Cuda(_) => return Err(super::device::cuda_not_built(choice)),
+    };
+    println!("checkpoint: {}", checkpoint.dir.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn train_on<B: AutodiffBackend + SeedBackend>(trainer: &Trainer, device: &B::Device, quiet: bool) -> Result<Checkpoint>
+where
+    B::InnerBackend: SeedBackend,
+{
     let progress = if quiet {
         ProgressBar::hidden()
     } else {
@@ -62,8 +86,7 @@ pub fn run(args: TrainArgs, quiet: bool) -> Result<ExitCode> {
     };
     progress
         .set_style(ProgressStyle::with_template("epoch {prefix} {bar:30} {pos}/{len} {msg}").expect("static template"));
-    let device = Default::default();
-    let checkpoint = trainer.run::<TrainBackend>(&device, |event| match event {
+    let checkpoint = trainer.run::<B>(device, |event| match event {
         TrainingEvent::Started { steps_per_epoch, .. } => progress.set_length(steps_per_epoch as u64),
         TrainingEvent::Step(s) => {
             // Without a terminal the bar is hidden: leave a line in the log now and then.
@@ -97,6 +120,5 @@ pub fn run(args: TrainArgs, quiet: bool) -> Result<ExitCode> {
         }
     })?;
     progress.finish_and_clear();
-    println!("checkpoint: {}", checkpoint.dir.display());
-    Ok(ExitCode::SUCCESS)
+    Ok(checkpoint)
 }

@@ -1,0 +1,61 @@
+//! `--device`: which backend a command runs on.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// Where tensors live: the CPU (burn's `flex` backend) or a CUDA GPU by ordinal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceChoice {
+    Cpu,
+    Cuda(usize),
+}
+
+impl FromStr for DeviceChoice {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "cpu" => Ok(Self::Cpu),
+            "cuda" | "gpu" => Ok(Self::Cuda(0)),
+            _ => match text.strip_prefix("cuda:") {
+                Some(ordinal) => ordinal
+                    .parse()
+                    .map(Self::Cuda)
+                    .map_err(|_| format!("`{text}`: the CUDA ordinal must be a number, as in cuda:1")),
+                None => Err(format!("`{text}`: expected cpu, cuda or cuda:N")),
+            },
+        }
+    }
+}
+
+impl fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Cpu => f.write_str("cpu"),
+            Self::Cuda(ordinal) => write!(f, "cuda:{ordinal}"),
+        }
+    }
+}
+
+/// The error for `--device cuda` in a binary built without the `cuda` feature.
+#[cfg(not(feature = "cuda"))]
+pub fn cuda_not_built(choice: DeviceChoice) -> anyhow::Error {
+    anyhow::anyhow!(
+        "--device {choice}: this lookbook was built without CUDA; rebuild with `cargo build --release --features cuda`"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DeviceChoice;
+
+    #[test]
+    fn parses_cpu_and_cuda_ordinals() {
+        assert_eq!("cpu".parse(), Ok(DeviceChoice::Cpu));
+        assert_eq!("cuda".parse(), Ok(DeviceChoice::Cuda(0)));
+        assert_eq!("cuda:2".parse(), Ok(DeviceChoice::Cuda(2)));
+        assert!("cuda:x".parse::<DeviceChoice>().unwrap_err().contains("ordinal"));
+        assert!("tpu".parse::<DeviceChoice>().unwrap_err().contains("expected cpu"));
+        assert_eq!(DeviceChoice::Cuda(1).to_string(), "cuda:1");
+    }
+}
