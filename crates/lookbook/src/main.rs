@@ -47,6 +47,12 @@ enum Command {
     Catalog(commands::catalog::CatalogCommand),
     /// Train the seed model on a catalogue; checkpoints and metrics go to --out.
     Train(commands::train::TrainArgs),
+    /// Embed a catalogue with a trained model (or a baseline) into an index folder.
+    Index(commands::index::IndexArgs),
+    /// The nearest images in an index to a photo or to an item id.
+    Search(commands::search::SearchArgs),
+    /// The study's top-k table for a model or baseline on a catalogue.
+    Eval(commands::eval::EvalArgs),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +74,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Catalog(cmd) => commands::catalog::run(cmd, cli.quiet),
         Command::Train(args) => commands::train::run(args, cli.quiet),
+        Command::Index(args) => commands::index::run(args, cli.quiet),
+        Command::Search(args) => commands::search::run(args, cli.quiet),
+        Command::Eval(args) => commands::eval::run(args, cli.quiet),
     };
     match result {
         Ok(code) => code,

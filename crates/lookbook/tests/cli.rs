@@ -99,3 +99,184 @@ fn clear_errors_for_bad_arguments() {
         assert!(out.status.success() && stdout(&out).contains("Usage"), "{sub:?}");
     }
 }
+
+/// 16 generated photos in a labelled list: 8 items × 2 colourways, striped tops and
+/// checked bottoms, each item with its own blue level.
+fn labelled_catalogue(root: &Path) {
+    let mut csv = String::from("image,item_id,labels\n");
+    for i in 0..16u32 {
+        let item = i / 2;
+        let striped = item % 2 == 0;
+        let img = RgbImage::from_fn(64, 96, |x, y| {
+            let band = if striped { (y / 8) % 2 == 0 } else { (x / 8) % 2 == 0 };
+            let base = if band { 200 } else { 40 };
+            Rgb([base, (base as u32 * (i % 2 + 1) / 3) as u8, (item * 30) as u8])
+        });
+        img.save(root.join(format!("{i}.png"))).unwrap();
+        let labels = if striped { "stripes|top" } else { "checks|bottom" };
+        csv.push_str(&format!("{i}.png,item{item},{labels}\n"));
+    }
+    fs::write(root.join("list.csv"), csv).unwrap();
+}
+
+const TINY_CONFIG: &str = r#"
+seed = 3
+[model]
+input_height = 96
+input_width = 64
+dropout = 0.0
+region_height = 3
+region_width = 2
+codewords = 4
+encoding_dim = 16
+lstm_hidden = 16
+steps = 2
+[labels]
+min_count = 1
+[optimizer]
+learning_rate = 1e-3
+batch_size = 4
+epochs = 1
+[data]
+threads = 1
+"#;
+
+/// train → index → search (by photo and by item id) → eval, on a generated catalogue.
+#[test]
+fn train_index_search_and_eval_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalogue = dir.path().join("catalogue");
+    fs::create_dir_all(&catalogue).unwrap();
+    labelled_catalogue(&catalogue);
+    let config = dir.path().join("tiny.toml");
+    fs::write(&config, TINY_CONFIG).unwrap();
+    let (cat, run, index) = (
+        catalogue.to_str().unwrap(),
+        dir.path().join("run"),
+        dir.path().join("index"),
+    );
+    let (run, index) = (run.to_str().unwrap(), index.to_str().unwrap());
+
+    let trained = lookbook(&[
+        "-q",
+        "train",
+        "--catalog",
+        cat,
+        "--config",
+        config.to_str().unwrap(),
+        "--out",
+        run,
+    ]);
+    assert!(trained.status.success(), "{}", String::from_utf8_lossy(&trained.stderr));
+    assert!(Path::new(run).join("curves.png").is_file());
+
+    let indexed = lookbook(&["-q", "index", "--model", run, "--catalog", cat, "--out", index]);
+    assert!(indexed.status.success(), "{}", String::from_utf8_lossy(&indexed.stderr));
+    assert!(
+        stdout(&indexed).contains("16 images (0 skipped)"),
+        "{}",
+        stdout(&indexed)
+    );
+    // 256-d global feature + 3 steps × 16-d encodings.
+    assert!(stdout(&indexed).contains("304-d euclidean"), "{}", stdout(&indexed));
+
+    // A photo query is embedded with the index's model: its own image comes back first.
+    let photo = catalogue.join("5.png");
+    let by_photo = lookbook(&["search", "--index", index, photo.to_str().unwrap(), "-k", "3", "--json"]);
+    assert!(
+        by_photo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&by_photo.stderr)
+    );
+    let hits: serde_json::Value = serde_json::from_str(&stdout(&by_photo)).unwrap();
+    assert_eq!(hits.as_array().unwrap().len(), 3);
+    assert_eq!(hits[0]["item_id"], "item2");
+    assert!(hits[0]["image"].as_str().unwrap().ends_with("5.png"));
+    assert!(hits[0]["distance"].as_f64().unwrap() < 1e-3);
+    // An item id query leaves that image out, so the ranks start at another image.
+    let by_item = lookbook(&["search", "--index", index, "item2", "-k", "15", "--json"]);
+    let hits: serde_json::Value = serde_json::from_str(&stdout(&by_item)).unwrap();
+    assert_eq!(hits.as_array().unwrap().len(), 15, "every other image");
+    // A filter no image passes gives no results and says why.
+    let none = lookbook(&["search", "--index", index, "item2", "--filter", "colour=Teal"]);
+    assert!(none.status.success());
+    assert!(String::from_utf8_lossy(&none.stderr).contains("fewer images"));
+
+    let eval = lookbook(&[
+        "-q",
+        "eval",
+        "--model",
+        run,
+        "--catalog",
+        cat,
+        "--protocol",
+        "product-code",
+        "--split",
+        "all",
+        "--ks",
+        "1,5,15",
+        "--json",
+    ]);
+    assert!(eval.status.success(), "{}", String::from_utf8_lossy(&eval.stderr));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&eval)).unwrap();
+    assert_eq!(report["queries"], 16, "every image has a partner");
+    assert_eq!(report["gallery"], 16);
+    let values: Vec<f64> = report["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(values.len(), 3);
+    assert!(
+        values.windows(2).all(|w| w[0] <= w[1]),
+        "top-k grows with k: {values:?}"
+    );
+    assert_eq!(values[2], 1.0, "with k = 15 every other image is retrieved");
+}
+
+#[test]
+fn histogram_baseline_index_and_eval() {
+    let dir = tempfile::tempdir().unwrap();
+    folder_catalogue(dir.path());
+    let index = dir.path().join("index");
+    let out = lookbook(&[
+        "-q",
+        "index",
+        "--baseline",
+        "histogram",
+        "--catalog",
+        dir.path().to_str().unwrap(),
+        "--out",
+        index.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout(&out).contains("4 images (1 skipped)"), "{}", stdout(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("broken.jpg"),
+        "the bad file is named"
+    );
+    // The two photos of an item differ only in blue: each one's nearest is its partner.
+    let eval = lookbook(&[
+        "-q",
+        "eval",
+        "--baseline",
+        "histogram",
+        "--catalog",
+        dir.path().to_str().unwrap(),
+        "--protocol",
+        "product-code",
+        "--split",
+        "all",
+        "--ks",
+        "1",
+        "--json",
+    ]);
+    assert!(eval.status.success(), "{}", String::from_utf8_lossy(&eval.stderr));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&eval)).unwrap();
+    assert_eq!(report["queries"], 4);
+    assert_eq!(report["skipped"], 1);
+    let missing = lookbook(&["search", "--index", dir.path().join("nowhere").to_str().unwrap(), "x"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("nowhere"));
+}

@@ -14,8 +14,9 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::{Autodiff, NodeId};
 use burn::backend::flex::FlexTensor;
 use burn::tensor::backend::Backend;
-use burn::tensor::ops::{ActivationOps, ConvOptions, FloatTensor, IntTensor, ModuleOps};
+use burn::tensor::ops::{ActivationOps, ConvOptions, FloatTensor, FloatTensorOps, IntTensor, ModuleOps};
 use burn::tensor::{DType, Shape, TensorData, TensorMetadata};
+use rayon::prelude::*;
 
 use crate::conv3x3::{self, Conv3x3Shape};
 use crate::pool4;
@@ -64,6 +65,13 @@ pub trait SeedBackend: Backend {
         bias: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
         Self::max_pool4(Self::conv3x3_relu(x, weight, bias))
+    }
+    /// `x · scale[c] + shift[c]` per channel of `x [N, C, H, W]` (batch-norm at inference).
+    fn channel_affine(x: FloatTensor<Self>, scale: FloatTensor<Self>, shift: FloatTensor<Self>) -> FloatTensor<Self> {
+        let channels = scale.shape()[0];
+        let shape = Shape::new([1, channels, 1, 1]);
+        let scaled = Self::float_mul(x, Self::float_reshape(scale, shape.clone()));
+        Self::float_add(scaled, Self::float_reshape(shift, shape))
     }
     /// 4×4 max-pool, stride 4, no padding (floor).
     fn max_pool4(x: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -147,6 +155,28 @@ impl SeedBackend for Flex {
             out,
             Shape::new([shape.batch, shape.channels_out, shape.height / 4, shape.width / 4]),
         )
+    }
+
+    fn channel_affine(x: FloatTensor<Self>, scale: FloatTensor<Self>, shift: FloatTensor<Self>) -> FloatTensor<Self> {
+        // flex broadcasts through a generic strided iterator (7% of inference at 192×128);
+        // per channel this is one contiguous multiply-add.
+        let (Some(xc), Some(sc), Some(hc)) = (f32_values(&x), f32_values(&scale), f32_values(&shift)) else {
+            let channels = scale.shape()[0];
+            let shape = Shape::new([1, channels, 1, 1]);
+            let scaled = Self::float_mul(x, Self::float_reshape(scale, shape.clone()));
+            return Self::float_add(scaled, Self::float_reshape(shift, shape));
+        };
+        let xs = xc.shape();
+        let plane = xs[2] * xs[3];
+        let (scale, shift) = (slice(&sc), slice(&hc));
+        let mut out = slice(&xc).to_vec();
+        if plane > 0 {
+            out.par_chunks_mut(plane).enumerate().for_each(|(i, values)| {
+                let (a, b) = (scale[i % xs[1]], shift[i % xs[1]]);
+                values.iter_mut().for_each(|v| *v = *v * a + b);
+            });
+        }
+        flex_tensor(out, xs)
     }
 
     fn max_pool4(x: FloatTensor<Self>) -> FloatTensor<Self> {

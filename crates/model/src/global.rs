@@ -75,6 +75,20 @@ fn conv_relu_pool4<B: SeedBackend>(conv: &Conv2d<B>, x: Tensor<B, 4>) -> Tensor<
     Tensor::from_primitive(TensorPrimitive::Float(out))
 }
 
+/// Batch-norm with the running statistics, as burn's `BatchNorm` computes it at inference,
+/// folded into one per-channel scale and shift ([`SeedBackend::channel_affine`]).
+pub fn batch_norm_inference<B: SeedBackend>(norm: &BatchNorm<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
+    let std = norm.running_var.value().add_scalar(norm.epsilon).sqrt();
+    let scale = norm.gamma.val() / std;
+    let shift = norm.beta.val() - norm.running_mean.value() * scale.clone();
+    let out = B::channel_affine(
+        x.into_primitive().tensor(),
+        scale.into_primitive().tensor(),
+        shift.into_primitive().tensor(),
+    );
+    Tensor::from_primitive(TensorPrimitive::Float(out))
+}
+
 /// 4×4 max-pool, stride 4, through [`SeedBackend::max_pool4`].
 fn max_pool4<B: SeedBackend>(x: Tensor<B, 4>) -> Tensor<B, 4> {
     Tensor::from_primitive(TensorPrimitive::Float(B::max_pool4(x.into_primitive().tensor())))
@@ -121,10 +135,14 @@ impl<B: SeedBackend> GlobalBranch<B> {
             true => max_pool4(dropout(conv_relu(conv, x), prob)),
             false => conv_relu_pool4(conv, x),
         };
+        let norm = |norm: &BatchNorm<B>, x: Tensor<B, 4>| match training {
+            true => norm.forward(x),
+            false => batch_norm_inference(norm, x),
+        };
         let x = conv_relu(&self.conv1a, images);
-        let x = self.norm1.forward(conv_pool(&self.conv1b, x, self.dropout1.prob));
+        let x = norm(&self.norm1, conv_pool(&self.conv1b, x, self.dropout1.prob));
         let x = conv_relu(&self.conv2a, x);
-        let x = self.norm2.forward(conv_pool(&self.conv2b, x, self.dropout2.prob));
+        let x = norm(&self.norm2, conv_pool(&self.conv2b, x, self.dropout2.prob));
         let x = conv_relu(&self.conv3a, x);
         conv_relu(&self.conv3b, x)
     }

@@ -339,3 +339,21 @@ fn our_convolution_and_pool_match_burns_forward_and_backward() {
         "fused inference",
     );
 }
+
+/// Inference batch-norm folded into one per-channel multiply-add gives burn's `BatchNorm`.
+#[test]
+fn folded_batch_norm_matches_burns() {
+    use burn::module::{Param, RunningState};
+    use burn::nn::BatchNormConfig;
+    use lookbook_model::global::batch_norm_inference;
+
+    let mut norm = BatchNormConfig::new(3).init::<B>(&dev());
+    let vector = |v: [f32; 3]| Tensor::<B, 1>::from_floats(v, &dev());
+    norm.gamma = Param::from_tensor(vector([0.5, 2.0, -1.0]));
+    norm.beta = Param::from_tensor(vector([0.1, -0.2, 0.3]));
+    norm.running_mean = RunningState::new(vector([1.0, -1.0, 0.5]));
+    norm.running_var = RunningState::new(vector([4.0, 0.25, 1.0]));
+    let x = Tensor::<B, 4>::random([2, 3, 5, 4], Distribution::Normal(0.0, 2.0), &dev());
+    let want = values(norm.forward(x.clone()));
+    assert_close(&values(batch_norm_inference(&norm, x)), &want, 1e-5, "batch norm");
+}

@@ -1,0 +1,99 @@
+//! Images to vectors, in batches, with decoding in parallel ahead of the model.
+//!
+//! An [`Embedder`] says how one image becomes floats on a loader thread
+//! ([`Embedder::load_item`]) and how a batch of those becomes vectors
+//! ([`Embedder::embed_batch`]). [`SeedEmbedder`] is the trained model of a run folder (the
+//! retrieval embedding plus per-part vectors); [`HistogramEmbedder`] is the 8×8×8 RGB
+//! histogram the evaluation reports as a sanity row. [`embed_images`] drives either over
+//! a list of catalogue entries and keeps going past bad photos.
+
+mod histogram;
+mod seed;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use lookbook_catalog::Catalog;
+use lookbook_imaging::{BadImage, BatchLoader, LoaderOptions};
+
+pub use histogram::{HistogramEmbedder, rgb_histogram};
+pub use seed::SeedEmbedder;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmbedError {
+    #[error(transparent)]
+    Checkpoint(#[from] lookbook_train::TrainError),
+    #[error(transparent)]
+    Image(#[from] lookbook_imaging::ImageError),
+}
+
+/// How images become vectors.
+pub trait Embedder: Send + Sync {
+    /// For the index manifest: what produced the vectors.
+    fn describe(&self) -> String;
+    /// Length of the retrieval vector.
+    fn dim(&self) -> usize;
+    /// Per-part vectors per image and their length (0, 0 when there are none).
+    fn parts(&self) -> (usize, usize);
+    /// Floats [`Embedder::load_item`] writes per image.
+    fn item_len(&self) -> usize;
+    /// Decode `path` into `out` (runs on loader threads).
+    fn load_item(&self, path: &Path, out: &mut [f32]) -> Result<(), BadImage>;
+    /// `n` loaded items → (`n × dim` vectors, `n × parts × part_dim` part vectors).
+    fn embed_batch(&self, items: Vec<f32>, n: usize) -> (Vec<f32>, Vec<f32>);
+}
+
+/// What [`embed_images`] produced: rows in the order embedded (bad images left out).
+#[derive(Debug, Default)]
+pub struct Embedded {
+    /// The catalogue entry of each row.
+    pub entries: Vec<usize>,
+    pub vectors: Vec<f32>,
+    pub parts: Vec<f32>,
+    pub bad: Vec<BadImage>,
+}
+
+/// Progress of [`embed_images`], for a bar.
+#[derive(Debug, Clone, Copy)]
+pub struct EmbedProgress {
+    pub done: usize,
+    pub total: usize,
+    pub images_per_second: f64,
+}
+
+/// Embeds `catalog.entries[i]` for each `i` in `order`, in batches of `batch_size`.
+pub fn embed_images(
+    embedder: Arc<dyn Embedder>,
+    catalog: &Catalog,
+    order: Vec<usize>,
+    options: LoaderOptions,
+    mut progress: impl FnMut(EmbedProgress),
+) -> Result<Embedded, EmbedError> {
+    let total = order.len();
+    let paths: Arc<Vec<PathBuf>> = Arc::new(catalog.entries.iter().map(|e| catalog.image_path(e)).collect());
+    let loader_embedder = embedder.clone();
+    let mut loader = BatchLoader::spawn(order, embedder.item_len(), options, move |item, out| {
+        loader_embedder.load_item(&paths[item], out)
+    })?;
+    let mut embedded = Embedded::default();
+    let start = Instant::now();
+    let mut done = 0;
+    for mut batch in loader.by_ref() {
+        done += batch.items.len() + batch.failures.len();
+        embedded.bad.extend(batch.failures.drain(..).map(|(_, bad)| bad));
+        if !batch.items.is_empty() {
+            let pixels = std::mem::take(&mut batch.pixels);
+            let (vectors, parts) = embedder.embed_batch(pixels, batch.items.len());
+            embedded.entries.extend_from_slice(&batch.items);
+            embedded.vectors.extend(vectors);
+            embedded.parts.extend(parts);
+        }
+        progress(EmbedProgress {
+            done,
+            total,
+            images_per_second: done as f64 / start.elapsed().as_secs_f64().max(1e-9),
+        });
+    }
+    Ok(embedded)
+}

@@ -1,0 +1,80 @@
+//! The trained seed model of a run folder as an [`Embedder`].
+
+use std::path::Path;
+
+use burn::tensor::{Tensor, TensorData};
+use lookbook_imaging::{BadImage, ImageSpec, Preprocessor};
+use lookbook_model::{InferBackend, SeedModel};
+use lookbook_train::Checkpoint;
+
+use crate::{EmbedError, Embedder};
+
+/// The retrieval embedding (global feature ⊕ each step's encoding, each L2-normalised) and
+/// the per-step part vectors of a trained model, on the CPU.
+pub struct SeedEmbedder {
+    model: SeedModel<InferBackend>,
+    preprocessor: Preprocessor,
+    spec: ImageSpec,
+    dim: usize,
+    parts: (usize, usize),
+    checkpoint: Checkpoint,
+}
+
+impl SeedEmbedder {
+    /// The latest checkpoint of the run folder `run` (or a checkpoint folder itself).
+    pub fn from_run(run: &Path) -> Result<Self, EmbedError> {
+        let checkpoint = Checkpoint::open(run)?;
+        let model = checkpoint.load_model::<InferBackend>(&Default::default())?;
+        let config = checkpoint.meta.seed_config();
+        let spec = checkpoint.meta.config.image_spec();
+        Ok(SeedEmbedder {
+            model,
+            preprocessor: Preprocessor::new(spec)?,
+            spec,
+            dim: config.embedding_dim(),
+            parts: (config.steps + 1, config.encoding_dim),
+            checkpoint,
+        })
+    }
+
+    pub fn checkpoint(&self) -> &Checkpoint {
+        &self.checkpoint
+    }
+}
+
+impl Embedder for SeedEmbedder {
+    fn describe(&self) -> String {
+        format!(
+            "seed model {} (epoch {})",
+            self.checkpoint.dir.display(),
+            self.checkpoint.meta.epoch
+        )
+    }
+
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn parts(&self) -> (usize, usize) {
+        self.parts
+    }
+
+    fn item_len(&self) -> usize {
+        self.spec.tensor_len()
+    }
+
+    fn load_item(&self, path: &Path, out: &mut [f32]) -> Result<(), BadImage> {
+        self.preprocessor.load_into(path, out)
+    }
+
+    fn embed_batch(&self, items: Vec<f32>, n: usize) -> (Vec<f32>, Vec<f32>) {
+        let (h, w) = (self.spec.height as usize, self.spec.width as usize);
+        let images = Tensor::<InferBackend, 4>::from_data(TensorData::new(items, [n, 3, h, w]), &Default::default());
+        let output = self.model.forward(images);
+        let floats = |data: TensorData| data.convert::<f32>().into_vec::<f32>().expect("f32 tensor");
+        (
+            floats(output.embedding().into_data()),
+            floats(output.parts().into_data()),
+        )
+    }
+}

@@ -1,0 +1,19 @@
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("a vector of dimension {got} given to an index of dimension {expected}")]
+    Dimension { expected: usize, got: usize },
+    #[error("a vector with a non-finite value (NaN or infinity) under key {key}")]
+    NonFinite { key: u64 },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Corrupt { path: PathBuf, message: String },
+    #[error("the write stopped early ({0}); the previous index is untouched")]
+    Interrupted(String),
+}

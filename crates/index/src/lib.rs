@@ -1,0 +1,55 @@
+//! Vector indexes: embeddings in, nearest neighbours out.
+//!
+//! [`VectorIndex`] is what search, recommendation and evaluation talk to. [`ExactIndex`] is
+//! brute force done well: queries are batched into one matrix product (`matrixmultiply`'s
+//! SIMD SGEMM), so a 100k gallery answers thousands of queries a second on one core, and its
+//! answers are the ground truth an approximate index is measured against. [`store`] keeps
+//! an index on disk: [`IndexWriter`] commits generations atomically, [`IndexReader`] verifies them.
+
+mod error;
+mod exact;
+mod metric;
+pub mod store;
+
+pub use error::IndexError;
+pub use exact::ExactIndex;
+pub use metric::Metric;
+pub use store::{IndexContents, IndexInfo, IndexReader, IndexWriter, Record};
+
+/// One neighbour: the key it was added under and its distance to the query (smaller = closer).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hit {
+    pub key: u64,
+    pub distance: f32,
+}
+
+/// A set of keyed vectors of one dimension, searchable by a [`Metric`].
+pub trait VectorIndex: Send + Sync {
+    fn dim(&self) -> usize;
+    fn metric(&self) -> Metric;
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Adds or replaces the vector under `key`.
+    fn add(&mut self, key: u64, vector: &[f32]) -> Result<(), IndexError>;
+    /// Removes `key`; `false` when it was not there.
+    fn remove(&mut self, key: u64) -> bool;
+    /// The `k` nearest vectors to each query (`queries` holds them back to back), closest
+    /// first, among the keys `filter` accepts. Fewer than `k` only when fewer pass the filter.
+    fn search_batch(
+        &self,
+        queries: &[f32],
+        k: usize,
+        filter: Option<&(dyn Fn(u64) -> bool + Sync)>,
+    ) -> Result<Vec<Vec<Hit>>, IndexError>;
+    /// [`VectorIndex::search_batch`] for one query.
+    fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        filter: Option<&(dyn Fn(u64) -> bool + Sync)>,
+    ) -> Result<Vec<Hit>, IndexError> {
+        Ok(self.search_batch(query, k, filter)?.pop().unwrap_or_default())
+    }
+}

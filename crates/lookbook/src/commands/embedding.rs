@@ -1,0 +1,116 @@
+//! What `index` and `eval` share: choosing an embedder and embedding catalogue images with a
+//! progress bar.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use lookbook_catalog::{Catalog, OpenOptions, Split};
+use lookbook_embed::{Embedded, Embedder, HistogramEmbedder, SeedEmbedder, embed_images};
+use lookbook_imaging::LoaderOptions;
+
+/// The `model` an index records for the histogram baseline.
+pub const HISTOGRAM_MODEL: &str = "baseline:histogram";
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Baseline {
+    /// 8×8×8 RGB histogram of the non-background pixels.
+    Histogram,
+}
+
+/// Which vectors: a trained run, or a baseline.
+#[derive(Args)]
+pub struct EmbedderArgs {
+    /// Run folder (its latest checkpoint) or a checkpoint folder.
+    #[arg(long, required_unless_present = "baseline", conflicts_with = "baseline")]
+    pub model: Option<PathBuf>,
+    /// A model-free baseline instead of --model.
+    #[arg(long)]
+    pub baseline: Option<Baseline>,
+    /// Images per forward pass.
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+}
+
+impl EmbedderArgs {
+    /// The embedder and the `model` string an index records for it.
+    pub fn embedder(&self) -> Result<(Arc<dyn Embedder>, String)> {
+        match (&self.model, self.baseline) {
+            (_, Some(Baseline::Histogram)) => Ok((Arc::new(HistogramEmbedder::new()), HISTOGRAM_MODEL.into())),
+            (Some(run), None) => embedder_for(run),
+            (None, None) => anyhow::bail!("pass --model RUN or --baseline histogram"),
+        }
+    }
+}
+
+/// The embedder an index's `model` string names.
+pub fn embedder_for(model: &Path) -> Result<(Arc<dyn Embedder>, String)> {
+    if model.as_os_str() == HISTOGRAM_MODEL {
+        return Ok((Arc::new(HistogramEmbedder::new()), HISTOGRAM_MODEL.into()));
+    }
+    let seed = SeedEmbedder::from_run(model).with_context(|| format!("loading the model in {}", model.display()))?;
+    let dir = seed.checkpoint().dir.clone();
+    let dir = dir.canonicalize().unwrap_or(dir);
+    Ok((Arc::new(seed), dir.display().to_string()))
+}
+
+/// A catalogue read with default options (as `lookbook train` reads it).
+pub fn open_catalog(dir: &Path) -> Result<Catalog> {
+    Catalog::open(dir, &OpenOptions::default()).with_context(|| format!("reading catalogue {}", dir.display()))
+}
+
+/// `--split`: one split of the catalogue, or all of it.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SplitChoice {
+    All,
+    Train,
+    Val,
+    Test,
+    Query,
+    Gallery,
+}
+
+impl SplitChoice {
+    pub fn accepts(self, split: Split) -> bool {
+        match self {
+            SplitChoice::All => true,
+            SplitChoice::Train => split == Split::Train,
+            SplitChoice::Val => split == Split::Val,
+            SplitChoice::Test => split == Split::Test,
+            SplitChoice::Query => split == Split::Query,
+            SplitChoice::Gallery => split == Split::Gallery,
+        }
+    }
+}
+
+/// Embeds `order` with a progress bar (or a closing line without a terminal); bad images
+/// are listed on stderr and left out.
+pub fn embed_with_progress(
+    embedder: Arc<dyn Embedder>,
+    catalog: &Catalog,
+    order: Vec<usize>,
+    batch: usize,
+    quiet: bool,
+) -> Result<Embedded> {
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(order.len() as u64)
+    };
+    bar.set_style(ProgressStyle::with_template("embedding {bar:30} {pos}/{len} {msg}").expect("static template"));
+    let options = LoaderOptions {
+        batch_size: batch.max(1),
+        ..LoaderOptions::default()
+    };
+    let embedded = embed_images(embedder, catalog, order, options, |p| {
+        bar.set_position(p.done as u64);
+        bar.set_message(format!("{:.1} img/s", p.images_per_second));
+    })?;
+    bar.finish_and_clear();
+    for bad in &embedded.bad {
+        eprintln!("skipped {bad}");
+    }
+    Ok(embedded)
+}
