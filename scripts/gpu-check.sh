@@ -3,21 +3,22 @@
 # and no network, and only 64 MiB travel with the working tree:
 #
 #   scripts/gpu-check.sh prepare [DATA_DIR] [N]   (here) build `lookbook` with --features cuda
-#       into .gpu/lookbook and copy N photos of DATA_DIR (default ../shared/data/hm, 1500)
-#       with their articles.csv rows into .gpu/hm (.gpu/ is git-ignored).
+#       (~28 min on 2 cores), strip it (41 MB) into .gpu/lookbook, and copy N photos of DATA_DIR
+#       (default ../shared/data/hm, 800, ~14 MB) with their articles.csv rows into .gpu/hm
+#       (.gpu/ is git-ignored; it must stay under the 64 MiB a device call carries).
 #   scripts/gpu-check.sh run [EPOCHS]             (on the GPU machine, .gpu carried) train
-#       configs/seed.toml on .gpu/hm with --device cuda for EPOCHS epochs (default 12:
-#       ~1000 images at batch 64 ≈ 16 steps an epoch, ~190 steps), logging img/s to
+#       configs/seed.toml on .gpu/hm with --device cuda for EPOCHS epochs (default 20:
+#       ~560 train images at batch 64 ≈ 9 steps an epoch, ~180 steps), logging img/s to
 #       $OUT/gpu-train.log; then the PyTorch reference of the same model on the GPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in
 prepare)
     data=$(realpath "${2:-../shared/data/hm}")
-    n=${3:-1500}
+    n=${3:-800}
     cargo build --release --locked -p lookbook --features cuda
     rm -rf .gpu && mkdir -p .gpu/hm/images
-    cp target/release/lookbook .gpu/lookbook
+    strip -o .gpu/lookbook target/release/lookbook
     python3 - "$data" "$n" .gpu/hm <<'PY'
 import csv, shutil, sys
 from pathlib import Path
@@ -39,7 +40,7 @@ PY
     du -sh .gpu
     ;;
 run)
-    epochs=${2:-12}
+    epochs=${2:-20}
     out=${OUT:-/tmp/gpu-check}
     mkdir -p "$out"
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.txt"

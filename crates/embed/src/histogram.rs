@@ -88,14 +88,20 @@ mod tests {
     #[test]
     fn counts_garment_pixels_into_their_bins_and_skips_the_background() {
         // Two red pixels, one dark blue, three studio-white ones.
-        let pixels = [250, 10, 10, 250, 10, 10, 0, 0, 100, 255, 255, 255, 250, 250, 250, 246, 247, 248];
+        let pixels = [
+            250, 10, 10, 250, 10, 10, 0, 0, 100, 255, 255, 255, 250, 250, 250, 246, 247, 248,
+        ];
         let mut out = vec![0.0f32; 512];
         rgb_histogram(&pixels, &mut out);
         let (red, blue) = ((7 * 8) * 8, 3);
         // Counts 2 and 1, L2-normalised: 2/√5 and 1/√5.
         assert!((out[red] - 2.0 / 5f32.sqrt()).abs() < 1e-6);
         assert!((out[blue] - 1.0 / 5f32.sqrt()).abs() < 1e-6);
-        assert_eq!(out.iter().filter(|v| **v > 0.0).count(), 2, "white pixels are not counted");
+        assert_eq!(
+            out.iter().filter(|v| **v > 0.0).count(),
+            2,
+            "white pixels are not counted"
+        );
         // A picture that is all background is white, not a zero vector.
         rgb_histogram(&[255; 12], &mut out);
         assert_eq!(out[511], 1.0);

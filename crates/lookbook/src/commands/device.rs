@@ -45,6 +45,24 @@ pub fn cuda_not_built(choice: DeviceChoice) -> anyhow::Error {
     )
 }
 
+/// Fails with a clear message when the CUDA driver library cannot be loaded: burn's CUDA
+/// backend would otherwise panic on a background thread (cudarc's "Unable to dynamically
+/// load the \"cuda\" shared library"). Built without the feature too, so it is tested everywhere.
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+pub fn probe_cuda(choice: DeviceChoice) -> anyhow::Result<()> {
+    for name in ["libcuda.so.1", "libcuda.so"] {
+        // SAFETY: loading the driver runs its initialisers, exactly as cudarc does next;
+        // the handle is dropped (unloaded) right away.
+        if unsafe { libloading::Library::new(name) }.is_ok() {
+            return Ok(());
+        }
+    }
+    anyhow::bail!(
+        "--device {choice}: the CUDA driver library (libcuda.so.1) was not found: this machine has no NVIDIA \
+         driver, or LD_LIBRARY_PATH does not reach it"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::DeviceChoice;
@@ -57,5 +75,18 @@ mod tests {
         assert!("cuda:x".parse::<DeviceChoice>().unwrap_err().contains("ordinal"));
         assert!("tpu".parse::<DeviceChoice>().unwrap_err().contains("expected cpu"));
         assert_eq!(DeviceChoice::Cuda(1).to_string(), "cuda:1");
+    }
+
+    #[test]
+    fn a_machine_without_the_cuda_driver_gets_a_clear_error() {
+        match super::probe_cuda(DeviceChoice::Cuda(0)) {
+            // A machine with an NVIDIA driver: the library loaded.
+            Ok(()) => {}
+            Err(err) => {
+                let message = err.to_string();
+                assert!(message.contains("--device cuda:0"), "{message}");
+                assert!(message.contains("libcuda.so.1"), "{message}");
+            }
+        }
     }
 }

@@ -66,6 +66,7 @@ pub fn run(args: TrainArgs, quiet: bool) -> Result<ExitCode> {
         DeviceChoice::Cpu => train_on::<lookbook_model::TrainBackend>(&trainer, &Default::default(), quiet)?,
         #[cfg(feature = "cuda")]
         DeviceChoice::Cuda(ordinal) => {
+            super::device::probe_cuda(args.device)?;
             train_on::<lookbook_model::CudaTrainBackend>(&trainer, &lookbook_model::CudaDevice::new(ordinal), quiet)?
         }
         #[cfg(not(feature = "cuda"))]
