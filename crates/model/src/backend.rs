@@ -14,7 +14,7 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::{Autodiff, NodeId};
 use burn::backend::flex::FlexTensor;
 use burn::tensor::backend::Backend;
-use burn::tensor::ops::{ActivationOps, ConvOptions, FloatTensor, FloatTensorOps, IntTensor, ModuleOps};
+use burn::tensor::ops::{ActivationOps, ConvOptions, FloatTensor, IntTensor, ModuleOps};
 use burn::tensor::{DType, Shape, TensorData, TensorMetadata};
 use rayon::prelude::*;
 
@@ -68,10 +68,7 @@ pub trait SeedBackend: Backend {
     }
     /// `x · scale[c] + shift[c]` per channel of `x [N, C, H, W]` (batch-norm at inference).
     fn channel_affine(x: FloatTensor<Self>, scale: FloatTensor<Self>, shift: FloatTensor<Self>) -> FloatTensor<Self> {
-        let channels = scale.shape()[0];
-        let shape = Shape::new([1, channels, 1, 1]);
-        let scaled = Self::float_mul(x, Self::float_reshape(scale, shape.clone()));
-        Self::float_add(scaled, Self::float_reshape(shift, shape))
+        broadcast_channel_affine::<Self>(x, scale, shift)
     }
     /// 4×4 max-pool, stride 4, no padding (floor).
     fn max_pool4(x: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -90,6 +87,17 @@ pub trait SeedBackend: Backend {
     ) -> FloatTensor<Self> {
         Self::max_pool2d_with_indices_backward(x, POOL, POOL, [0, 0], [1, 1], false, grad, indices).x_grad
     }
+}
+
+/// `x · scale[c] + shift[c]` with burn's broadcasting ops (any backend).
+fn broadcast_channel_affine<B: Backend>(
+    x: FloatTensor<B>,
+    scale: FloatTensor<B>,
+    shift: FloatTensor<B>,
+) -> FloatTensor<B> {
+    let shape = Shape::new([1, scale.shape()[0], 1, 1]);
+    let scaled = B::float_mul(x, B::float_reshape(scale, shape.clone()));
+    B::float_add(scaled, B::float_reshape(shift, shape))
 }
 
 /// Contiguous f32 values of a flex tensor, or `None` for another dtype.
@@ -161,10 +169,7 @@ impl SeedBackend for Flex {
         // flex broadcasts through a generic strided iterator (7% of inference at 192×128);
         // per channel this is one contiguous multiply-add.
         let (Some(xc), Some(sc), Some(hc)) = (f32_values(&x), f32_values(&scale), f32_values(&shift)) else {
-            let channels = scale.shape()[0];
-            let shape = Shape::new([1, channels, 1, 1]);
-            let scaled = Self::float_mul(x, Self::float_reshape(scale, shape.clone()));
-            return Self::float_add(scaled, Self::float_reshape(shift, shape));
+            return broadcast_channel_affine::<Self>(x, scale, shift);
         };
         let xs = xc.shape();
         let plane = xs[2] * xs[3];
