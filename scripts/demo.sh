@@ -21,7 +21,11 @@ fi
 $lookbook index --model "$run" --catalog "$catalogue" --out "$run/index"
 query=$(find "$catalogue" -name '*.jpg' -print -quit)
 echo "== nearest to $query"
-$lookbook search --index "$run/index" "$query" -k 5
+$lookbook search --index "$run/index" "$query" -k 5 --sheet "$run/search.png"
+echo "== tagging the same photo from its 10 nearest catalogue images"
+$lookbook tag --index "$run/index" "$query" -k 10 --top 2
 echo "== the study's table on the test split (product code = same garment)"
 $lookbook eval --model "$run" --catalog "$catalogue" --protocol product-code
 $lookbook eval --baseline histogram --catalog "$catalogue" --protocol product-code
+echo "== kNN tagging of the test split from the other splits, beside the majority class"
+$lookbook eval --model "$run" --catalog "$catalogue" --protocol tag

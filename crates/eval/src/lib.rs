@@ -1,6 +1,7 @@
 //! The study's evaluation: for each query image, are images of the same item among its k
 //! nearest gallery images (top-k accuracy, DeepFashion In-shop style), and how many of the
-//! k nearest share an attribute value (precision@k).
+//! k nearest share an attribute value (precision@k), and how well the k nearest tag a new
+//! photo (the study's kNN attribute probabilities).
 //!
 //! Functions here take vectors and labels, not catalogues or models, so each protocol is
 //! checked on hand-built cases; the binary decides which images are queries and gallery.
@@ -135,4 +136,102 @@ pub fn precision_at_k(
         queries,
         gallery: roles.iter().filter(|r| **r != Role::Query).count(),
     })
+}
+
+/// The study's kNN attribute prediction, P(y = j | X = a) = (1/K) Σ_{i∈A} I(y_i = j): each
+/// value's share of the K nearest neighbours `values` (empty values count towards K but no
+/// class). Most probable first; ties by value, so the answer is deterministic.
+pub fn knn_probabilities<'a>(values: impl IntoIterator<Item = &'a str>, k: usize) -> Vec<(String, f64)> {
+    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+    for value in values.into_iter().filter(|v| !v.is_empty()) {
+        *counts.entry(value).or_default() += 1;
+    }
+    let mut probabilities: Vec<(String, f64)> = counts
+        .into_iter()
+        .map(|(value, count)| (value.to_string(), count as f64 / k.max(1) as f64))
+        .collect();
+    probabilities.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    probabilities
+}
+
+/// How well kNN tagging predicts one attribute.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TagAccuracy {
+    pub attribute: String,
+    /// Fraction of queries whose most probable value is their own.
+    pub accuracy: f64,
+    /// The same for always answering the gallery's most common value.
+    pub prior: f64,
+    pub majority: String,
+    /// Queries with a value for this attribute.
+    pub queries: usize,
+}
+
+/// kNN tagging accuracy per attribute. `values[c][row]` is attribute `c` of image `row`. A
+/// query's neighbours are its `k` nearest gallery images of *other* items (a new product
+/// photo has no siblings in the catalogue), so `Role::Both` is leave-one-item-out.
+#[allow(clippy::too_many_arguments)]
+pub fn tag_accuracy(
+    attributes: &[String],
+    values: &[Vec<&str>],
+    item_ids: &[&str],
+    roles: &[Role],
+    vectors: &[f32],
+    dim: usize,
+    metric: Metric,
+    k: usize,
+) -> Result<Vec<TagAccuracy>, IndexError> {
+    assert_eq!(attributes.len(), values.len(), "one value column per attribute");
+    let mut per_item: std::collections::HashMap<&str, usize> = Default::default();
+    for (item, role) in item_ids.iter().zip(roles) {
+        if *role != Role::Query {
+            *per_item.entry(item).or_default() += 1;
+        }
+    }
+    // Room for every sibling of the query's item before the k that count.
+    let widest = per_item.values().copied().max().unwrap_or(0);
+    let neighbours: Vec<(usize, Vec<usize>)> = neighbours(roles, vectors, dim, metric, k + widest)?
+        .into_iter()
+        .map(|(row, hits)| {
+            let rows: Vec<usize> = hits
+                .iter()
+                .map(|h| h.key as usize)
+                .filter(|&r| item_ids[r] != item_ids[row])
+                .take(k)
+                .collect();
+            (row, rows)
+        })
+        .collect();
+    let mut table = Vec::with_capacity(attributes.len());
+    for (attribute, column) in attributes.iter().zip(values) {
+        let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+        for (value, role) in column.iter().zip(roles) {
+            if *role != Role::Query && !value.is_empty() {
+                *counts.entry(value).or_default() += 1;
+            }
+        }
+        let majority = counts
+            .iter()
+            .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
+            .map_or("", |(v, _)| *v);
+        let (mut queries, mut right, mut prior) = (0usize, 0usize, 0usize);
+        for (row, rows) in &neighbours {
+            let truth = column[*row];
+            if truth.is_empty() {
+                continue;
+            }
+            queries += 1;
+            let predicted = knn_probabilities(rows.iter().map(|&r| column[r]), k);
+            right += usize::from(predicted.first().is_some_and(|(v, _)| v == truth));
+            prior += usize::from(truth == majority);
+        }
+        table.push(TagAccuracy {
+            attribute: attribute.clone(),
+            accuracy: right as f64 / queries.max(1) as f64,
+            prior: prior as f64 / queries.max(1) as f64,
+            majority: majority.to_string(),
+            queries,
+        });
+    }
+    Ok(table)
 }

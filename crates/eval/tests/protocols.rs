@@ -1,6 +1,6 @@
 //! Each protocol on hand-built cases whose answers are worked out by hand.
 
-use lookbook_eval::{Role, precision_at_k, top_k_accuracy};
+use lookbook_eval::{Role, knn_probabilities, precision_at_k, tag_accuracy, top_k_accuracy};
 use lookbook_index::Metric;
 
 /// Points on a line: row i at x = positions[i].
@@ -49,4 +49,74 @@ fn category_precision_at_k() {
     // @2: d0→{u, d1} ½, d1→{u, d0} ½, t2→{t3, d4} ½, t3→{t2, d4} ½, d4→{t3, t2} 0  = 2/5.
     assert!((table.values[0] - 0.4).abs() < 1e-9, "{:?}", table.values);
     assert!((table.values[1] - 0.4).abs() < 1e-9, "{:?}", table.values);
+}
+
+#[test]
+fn knn_probabilities_are_shares_of_k() {
+    // K = 5 neighbours: Red ×2, Blue ×2, one with no value.
+    let p = knn_probabilities(["Red", "Blue", "", "Blue", "Red"], 5);
+    assert_eq!(
+        p,
+        vec![("Blue".to_string(), 0.4), ("Red".to_string(), 0.4)],
+        "ties by value"
+    );
+    let p = knn_probabilities(["Red", "Red", "Blue"], 3);
+    assert_eq!(p[0].0, "Red");
+    assert!((p[0].1 - 2.0 / 3.0).abs() < 1e-12 && (p[1].1 - 1.0 / 3.0).abs() < 1e-12);
+    assert!(knn_probabilities([], 3).is_empty());
+}
+
+#[test]
+fn tag_accuracy_predicts_from_other_items_and_reports_the_prior() {
+    // Gallery: Red at 0, 0.1, 0.2 (items g1, g2, g3); Blue at 5, 5.1 (g4, g5); Blue at 10 (g6).
+    // Queries: q1 at 0.05 (Red), q2 at 5.05 (Blue), q3 at 0.15 (truly Blue: a miss),
+    // q4 with no colour (not counted).
+    let items = ["g1", "g2", "g3", "g4", "g5", "g6", "q1", "q2", "q3", "q4"];
+    let colour = vec!["Red", "Red", "Red", "Blue", "Blue", "Blue", "Red", "Blue", "Blue", ""];
+    let vectors = line(&[0.0, 0.1, 0.2, 5.0, 5.1, 10.0, 0.05, 5.05, 0.15, 3.0]);
+    let mut roles = vec![Role::Gallery; 6];
+    roles.extend([Role::Query; 4]);
+    let table = tag_accuracy(
+        &["colour".to_string()],
+        &[colour],
+        &items,
+        &roles,
+        &vectors,
+        1,
+        Metric::Euclidean,
+        3,
+    )
+    .unwrap();
+    assert_eq!(table.len(), 1);
+    let colour = &table[0];
+    assert_eq!(colour.queries, 3);
+    // q1 → 3 Reds ✓; q2 → Blue, Blue, then Red(0.2) at 4.85 vs Blue(10) at 4.95: 2/3 Blue ✓;
+    // q3 → 3 Reds ✗.
+    assert!((colour.accuracy - 2.0 / 3.0).abs() < 1e-12, "{colour:?}");
+    // Gallery: 3 Red, 3 Blue → majority Blue (ties by value); q2 and q3 are Blue.
+    assert_eq!(colour.majority, "Blue");
+    assert!((colour.prior - 2.0 / 3.0).abs() < 1e-12);
+}
+
+#[test]
+fn tag_accuracy_leaves_the_query_item_out() {
+    // Every image is a query and gallery (Role::Both). Item a has two images at 0 and 0.1,
+    // both "Skirt"; the nearest other item is b at 1.0 ("Dress"), then c at 2.0 ("Dress").
+    // With its sibling excluded, a's images are tagged Dress (a miss) — no leak.
+    let items = ["a", "a", "b", "c"];
+    let kind = vec!["Skirt", "Skirt", "Dress", "Dress"];
+    let vectors = line(&[0.0, 0.1, 1.0, 2.0]);
+    let table = tag_accuracy(
+        &["kind".to_string()],
+        &[kind],
+        &items,
+        &[Role::Both; 4],
+        &vectors,
+        1,
+        Metric::Euclidean,
+        1,
+    )
+    .unwrap();
+    // a0 → b ✗, a1 → b ✗, b → a1 (Skirt) ✗, c → b (Dress) ✓.
+    assert!((table[0].accuracy - 0.25).abs() < 1e-12, "{:?}", table[0]);
 }

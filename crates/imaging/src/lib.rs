@@ -9,8 +9,10 @@
 //! * [`BatchLoader`]: decodes batches in parallel (rayon) on a background thread,
 //!   a bounded number of batches ahead, so the consumer never waits on I/O. A bad
 //!   file becomes a [`BadImage`] in its batch's report; the batch goes on without it.
+//! * [`draw`]: pictures out — line charts and contact sheets as PNG.
 
 mod decode;
+pub mod draw;
 mod error;
 mod loader;
 mod preprocess;

@@ -14,6 +14,8 @@ pub enum IndexError {
     },
     #[error("{path}: {message}")]
     Corrupt { path: PathBuf, message: String },
+    #[error("the HNSW library: {0}")]
+    Native(String),
     #[error("the write stopped early ({0}); the previous index is untouched")]
     Interrupted(String),
 }

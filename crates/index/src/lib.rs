@@ -3,18 +3,22 @@
 //! [`VectorIndex`] is what search, recommendation and evaluation talk to. [`ExactIndex`] is
 //! brute force done well: queries are batched into one matrix product (`matrixmultiply`'s
 //! SIMD SGEMM), so a 100k gallery answers thousands of queries a second on one core, and its
-//! answers are the ground truth an approximate index is measured against. [`store`] keeps
+//! answers are the ground truth an approximate index is measured against. [`HnswIndex`] is
+//! the approximate one, for large galleries: usearch's HNSW graph, optionally i8-quantised. [`store`] keeps
 //! an index on disk: [`IndexWriter`] commits generations atomically, [`IndexReader`] verifies them.
 
 mod error;
 mod exact;
+mod hnsw;
 mod metric;
 pub mod store;
+pub mod synthetic;
 
 pub use error::IndexError;
 pub use exact::ExactIndex;
+pub use hnsw::{HnswConfig, HnswIndex, Quantiser, Quantization};
 pub use metric::Metric;
-pub use store::{IndexContents, IndexInfo, IndexReader, IndexWriter, Record};
+pub use store::{FloatRows, IndexContents, IndexInfo, IndexReader, IndexWriter, Record, SearchMode};
 
 /// One neighbour: the key it was added under and its distance to the query (smaller = closer).
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -6,20 +6,27 @@
 //! INDEX/vectors-000003.f32     n × dim little-endian f32 (the retrieval embeddings)
 //! INDEX/parts-000003.f32       n × parts × part_dim (per-part vectors, for recommendations)
 //! INDEX/records-000003.jsonl   one JSON object per row: key, item id, image, attributes
+//! INDEX/graph-000003.usearch   the HNSW graph over the vectors (when the index has one)
 //! ```
 //! [`IndexWriter::commit`] writes a new generation's files, fsyncs them and the folder, then
 //! swaps `manifest.json` by rename. A run killed at any point leaves the previous manifest
-//! and the files it names intact; [`IndexReader::open`] verifies lengths and checksums, so
-//! a damaged file is reported, never half-read. Old generations are deleted after the swap.
+//! and the files it names intact. Old generations are deleted after the swap.
+//!
+//! Two ways to read: [`IndexReader::open`] reads everything into memory and verifies every
+//! checksum (for updating an index, or when it is small); [`IndexReader::open_mapped`] maps
+//! the vector files and the graph instead of reading them and checks their lengths only, so
+//! a million-image index opens in a fraction of a second ([`IndexReader::verify`] checks
+//! the checksums on demand: `lookbook index verify`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ExactIndex, IndexError, Metric, VectorIndex};
+use crate::{ExactIndex, Hit, HnswConfig, HnswIndex, IndexError, Metric, Quantiser, VectorIndex};
 
 /// Written into every manifest; a reader refuses other formats and newer versions.
 pub const FORMAT: &str = "lookbook-index";
@@ -41,6 +48,9 @@ pub struct IndexInfo {
     pub catalog_root: PathBuf,
     /// Names of the attribute columns records carry.
     pub columns: Vec<String>,
+    /// Build an HNSW graph over the vectors at every commit (none: searches are exact).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ann: Option<HnswConfig>,
 }
 
 /// One indexed image.
@@ -72,18 +82,116 @@ struct Manifest {
     vectors: FileEntry,
     parts: FileEntry,
     records: FileEntry,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    graph: Option<GraphEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct GraphEntry {
+    file: FileEntry,
+    /// How the graph's i8 vectors were made (the identity otherwise).
+    #[serde(default)]
+    quantiser: Quantiser,
+}
+
+/// Rows of f32 values, in memory or mapped from a file (read-only until first changed).
+pub struct FloatRows(Storage);
+
+enum Storage {
+    Owned(Vec<f32>),
+    Mapped(memmap2::Mmap),
+}
+
+impl FloatRows {
+    /// The values, made owned (copied out of the mapping the first time) so they can change.
+    pub fn to_mut(&mut self) -> &mut Vec<f32> {
+        if let Storage::Mapped(_) = self.0 {
+            self.0 = Storage::Owned(self.to_vec());
+        }
+        match &mut self.0 {
+            Storage::Owned(values) => values,
+            Storage::Mapped(_) => unreachable!("made owned above"),
+        }
+    }
+
+    pub fn is_mapped(&self) -> bool {
+        matches!(self.0, Storage::Mapped(_))
+    }
+}
+
+impl Deref for FloatRows {
+    type Target = [f32];
+    fn deref(&self) -> &[f32] {
+        match &self.0 {
+            Storage::Owned(values) => values,
+            // SAFETY: mappings are page-aligned (so f32-aligned), only created on
+            // little-endian targets, and their length was checked to be a multiple of 4.
+            Storage::Mapped(map) => unsafe { std::slice::from_raw_parts(map.as_ptr().cast::<f32>(), map.len() / 4) },
+        }
+    }
+}
+
+impl From<Vec<f32>> for FloatRows {
+    fn from(values: Vec<f32>) -> Self {
+        FloatRows(Storage::Owned(values))
+    }
+}
+
+impl Clone for FloatRows {
+    fn clone(&self) -> Self {
+        self.to_vec().into()
+    }
+}
+
+impl PartialEq for FloatRows {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl std::fmt::Debug for FloatRows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "FloatRows({} values{})",
+            self.len(),
+            if self.is_mapped() { ", mapped" } else { "" }
+        )
+    }
 }
 
 /// Everything an index holds, in row order: `vectors` is `records.len() × dim`, `parts` is
-/// `records.len() × parts × part_dim`.
-#[derive(Debug, Clone, PartialEq)]
+/// `records.len() × parts × part_dim`; `graph`, when there is one, holds the same keys.
+#[derive(Debug)]
 pub struct IndexContents {
     pub info: IndexInfo,
     pub records: Vec<Record>,
-    pub vectors: Vec<f32>,
-    pub parts: Vec<f32>,
+    pub vectors: FloatRows,
+    pub parts: FloatRows,
     /// Row of each key, so an upsert is O(1) rather than a scan.
     rows: HashMap<u64, usize>,
+    /// Kept in step by upsert/remove when it is writable; dropped (and rebuilt by the next
+    /// commit) when it is a read-only mapping.
+    graph: Option<HnswIndex>,
+}
+
+/// Equal when they hold the same rows (the graph is derived from the vectors).
+impl PartialEq for IndexContents {
+    fn eq(&self, other: &Self) -> bool {
+        self.info == other.info
+            && self.records == other.records
+            && self.vectors == other.vectors
+            && self.parts == other.parts
+    }
+}
+
+/// How [`IndexContents::search`] finds neighbours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SearchMode {
+    /// The graph when the index has one, exact otherwise.
+    #[default]
+    Auto,
+    Exact,
 }
 
 impl IndexContents {
@@ -91,10 +199,37 @@ impl IndexContents {
         IndexContents {
             info,
             records: Vec::new(),
-            vectors: Vec::new(),
-            parts: Vec::new(),
+            vectors: Vec::new().into(),
+            parts: Vec::new().into(),
             rows: HashMap::new(),
+            graph: None,
         }
+    }
+
+    /// The HNSW graph, when the index has one and it is current.
+    pub fn graph(&self) -> Option<&HnswIndex> {
+        self.graph.as_ref()
+    }
+
+    /// Sets ef of the graph for later searches (no effect without one).
+    pub fn set_expansion_search(&mut self, ef: usize) {
+        if let Some(graph) = &mut self.graph {
+            graph.set_expansion_search(ef);
+        }
+    }
+
+    /// The retrieval vector of row `row`.
+    pub fn vector_of(&self, row: usize) -> &[f32] {
+        &self.vectors[row * self.info.dim..][..self.info.dim]
+    }
+
+    /// The graph stays in step with a change only when it can be written; a mapped one is
+    /// dropped and the next commit builds a new one.
+    fn writable_graph(&mut self) -> Option<&mut HnswIndex> {
+        if self.graph.as_ref().is_some_and(HnswIndex::is_mapped) {
+            self.graph = None;
+        }
+        self.graph.as_mut()
     }
 
     fn index_rows(&mut self) {
@@ -121,18 +256,28 @@ impl IndexContents {
                 got: parts.len(),
             });
         }
-        match self.rows.get(&record.key).copied() {
+        if vector.iter().any(|v| !v.is_finite()) {
+            return Err(IndexError::NonFinite { key: record.key });
+        }
+        let key = record.key;
+        match self.rows.get(&key).copied() {
             Some(row) => {
                 self.records[row] = record;
-                self.vectors[row * dim..][..dim].copy_from_slice(vector);
-                self.parts[row * part_len..][..part_len].copy_from_slice(parts);
+                self.vectors.to_mut()[row * dim..][..dim].copy_from_slice(vector);
+                self.parts.to_mut()[row * part_len..][..part_len].copy_from_slice(parts);
             }
             None => {
-                self.rows.insert(record.key, self.records.len());
+                self.rows.insert(key, self.records.len());
                 self.records.push(record);
-                self.vectors.extend_from_slice(vector);
-                self.parts.extend_from_slice(parts);
+                self.vectors.to_mut().extend_from_slice(vector);
+                self.parts.to_mut().extend_from_slice(parts);
             }
+        }
+        if let Some(graph) = self.writable_graph()
+            && graph.add(key, vector).is_err()
+        {
+            // Cannot happen for a checked vector; if it does, rebuild rather than diverge.
+            self.graph = None;
         }
         Ok(())
     }
@@ -142,12 +287,22 @@ impl IndexContents {
         let (dim, part_len) = (self.info.dim, self.info.parts * self.info.part_dim);
         let keep: Vec<bool> = self.records.iter().map(|r| !remove(r)).collect();
         let removed = keep.iter().filter(|k| !**k).count();
+        if removed == 0 {
+            return 0;
+        }
+        let gone: Vec<u64> = self
+            .records
+            .iter()
+            .zip(&keep)
+            .filter(|(_, k)| !**k)
+            .map(|(r, _)| r.key)
+            .collect();
         let mut row = 0;
         self.records.retain(|_| {
             row += 1;
             keep[row - 1]
         });
-        let filter = |values: &mut Vec<f32>, width: usize| {
+        let filter = |values: &mut FloatRows, width: usize| {
             if width == 0 {
                 return;
             }
@@ -156,11 +311,17 @@ impl IndexContents {
                 .zip(&keep)
                 .filter(|(_, k)| **k)
                 .flat_map(|(v, _)| v.iter().copied())
-                .collect();
+                .collect::<Vec<f32>>()
+                .into();
         };
         filter(&mut self.vectors, dim);
         filter(&mut self.parts, part_len);
         self.index_rows();
+        if let Some(graph) = self.writable_graph() {
+            for key in gone {
+                graph.remove(key);
+            }
+        }
         removed
     }
 
@@ -171,6 +332,32 @@ impl IndexContents {
             index.add(record.key, vector)?;
         }
         Ok(index)
+    }
+
+    /// The `k` nearest rows to `query` among the keys `filter` accepts: through the graph
+    /// when there is one (and `mode` allows), else exactly.
+    pub fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        filter: Option<&(dyn Fn(u64) -> bool + Sync)>,
+        mode: SearchMode,
+    ) -> Result<Vec<Hit>, IndexError> {
+        Ok(self.search_batch(query, k, filter, mode)?.pop().unwrap_or_default())
+    }
+
+    /// [`IndexContents::search`] for queries back to back.
+    pub fn search_batch(
+        &self,
+        queries: &[f32],
+        k: usize,
+        filter: Option<&(dyn Fn(u64) -> bool + Sync)>,
+        mode: SearchMode,
+    ) -> Result<Vec<Vec<Hit>>, IndexError> {
+        match (&self.graph, mode) {
+            (Some(graph), SearchMode::Auto) => graph.search_batch(queries, k, filter),
+            _ => self.exact_index()?.search_batch(queries, k, filter),
+        }
     }
 
     /// The per-part vectors of row `row`: `parts × part_dim`.
@@ -237,11 +424,13 @@ impl IndexWriter {
         }
     }
 
-    /// Writes `contents` as the next generation and makes it the current one.
-    pub fn commit(&self, contents: &IndexContents) -> Result<(), IndexError> {
+    /// Writes `contents` as the next generation and makes it the current one. With
+    /// [`IndexInfo::ann`] set, the graph is saved too: the one `contents` kept in step, or a
+    /// new one built on every rayon thread when there is none.
+    pub fn commit(&self, contents: &mut IndexContents) -> Result<(), IndexError> {
         let previous = read_manifest(&self.dir).ok();
         let generation = previous.as_ref().map_or(1, |m| m.generation + 1);
-        let info = &contents.info;
+        let info = contents.info.clone();
         if contents.vectors.len() != contents.records.len() * info.dim
             || contents.parts.len() != contents.records.len() * info.parts * info.part_dim
         {
@@ -250,8 +439,9 @@ impl IndexWriter {
                 message: "vectors or parts do not match the number of records".into(),
             });
         }
+        let name_of = |stem: &str, ext: &str| format!("{stem}-{generation:06}.{ext}");
         let write = |stem: &str, ext: &str, bytes: Vec<u8>| -> Result<FileEntry, IndexError> {
-            let name = format!("{stem}-{generation:06}.{ext}");
+            let name = name_of(stem, ext);
             write_synced(&self.dir.join(&name), &bytes)?;
             Ok(FileEntry {
                 name,
@@ -268,6 +458,39 @@ impl IndexWriter {
             lines.push(b'\n');
         }
         let records = write("records", "jsonl", lines)?;
+        let graph = match info.ann {
+            None => {
+                contents.graph = None;
+                None
+            }
+            Some(config) => {
+                let current = contents.graph.as_ref().is_some_and(|g| {
+                    g.len() == contents.records.len()
+                        && g.config().connectivity == config.connectivity
+                        && g.config().quantization == config.quantization
+                });
+                if !current {
+                    let keys: Vec<u64> = contents.records.iter().map(|r| r.key).collect();
+                    contents.graph = Some(HnswIndex::build(
+                        info.dim,
+                        info.metric,
+                        config,
+                        &keys,
+                        &contents.vectors,
+                    )?);
+                }
+                let graph = contents.graph.as_ref().expect("built above");
+                let name = name_of("graph", "usearch");
+                let path = self.dir.join(&name);
+                graph.save(&path)?;
+                File::open(&path).and_then(|f| f.sync_all()).map_err(|e| io(&path, e))?;
+                let (bytes, xxh3) = file_checksum(&path)?;
+                Some(GraphEntry {
+                    file: FileEntry { name, bytes, xxh3 },
+                    quantiser: graph.quantiser().clone(),
+                })
+            }
+        };
         sync_dir(&self.dir)?;
         self.injected(FailPoint::BeforeManifest)?;
         let manifest = Manifest {
@@ -275,10 +498,11 @@ impl IndexWriter {
             version: VERSION,
             generation,
             count: contents.records.len(),
-            info: info.clone(),
+            info,
             vectors,
             parts,
             records,
+            graph,
         };
         let tmp = self.dir.join("manifest.json.tmp");
         write_synced(
@@ -290,11 +514,14 @@ impl IndexWriter {
         sync_dir(&self.dir)?;
         // The new generation is current: older files (and leftovers of interrupted
         // commits) can go. Failing to delete one only wastes space.
-        let current = [&manifest.vectors.name, &manifest.parts.name, &manifest.records.name];
+        let mut current = vec![&manifest.vectors.name, &manifest.parts.name, &manifest.records.name];
+        current.extend(manifest.graph.as_ref().map(|g| &g.file.name));
         if let Ok(listing) = fs::read_dir(&self.dir) {
             for entry in listing.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
-                let ours = ["vectors-", "parts-", "records-"].iter().any(|p| name.starts_with(p));
+                let ours = ["vectors-", "parts-", "records-", "graph-"]
+                    .iter()
+                    .any(|p| name.starts_with(p));
                 if ours && !current.iter().any(|c| **c == name) {
                     let _ = fs::remove_file(entry.path());
                 }
@@ -302,6 +529,23 @@ impl IndexWriter {
         }
         Ok(())
     }
+}
+
+/// Length and XXH3 of a file, read in blocks.
+fn file_checksum(path: &Path) -> Result<(u64, String), IndexError> {
+    let mut file = File::open(path).map_err(|e| io(path, e))?;
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let read = file.read(&mut buffer).map_err(|e| io(path, e))?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+        total += read as u64;
+    }
+    Ok((total, format!("{:016x}", hasher.digest())))
 }
 
 fn read_manifest(dir: &Path) -> Result<Manifest, IndexError> {
@@ -332,37 +576,116 @@ fn read_manifest(dir: &Path) -> Result<Manifest, IndexError> {
 /// Reads the current generation of an index folder.
 pub struct IndexReader;
 
-impl IndexReader {
-    pub fn open(dir: impl AsRef<Path>) -> Result<IndexContents, IndexError> {
-        let dir = dir.as_ref();
-        let manifest = read_manifest(dir)?;
-        let load = |entry: &FileEntry| -> Result<Vec<u8>, IndexError> {
-            let path = dir.join(&entry.name);
-            let bytes = fs::read(&path).map_err(|e| io(&path, e))?;
-            if bytes.len() as u64 != entry.bytes || checksum(&bytes) != entry.xxh3 {
+/// A file of the manifest, checked against its entry: the length always, the checksum when
+/// `verify` (reading the whole file).
+fn check_file(dir: &Path, entry: &FileEntry, verify: bool) -> Result<PathBuf, IndexError> {
+    let path = dir.join(&entry.name);
+    let bytes = match verify {
+        true => {
+            let (bytes, xxh3) = file_checksum(&path)?;
+            if xxh3 != entry.xxh3 {
                 return Err(IndexError::Corrupt {
                     path,
                     message: format!(
-                        "{} bytes with checksum {}, the manifest says {} bytes with {}",
-                        bytes.len(),
-                        checksum(&bytes),
-                        entry.bytes,
-                        entry.xxh3
+                        "{bytes} bytes with checksum {xxh3}, the manifest says {} bytes with {}",
+                        entry.bytes, entry.xxh3
                     ),
                 });
             }
-            Ok(bytes)
-        };
-        let floats = |bytes: Vec<u8>| -> Vec<f32> {
             bytes
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect()
-        };
-        let vectors = floats(load(&manifest.vectors)?);
-        let parts = floats(load(&manifest.parts)?);
-        let records_path = dir.join(&manifest.records.name);
-        let records_bytes = load(&manifest.records)?;
+        }
+        false => fs::metadata(&path).map_err(|e| io(&path, e))?.len(),
+    };
+    if bytes != entry.bytes {
+        return Err(IndexError::Corrupt {
+            path,
+            message: format!("{bytes} bytes, the manifest says {}", entry.bytes),
+        });
+    }
+    Ok(path)
+}
+
+fn floats(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+/// A float file, read (and checksummed) or mapped.
+fn float_rows(dir: &Path, entry: &FileEntry, mapped: bool) -> Result<FloatRows, IndexError> {
+    let path = check_file(dir, entry, false)?;
+    if !entry.bytes.is_multiple_of(4) {
+        return Err(IndexError::Corrupt {
+            path,
+            message: "not a whole number of f32 values".into(),
+        });
+    }
+    if mapped && cfg!(target_endian = "little") && entry.bytes > 0 {
+        let file = File::open(&path).map_err(|e| io(&path, e))?;
+        // SAFETY: index files are written once under a generation's name and never
+        // modified in place, only deleted after a newer manifest is in place.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| io(&path, e))?;
+        return Ok(FloatRows(Storage::Mapped(map)));
+    }
+    let bytes = fs::read(&path).map_err(|e| io(&path, e))?;
+    if checksum(&bytes) != entry.xxh3 {
+        return Err(IndexError::Corrupt {
+            path,
+            message: format!(
+                "{} bytes with checksum {}, the manifest says {} bytes with {}",
+                bytes.len(),
+                checksum(&bytes),
+                entry.bytes,
+                entry.xxh3
+            ),
+        });
+    }
+    Ok(floats(&bytes).into())
+}
+
+impl IndexReader {
+    /// Reads the index into memory, verifying every checksum; the graph is loaded writable,
+    /// so upserts and removals keep it in step.
+    pub fn open(dir: impl AsRef<Path>) -> Result<IndexContents, IndexError> {
+        Self::read(dir.as_ref(), false)
+    }
+
+    /// Maps the vector files and the graph instead of reading them (checking lengths, not
+    /// checksums): fast to open, shared between processes, read-only until changed.
+    pub fn open_mapped(dir: impl AsRef<Path>) -> Result<IndexContents, IndexError> {
+        Self::read(dir.as_ref(), true)
+    }
+
+    /// Checks every file's length and checksum; the error names the first that differs.
+    pub fn verify(dir: impl AsRef<Path>) -> Result<(), IndexError> {
+        let dir = dir.as_ref();
+        let manifest = read_manifest(dir)?;
+        for entry in [&manifest.vectors, &manifest.parts, &manifest.records]
+            .into_iter()
+            .chain(manifest.graph.as_ref().map(|g| &g.file))
+        {
+            check_file(dir, entry, true)?;
+        }
+        Ok(())
+    }
+
+    fn read(dir: &Path, mapped: bool) -> Result<IndexContents, IndexError> {
+        let manifest = read_manifest(dir)?;
+        let vectors = float_rows(dir, &manifest.vectors, mapped)?;
+        let parts = float_rows(dir, &manifest.parts, mapped)?;
+        let records_path = check_file(dir, &manifest.records, false)?;
+        let records_bytes = fs::read(&records_path).map_err(|e| io(&records_path, e))?;
+        if checksum(&records_bytes) != manifest.records.xxh3 {
+            return Err(IndexError::Corrupt {
+                path: records_path,
+                message: format!(
+                    "checksum {}, the manifest says {}",
+                    checksum(&records_bytes),
+                    manifest.records.xxh3
+                ),
+            });
+        }
         let mut records = Vec::with_capacity(manifest.count);
         for (line_no, line) in BufReader::new(records_bytes.as_slice()).lines().enumerate() {
             let line = line.map_err(|e| io(&records_path, e))?;
@@ -386,12 +709,33 @@ impl IndexReader {
                 ),
             });
         }
+        let graph = match (&manifest.graph, info.ann) {
+            (Some(entry), Some(config)) => {
+                let path = check_file(dir, &entry.file, !mapped)?;
+                let graph = HnswIndex::open(&path, info.metric, config, entry.quantiser.clone(), mapped)?;
+                if graph.len() != records.len() || graph.dim() != info.dim {
+                    return Err(IndexError::Corrupt {
+                        path,
+                        message: format!(
+                            "a graph of {} {}-d vectors for {} records of {}-d",
+                            graph.len(),
+                            graph.dim(),
+                            records.len(),
+                            info.dim
+                        ),
+                    });
+                }
+                Some(graph)
+            }
+            _ => None,
+        };
         let mut contents = IndexContents {
             info,
             records,
             vectors,
             parts,
             rows: HashMap::new(),
+            graph,
         };
         contents.index_rows();
         if contents.rows.len() != contents.records.len() {

@@ -5,7 +5,11 @@ use std::fs;
 use std::path::PathBuf;
 
 use lookbook_index::store::FailPoint;
-use lookbook_index::{IndexContents, IndexError, IndexInfo, IndexReader, IndexWriter, Metric, Record, VectorIndex};
+use lookbook_index::synthetic::Clusters;
+use lookbook_index::{
+    HnswConfig, IndexContents, IndexError, IndexInfo, IndexReader, IndexWriter, Metric, Quantization, Record,
+    SearchMode, VectorIndex,
+};
 
 fn info() -> IndexInfo {
     IndexInfo {
@@ -16,6 +20,7 @@ fn info() -> IndexInfo {
         model: "runs/test/epoch-0001".into(),
         catalog_root: PathBuf::from("/data/hm"),
         columns: vec!["colour".into()],
+        ann: None,
     }
 }
 
@@ -45,8 +50,8 @@ fn contents(keys: &[u64]) -> IndexContents {
 #[test]
 fn an_index_reads_back_as_written_and_answers_the_same() {
     let dir = tempfile::tempdir().unwrap();
-    let written = contents(&[10, 11, 20, 31]);
-    IndexWriter::new(dir.path()).unwrap().commit(&written).unwrap();
+    let mut written = contents(&[10, 11, 20, 31]);
+    IndexWriter::new(dir.path()).unwrap().commit(&mut written).unwrap();
     let read = IndexReader::open(dir.path()).unwrap();
     assert_eq!(read, written);
     let query = [10.2f32, 10.6, -10.1];
@@ -62,12 +67,12 @@ fn an_index_reads_back_as_written_and_answers_the_same() {
 #[test]
 fn an_interrupted_commit_leaves_the_previous_index_readable() {
     let dir = tempfile::tempdir().unwrap();
-    let first = contents(&[1, 2, 3]);
-    IndexWriter::new(dir.path()).unwrap().commit(&first).unwrap();
+    let mut first = contents(&[1, 2, 3]);
+    IndexWriter::new(dir.path()).unwrap().commit(&mut first).unwrap();
     for point in [FailPoint::AfterVectors, FailPoint::BeforeManifest] {
         let mut writer = IndexWriter::new(dir.path()).unwrap();
         writer.fail_at = Some(point);
-        let err = writer.commit(&contents(&[1, 2, 3, 4, 5])).unwrap_err();
+        let err = writer.commit(&mut contents(&[1, 2, 3, 4, 5])).unwrap_err();
         assert!(matches!(err, IndexError::Interrupted(_)), "{err}");
         assert_eq!(
             IndexReader::open(dir.path()).unwrap(),
@@ -76,8 +81,8 @@ fn an_interrupted_commit_leaves_the_previous_index_readable() {
         );
     }
     // The next full commit wins and sweeps the leftovers of the interrupted ones.
-    let second = contents(&[4, 5]);
-    IndexWriter::new(dir.path()).unwrap().commit(&second).unwrap();
+    let mut second = contents(&[4, 5]);
+    IndexWriter::new(dir.path()).unwrap().commit(&mut second).unwrap();
     assert_eq!(IndexReader::open(dir.path()).unwrap(), second);
     let files = fs::read_dir(dir.path()).unwrap().count();
     assert_eq!(files, 4, "manifest + one generation's three files");
@@ -87,7 +92,7 @@ fn an_interrupted_commit_leaves_the_previous_index_readable() {
 fn add_and_remove_update_the_index_without_a_rebuild() {
     let dir = tempfile::tempdir().unwrap();
     let writer = IndexWriter::new(dir.path()).unwrap();
-    writer.commit(&contents(&[1, 2, 3])).unwrap();
+    writer.commit(&mut contents(&[1, 2, 3])).unwrap();
     let mut index = IndexReader::open(dir.path()).unwrap();
     index
         .upsert(record(7, "Red"), &[7.0, 7.5, -7.0], &[7.0, 1.0, 2.0, 7.0])
@@ -95,7 +100,7 @@ fn add_and_remove_update_the_index_without_a_rebuild() {
     // The same key again replaces its row.
     index.upsert(record(2, "Green"), &[0.0, 0.0, 0.0], &[0.0; 4]).unwrap();
     assert_eq!(index.remove_where(|r| r.key == 1), 1);
-    writer.commit(&index).unwrap();
+    writer.commit(&mut index).unwrap();
     let read = IndexReader::open(dir.path()).unwrap();
     let keys: Vec<u64> = read.records.iter().map(|r| r.key).collect();
     assert_eq!(keys, vec![2, 3, 7]);
@@ -118,7 +123,7 @@ fn damaged_or_foreign_files_are_reported_not_read() {
     let dir = tempfile::tempdir().unwrap();
     IndexWriter::new(dir.path())
         .unwrap()
-        .commit(&contents(&[1, 2]))
+        .commit(&mut contents(&[1, 2]))
         .unwrap();
     let vectors = fs::read_dir(dir.path())
         .unwrap()
@@ -137,4 +142,131 @@ fn damaged_or_foreign_files_are_reported_not_read() {
     assert!(matches!(IndexReader::open(dir.path()), Err(IndexError::Corrupt { .. })));
     let missing = IndexReader::open(dir.path().join("nowhere")).unwrap_err();
     assert!(missing.to_string().contains("nowhere"), "{missing}");
+}
+
+/// An index with an HNSW graph: 2,000 clustered 32-d vectors.
+fn graph_contents(quantization: Quantization) -> (IndexContents, Vec<f32>) {
+    let dim = 32;
+    let mut info = info();
+    info.dim = dim;
+    info.parts = 0;
+    info.part_dim = 0;
+    info.ann = Some(HnswConfig {
+        quantization,
+        ..HnswConfig::default()
+    });
+    let vectors = Clusters::new(dim, 20).sample(2_000, 0, 9);
+    let mut c = IndexContents::new(info);
+    for (key, v) in vectors.chunks_exact(dim).enumerate() {
+        c.upsert(record(key as u64, if key.is_multiple_of(3) { "Black" } else { "Red" }), v, &[])
+            .unwrap();
+    }
+    (c, vectors)
+}
+
+#[test]
+fn an_index_with_a_graph_opens_read_or_mapped_with_the_same_answers() {
+    for quantization in [Quantization::F32, Quantization::I8] {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut written, vectors) = graph_contents(quantization);
+        let writer = IndexWriter::new(dir.path()).unwrap();
+        writer.commit(&mut written).unwrap();
+        assert!(written.graph().is_some(), "commit builds the graph");
+        let queries = &vectors[..10 * 32];
+        let want = written.search_batch(queries, 10, None, SearchMode::Auto).unwrap();
+        let exact = written.search_batch(queries, 10, None, SearchMode::Exact).unwrap();
+        let overlap: usize = want
+            .iter()
+            .zip(&exact)
+            .map(|(w, e)| w.iter().filter(|h| e.iter().any(|x| x.key == h.key)).count())
+            .sum();
+        assert!(overlap >= 95, "{quantization}: graph and exact share {overlap}/100");
+        let read = IndexReader::open(dir.path()).unwrap();
+        let mapped = IndexReader::open_mapped(dir.path()).unwrap();
+        assert!(mapped.vectors.is_mapped() && mapped.graph().unwrap().is_mapped());
+        assert!(!read.vectors.is_mapped() && !read.graph().unwrap().is_mapped());
+        assert_eq!(read, written);
+        assert_eq!(mapped, written);
+        for opened in [&read, &mapped] {
+            assert_eq!(opened.search_batch(queries, 10, None, SearchMode::Auto).unwrap(), want);
+        }
+        // A filter through the graph still returns k results, all accepted.
+        let black = |key: u64| key.is_multiple_of(3);
+        let hits = mapped
+            .search(&vectors[..32], 10, Some(&black), SearchMode::Auto)
+            .unwrap();
+        assert_eq!(hits.len(), 10);
+        assert!(hits.iter().all(|h| black(h.key)));
+        IndexReader::verify(dir.path()).unwrap();
+    }
+}
+
+#[test]
+fn updates_keep_the_graph_in_step_loaded_or_rebuild_it_mapped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut written, vectors) = graph_contents(Quantization::F32);
+    let writer = IndexWriter::new(dir.path()).unwrap();
+    writer.commit(&mut written).unwrap();
+    let new_vector: Vec<f32> = vectors[5 * 32..6 * 32].iter().map(|x| -x).collect();
+    for mapped in [false, true] {
+        let mut index = match mapped {
+            false => IndexReader::open(dir.path()).unwrap(),
+            true => IndexReader::open_mapped(dir.path()).unwrap(),
+        };
+        index.upsert(record(90_000, "Green"), &new_vector, &[]).unwrap();
+        assert_eq!(index.remove_where(|r| r.key == 5), 1);
+        // A loaded graph took both changes; a mapped one cannot, so it is gone until commit.
+        assert_eq!(index.graph().is_some(), !mapped);
+        let hits = index.search(&new_vector, 1, None, SearchMode::Auto).unwrap();
+        assert_eq!(hits[0].key, 90_000);
+        let hits = index
+            .search(&vectors[5 * 32..6 * 32], 10, None, SearchMode::Auto)
+            .unwrap();
+        assert!(hits.iter().all(|h| h.key != 5));
+        writer.commit(&mut index).unwrap();
+        let reread = IndexReader::open_mapped(dir.path()).unwrap();
+        assert_eq!(reread.graph().unwrap().len(), 2_000);
+        let hits = reread.search(&new_vector, 1, None, SearchMode::Auto).unwrap();
+        assert_eq!(hits[0].key, 90_000);
+        // Back to the original rows for the next round.
+        let mut reset = graph_contents(Quantization::F32).0;
+        writer.commit(&mut reset).unwrap();
+    }
+}
+
+#[test]
+fn verify_finds_damage_that_a_mapped_open_does_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut written, _) = graph_contents(Quantization::F32);
+    IndexWriter::new(dir.path()).unwrap().commit(&mut written).unwrap();
+    let vectors = fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("vectors-"))
+        .unwrap()
+        .path();
+    let mut bytes = fs::read(&vectors).unwrap();
+    bytes[100] ^= 0x01;
+    fs::write(&vectors, &bytes).unwrap();
+    // Same length: a mapped open checks lengths only and succeeds; verify and a full read fail.
+    assert!(IndexReader::open_mapped(dir.path()).is_ok());
+    let err = IndexReader::verify(dir.path()).unwrap_err();
+    assert!(err.to_string().contains("checksum"), "{err}");
+    assert!(IndexReader::open(dir.path()).is_err());
+    // A truncated graph fails even the mapped open.
+    let graph = fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("graph-"))
+        .unwrap()
+        .path();
+    let len = fs::metadata(&graph).unwrap().len();
+    fs::File::options()
+        .write(true)
+        .open(&graph)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    let err = IndexReader::open_mapped(dir.path()).unwrap_err();
+    assert!(err.to_string().contains("graph-"), "{err}");
 }

@@ -48,9 +48,11 @@ enum Command {
     /// Train the seed model on a catalogue; checkpoints and metrics go to --out.
     Train(commands::train::TrainArgs),
     /// Embed a catalogue with a trained model (or a baseline) into an index folder.
-    Index(commands::index::IndexArgs),
+    Index(commands::index::IndexCommand),
     /// The nearest images in an index to a photo or to an item id.
     Search(commands::search::SearchArgs),
+    /// Tag a photo (or an indexed item) with the attribute values of its nearest images.
+    Tag(commands::search::TagArgs),
     /// The study's top-k table for a model or baseline on a catalogue.
     Eval(commands::eval::EvalArgs),
 }
@@ -76,6 +78,7 @@ fn main() -> ExitCode {
         Command::Train(args) => commands::train::run(args, cli.quiet),
         Command::Index(args) => commands::index::run(args, cli.quiet),
         Command::Search(args) => commands::search::run(args, cli.quiet),
+        Command::Tag(args) => commands::search::tag(args, cli.quiet),
         Command::Eval(args) => commands::eval::run(args, cli.quiet),
     };
     match result {

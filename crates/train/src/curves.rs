@@ -1,53 +1,18 @@
 //! `curves.png`: the run's losses and validation metrics per epoch, redrawn after each epoch.
 //!
-//! plotters draws into an RGB buffer (its text goes through ab_glyph with a system TrueType
-//! font: `LOOKBOOK_FONT`, else DejaVu/Liberation/Noto Sans where the OS keeps them); the
-//! `image` crate encodes it. Without any font the chart is drawn without text, not skipped.
+//! plotters draws into an RGB buffer; text and encoding as `lookbook_imaging::draw` does them
+//! (a system font, PNG through a temporary file). Without a font the chart has no text.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
+use lookbook_imaging::draw::{FONT_FAMILY, font_available, write_png};
 use plotters::prelude::*;
-use plotters::style::FontStyle;
 
 use crate::error::TrainError;
 use crate::trainer::EpochReport;
 
 const WIDTH: u32 = 1200;
 const HEIGHT: u32 = 450;
-const FONT_FAMILY: &str = "sans-serif";
-
-const FONT_CANDIDATES: [&str; 5] = [
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/TTF/DejaVuSans.ttf",
-    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
-    "/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf",
-];
-
-/// Registers a font with plotters once per process; `false` when none could be read.
-fn font_available() -> bool {
-    static REGISTERED: OnceLock<bool> = OnceLock::new();
-    *REGISTERED.get_or_init(|| {
-        let mut candidates: Vec<PathBuf> = std::env::var_os("LOOKBOOK_FONT")
-            .map(PathBuf::from)
-            .into_iter()
-            .collect();
-        candidates.extend(FONT_CANDIDATES.iter().map(PathBuf::from));
-        for path in candidates {
-            if let Ok(bytes) = std::fs::read(&path) {
-                // plotters keeps fonts for the whole process; one small leak, once.
-                let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-                if plotters::style::register_font(FONT_FAMILY, FontStyle::Normal, bytes).is_ok() {
-                    return true;
-                }
-            }
-        }
-        tracing::debug!("no TrueType font found for curves.png; drawing it without text");
-        false
-    })
-}
-
 type Series<'a> = (&'a str, RGBColor, fn(&EpochReport) -> f64);
 
 /// One panel: a line (and points, so one epoch still shows) per series.
@@ -136,10 +101,6 @@ pub fn write_curves(run_dir: &Path, history: &[EpochReport]) -> Result<PathBuf, 
             .map_err(TrainError::Plot)?;
     }
     let image = image::RgbImage::from_raw(WIDTH, HEIGHT, pixels).expect("buffer sized for the image");
-    let tmp = run_dir.join("curves.png.tmp");
-    image
-        .save_with_format(&tmp, image::ImageFormat::Png)
-        .map_err(|e| TrainError::Plot(format!("encoding {}: {e}", tmp.display())))?;
-    std::fs::rename(&tmp, &path).map_err(|e| TrainError::io(&path, e))?;
+    write_png(&path, &image).map_err(TrainError::Plot)?;
     Ok(path)
 }

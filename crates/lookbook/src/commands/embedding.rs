@@ -85,32 +85,37 @@ impl SplitChoice {
     }
 }
 
-/// Embeds `order` with a progress bar (or a closing line without a terminal); bad images
-/// are listed on stderr and left out.
+/// A bar for `total` images (hidden with `--quiet`).
+pub fn progress_bar(total: usize, quiet: bool) -> ProgressBar {
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(total as u64)
+    };
+    bar.set_style(ProgressStyle::with_template("embedding {bar:30} {pos}/{len} {msg}").expect("static template"));
+    bar
+}
+
+/// Embeds `order`, moving `bar` from `offset` (so chunks of one job share a bar); bad
+/// images are listed on stderr and left out.
 pub fn embed_with_progress(
     embedder: Arc<dyn Embedder>,
     catalog: &Catalog,
     order: Vec<usize>,
     batch: usize,
-    quiet: bool,
+    bar: &ProgressBar,
+    offset: usize,
 ) -> Result<Embedded> {
-    let bar = if quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(order.len() as u64)
-    };
-    bar.set_style(ProgressStyle::with_template("embedding {bar:30} {pos}/{len} {msg}").expect("static template"));
     let options = LoaderOptions {
         batch_size: batch.max(1),
         ..LoaderOptions::default()
     };
     let embedded = embed_images(embedder, catalog, order, options, |p| {
-        bar.set_position(p.done as u64);
+        bar.set_position((offset + p.done) as u64);
         bar.set_message(format!("{:.1} img/s", p.images_per_second));
     })?;
-    bar.finish_and_clear();
     for bad in &embedded.bad {
-        eprintln!("skipped {bad}");
+        bar.suspend(|| eprintln!("skipped {bad}"));
     }
     Ok(embedded)
 }

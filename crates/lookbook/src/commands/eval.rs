@@ -5,12 +5,13 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
-use lookbook_catalog::Split;
-use lookbook_eval::{Role, TopKTable, precision_at_k, top_k_accuracy};
+use lookbook_catalog::{Catalog, Entry, Split};
+use lookbook_eval::{Role, TopKTable, precision_at_k, tag_accuracy, top_k_accuracy};
+use lookbook_imaging::draw::{Line, line_chart, write_png};
 use lookbook_index::Metric;
 use serde::Serialize;
 
-use super::embedding::{EmbedderArgs, SplitChoice, embed_with_progress, open_catalog};
+use super::embedding::{EmbedderArgs, SplitChoice, embed_with_progress, open_catalog, progress_bar};
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -22,6 +23,10 @@ pub enum Protocol {
     ProductCode,
     /// Precision@k of an attribute (--attribute) among the k nearest images of the split.
     Category,
+    /// kNN tagging: each image of the split gets the attribute values of its K nearest
+    /// images of other splits (other items, with --split all); accuracy per attribute
+    /// beside always guessing the most common value.
+    Tag,
 }
 
 #[derive(Args)]
@@ -33,9 +38,17 @@ pub struct EvalArgs {
     catalog: PathBuf,
     #[arg(long, value_enum)]
     protocol: Protocol,
-    /// The attribute column of `--protocol category`, e.g. subCategory.
+    /// The attribute column of `--protocol category`, e.g. subCategory (for `tag`: only
+    /// this one, instead of every column).
     #[arg(long, required_if_eq("protocol", "category"))]
     attribute: Option<String>,
+    /// K of `--protocol tag`: how many neighbours vote.
+    #[arg(long, default_value_t = 10)]
+    k: usize,
+    /// Where to draw the top-k curve (default: eval-PROTOCOL-SPLIT.png in the model's
+    /// folder; none for a baseline unless given).
+    #[arg(long)]
+    png: Option<PathBuf>,
     /// Which images (product-code, category); `all` for a catalogue never trained on.
     #[arg(long, value_enum, default_value = "test")]
     split: SplitChoice,
@@ -69,6 +82,8 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<ExitCode> {
     let order: Vec<usize> = (0..catalog.entries.len())
         .filter(|&i| match args.protocol {
             Protocol::Inshop => matches!(catalog.entries[i].split, Split::Query | Split::Gallery),
+            // Queries are the split; the gallery is everything else.
+            Protocol::Tag => true,
             _ => args.split.accepts(catalog.entries[i].split),
         })
         .collect();
@@ -76,8 +91,21 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<ExitCode> {
         bail!("no images of {} fit this protocol and split", catalog.root.display());
     }
     let dim = embedder.dim();
-    let embedded = embed_with_progress(embedder, &catalog, order, args.embedder.batch, quiet)?;
+    let bar = progress_bar(order.len(), quiet);
+    let embedded = embed_with_progress(embedder, &catalog, order, args.embedder.batch, &bar, 0)?;
+    bar.finish_and_clear();
     let entries: Vec<_> = embedded.entries.iter().map(|&i| &catalog.entries[i]).collect();
+    if args.protocol == Protocol::Tag {
+        return tag_report(
+            &args,
+            &catalog,
+            &entries,
+            &embedded.vectors,
+            dim,
+            model,
+            embedded.bad.len(),
+        );
+    }
     let table = match args.protocol {
         Protocol::Inshop => {
             let roles: Vec<Role> = entries
@@ -123,6 +151,7 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<ExitCode> {
                 &args.ks,
             )?
         }
+        Protocol::Tag => unreachable!("answered above"),
     };
     let report = Report {
         protocol: args.protocol,
@@ -131,6 +160,34 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<ExitCode> {
         skipped: embedded.bad.len(),
         table,
     };
+    let png = args.png.clone().or_else(|| {
+        args.embedder.model.as_ref().map(|run| {
+            let protocol = serde_json::to_value(args.protocol).expect("serialises");
+            let split = args.split.to_possible_value().expect("no skipped values");
+            run.join(format!(
+                "eval-{}-{}.png",
+                protocol.as_str().unwrap_or("eval"),
+                split.get_name()
+            ))
+        })
+    });
+    if let Some(png) = &png {
+        let line = Line {
+            label: report.model.rsplit('/').next().unwrap_or(&report.model).to_string(),
+            points: report
+                .table
+                .ks
+                .iter()
+                .zip(&report.table.values)
+                .map(|(&k, &v)| (k as f64, v))
+                .collect(),
+        };
+        let title = format!("{} ({} queries)", protocol_title(args.protocol), report.table.queries);
+        match line_chart(&title, "k", &[line], (800, 500)).and_then(|chart| write_png(png, &chart)) {
+            Ok(()) => eprintln!("curve: {}", png.display()),
+            Err(err) => eprintln!("could not draw {}: {err}", png.display()),
+        }
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -153,6 +210,105 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<ExitCode> {
         println!("| {} |", header.join(" | "));
         println!("|{}", "---|".repeat(header.len()));
         println!("| {} |", values.join(" | "));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn protocol_title(protocol: Protocol) -> &'static str {
+    match protocol {
+        Protocol::Inshop => "In-shop top-k accuracy",
+        Protocol::ProductCode => "product-code top-k accuracy",
+        Protocol::Category => "category precision@k",
+        Protocol::Tag => "kNN tagging accuracy",
+    }
+}
+
+#[derive(Serialize)]
+struct TagReport {
+    protocol: Protocol,
+    model: String,
+    k: usize,
+    queries: usize,
+    gallery: usize,
+    skipped: usize,
+    attributes: Vec<lookbook_eval::TagAccuracy>,
+}
+
+/// `--protocol tag`: queries are the images of `--split`, the gallery every other image
+/// (`all`: every image, leaving the query's own item out).
+fn tag_report(
+    args: &EvalArgs,
+    catalog: &Catalog,
+    entries: &[&Entry],
+    vectors: &[f32],
+    dim: usize,
+    model: String,
+    skipped: usize,
+) -> Result<ExitCode> {
+    if args.k == 0 {
+        bail!("--k must be at least 1");
+    }
+    let roles: Vec<Role> = entries
+        .iter()
+        .map(
+            |e| match (args.split == SplitChoice::All, args.split.accepts(e.split)) {
+                (true, _) => Role::Both,
+                (false, true) => Role::Query,
+                (false, false) => Role::Gallery,
+            },
+        )
+        .collect();
+    let queries = roles.iter().filter(|r| **r != Role::Gallery).count();
+    let gallery = roles.iter().filter(|r| **r != Role::Query).count();
+    if queries == 0 || gallery == 0 {
+        bail!("--protocol tag needs images in and outside --split ({queries} queries, {gallery} gallery)");
+    }
+    let columns: Vec<String> = match &args.attribute {
+        Some(a) if !catalog.columns.contains(a) => bail!(
+            "no column `{a}` in {} (columns: {})",
+            catalog.root.display(),
+            catalog.columns.join(", ")
+        ),
+        Some(a) => vec![a.clone()],
+        None => catalog.columns.clone(),
+    };
+    let values: Vec<Vec<&str>> = columns
+        .iter()
+        .map(|c| {
+            let column = catalog.column_index(c).expect("checked above");
+            entries.iter().map(|e| e.values[column].as_str()).collect()
+        })
+        .collect();
+    let items: Vec<&str> = entries.iter().map(|e| e.item_id.as_str()).collect();
+    let attributes = tag_accuracy(&columns, &values, &items, &roles, vectors, dim, args.metric, args.k)?;
+    let report = TagReport {
+        protocol: Protocol::Tag,
+        model,
+        k: args.k,
+        queries,
+        gallery,
+        skipped,
+        attributes,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "{} on {}: kNN tagging (K = {}), {} queries against {} gallery images",
+            report.model,
+            catalog.root.display(),
+            report.k,
+            report.queries,
+            report.gallery
+        );
+        println!("| attribute | accuracy | majority-class prior | queries |");
+        println!("|---|---|---|---|");
+        for a in &report.attributes {
+            println!(
+                "| {} | {:.3} | {:.3} ({}) | {} |",
+                a.attribute, a.accuracy, a.prior, a.majority, a.queries
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,43 +1,250 @@
-//! `lookbook index`: embed a catalogue and write the index folder.
+//! `lookbook index`: embed a catalogue into an index folder (resuming a build that was cut
+//! short), and `index add | remove | verify` to keep one up to date without a rebuild.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
-use clap::Args;
-use lookbook_index::{IndexContents, IndexInfo, IndexWriter, Metric, Record};
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use lookbook_catalog::Catalog;
+use lookbook_embed::Embedder;
+use lookbook_index::{HnswConfig, IndexContents, IndexInfo, IndexReader, IndexWriter, Metric, Quantization, Record};
 
-use super::embedding::{EmbedderArgs, SplitChoice, embed_with_progress, open_catalog};
+use super::embedding::{EmbedderArgs, SplitChoice, embed_with_progress, embedder_for, open_catalog, progress_bar};
 
 #[derive(Args)]
-pub struct IndexArgs {
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct IndexCommand {
+    #[command(subcommand)]
+    action: Option<IndexAction>,
+    #[command(flatten)]
+    build: BuildArgs,
+}
+
+#[derive(Subcommand)]
+enum IndexAction {
+    /// Embed images of the index's catalogue that it does not hold yet (or the given ones
+    /// again), and commit.
+    Add(AddArgs),
+    /// Drop images by item id, image path or attribute value, and commit.
+    Remove(RemoveArgs),
+    /// Check every file's length and checksum, and print what the index holds.
+    Verify {
+        /// Index folder.
+        #[arg(long)]
+        index: PathBuf,
+    },
+}
+
+/// `--ann`: whether to build an HNSW graph.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Ann {
+    /// A graph when the index holds at least 20,000 images (below that exact search is
+    /// fast enough and exact).
+    Auto,
+    Hnsw,
+    None,
+}
+
+const ANN_AUTO_THRESHOLD: usize = 20_000;
+
+#[derive(Args)]
+struct BuildArgs {
     #[command(flatten)]
     embedder: EmbedderArgs,
     /// Catalogue folder.
-    #[arg(long)]
-    catalog: PathBuf,
-    /// Index folder (created; an index already there is replaced when this one is complete).
-    #[arg(long)]
-    out: PathBuf,
+    #[arg(long, required = true)]
+    catalog: Option<PathBuf>,
+    /// Index folder. An index of the same model and catalogue already there is resumed
+    /// (only missing images are embedded); anything else there is replaced when the new
+    /// one is complete.
+    #[arg(long, required = true)]
+    out: Option<PathBuf>,
     /// Which images to index.
     #[arg(long, value_enum, default_value = "all")]
     split: SplitChoice,
     /// Distance: euclidean (the study) or cosine.
     #[arg(long, default_value = "euclidean")]
     metric: Metric,
+    /// Start over even if INDEX holds a build of the same model to resume.
+    #[arg(long)]
+    fresh: bool,
+    /// Commit progress at least this often (seconds), so a killed build resumes from there.
+    #[arg(long, default_value_t = 300)]
+    commit_every: u64,
+    /// Images embedded between chances to commit (what a kill can cost beyond the last
+    /// commit; small values are for tests).
+    #[arg(long, default_value_t = 4096, hide = true)]
+    chunk: usize,
+    #[command(flatten)]
+    ann: AnnArgs,
+}
+
+#[derive(Args)]
+struct AnnArgs {
+    /// Approximate search graph.
+    #[arg(long, value_enum, default_value = "auto")]
+    ann: Ann,
+    /// Graph neighbours per node (M).
+    #[arg(long, default_value_t = HnswConfig::default().connectivity)]
+    connectivity: usize,
+    /// Candidates while inserting (ef_construction).
+    #[arg(long, default_value_t = HnswConfig::default().expansion_add)]
+    ef_construction: usize,
+    /// Candidates while searching (ef); `lookbook search --ef` overrides it per query.
+    #[arg(long, default_value_t = HnswConfig::default().expansion_search)]
+    ef: usize,
+    /// How the graph stores vectors: f32, f16 or i8 (a quarter of f32's memory).
+    #[arg(long, default_value = "f32")]
+    quantization: Quantization,
+}
+
+impl AnnArgs {
+    fn config(&self, images: usize) -> Option<HnswConfig> {
+        let wanted = match self.ann {
+            Ann::Auto => images >= ANN_AUTO_THRESHOLD,
+            Ann::Hnsw => true,
+            Ann::None => false,
+        };
+        wanted.then_some(HnswConfig {
+            connectivity: self.connectivity,
+            expansion_add: self.ef_construction,
+            expansion_search: self.ef,
+            quantization: self.quantization,
+        })
+    }
+}
+
+#[derive(Args)]
+struct AddArgs {
+    /// Index folder.
+    #[arg(long)]
+    index: PathBuf,
+    /// The catalogue to add from (default: the one the index was built from).
+    #[arg(long)]
+    catalog: Option<PathBuf>,
+    /// Only these images (paths of catalogue photos), embedded again if already there.
+    images: Vec<PathBuf>,
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+}
+
+#[derive(Args)]
+struct RemoveArgs {
+    /// Index folder.
+    #[arg(long)]
+    index: PathBuf,
+    /// Every image of this item (repeatable).
+    #[arg(long)]
+    item: Vec<String>,
+    /// This image, as a path inside the catalogue or on disk (repeatable).
+    #[arg(long)]
+    image: Vec<PathBuf>,
+    /// Every image whose attribute has this value, e.g. product_group_name=Unknown (repeatable;
+    /// an image must match all).
+    #[arg(long, value_parser = super::search::parse_filter)]
+    filter: Vec<(String, String)>,
 }
 
 /// A stable key for an image: its path inside the catalogue, hashed.
-pub fn image_key(image: &std::path::Path) -> u64 {
+pub fn image_key(image: &Path) -> u64 {
     xxhash_rust::xxh3::xxh3_64(image.to_string_lossy().as_bytes())
 }
 
-pub fn run(args: IndexArgs, quiet: bool) -> Result<ExitCode> {
-    let catalog = open_catalog(&args.catalog)?;
+pub fn run(command: IndexCommand, quiet: bool) -> Result<ExitCode> {
+    match command.action {
+        None => build(command.build, quiet),
+        Some(IndexAction::Add(args)) => add(args, quiet),
+        Some(IndexAction::Remove(args)) => remove(args),
+        Some(IndexAction::Verify { index }) => verify(&index),
+    }
+}
+
+/// The index record of catalogue entry `entry`.
+fn record_of(catalog: &Catalog, entry: usize) -> Record {
+    let e = &catalog.entries[entry];
+    let attributes: BTreeMap<String, String> = catalog
+        .columns
+        .iter()
+        .zip(&e.values)
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(c, v)| (c.clone(), v.clone()))
+        .collect();
+    Record {
+        key: image_key(&e.image),
+        item_id: e.item_id.clone(),
+        image: e.image.clone(),
+        attributes,
+    }
+}
+
+/// The canonical catalogue root an index records (so resumes compare like with like).
+fn root_of(catalog: &Catalog) -> PathBuf {
+    catalog.root.canonicalize().unwrap_or_else(|_| catalog.root.clone())
+}
+
+/// Embeds `todo` (catalogue entries) in chunks of `chunk`, upserting into `contents` and committing
+/// whenever `commit_every` has passed, and once at the end. Returns how many were skipped.
+#[allow(clippy::too_many_arguments)]
+fn embed_into(
+    contents: &mut IndexContents,
+    writer: &IndexWriter,
+    embedder: Arc<dyn Embedder>,
+    catalog: &Catalog,
+    todo: Vec<usize>,
+    batch: usize,
+    chunk: usize,
+    commit_every: Duration,
+    quiet: bool,
+) -> Result<usize> {
+    let chunk = chunk.max(1);
+    let bar = progress_bar(todo.len(), quiet);
+    let (dim, part_len) = (contents.info.dim, contents.info.parts * contents.info.part_dim);
+    let mut last_commit = Instant::now();
+    let mut skipped = 0;
+    for (n, images) in todo.chunks(chunk).enumerate() {
+        let embedded = embed_with_progress(Arc::clone(&embedder), catalog, images.to_vec(), batch, &bar, n * chunk)?;
+        skipped += embedded.bad.len();
+        for (row, &entry) in embedded.entries.iter().enumerate() {
+            contents.upsert(
+                record_of(catalog, entry),
+                &embedded.vectors[row * dim..][..dim],
+                &embedded.parts[row * part_len..][..part_len],
+            )?;
+        }
+        let last = (n + 1) * chunk >= todo.len();
+        if !last && last_commit.elapsed() >= commit_every {
+            writer.commit(contents)?;
+            last_commit = Instant::now();
+            tracing::info!("committed {} images", contents.records.len());
+            crash_for_tests();
+        }
+    }
+    bar.finish_and_clear();
+    writer.commit(contents)?;
+    Ok(skipped)
+}
+
+/// Tests stop a build dead after its first intermediate commit (as a kill would) by setting
+/// `LOOKBOOK_ABORT_AFTER_COMMIT`; then they check that a rerun resumes.
+fn crash_for_tests() {
+    if std::env::var_os("LOOKBOOK_ABORT_AFTER_COMMIT").is_some() {
+        eprintln!("LOOKBOOK_ABORT_AFTER_COMMIT: stopping here");
+        std::process::abort();
+    }
+}
+
+fn build(args: BuildArgs, quiet: bool) -> Result<ExitCode> {
+    let (catalog_dir, out) = (
+        args.catalog.expect("clap requires --catalog"),
+        args.out.expect("clap requires --out"),
+    );
+    let catalog = open_catalog(&catalog_dir)?;
     let (embedder, model) = args.embedder.embedder()?;
-    let order: Vec<usize> = (0..catalog.entries.len())
+    let selected: Vec<usize> = (0..catalog.entries.len())
         .filter(|&i| args.split.accepts(catalog.entries[i].split))
         .collect();
     let (parts, part_dim) = embedder.parts();
@@ -47,51 +254,231 @@ pub fn run(args: IndexArgs, quiet: bool) -> Result<ExitCode> {
         parts,
         part_dim,
         model,
-        catalog_root: catalog.root.canonicalize().unwrap_or_else(|_| catalog.root.clone()),
+        catalog_root: root_of(&catalog),
         columns: catalog.columns.clone(),
+        ann: args.ann.config(selected.len()),
     };
+    // Resume only what was built the same way; anything else is replaced on commit.
+    let previous = match args.fresh || !out.join("manifest.json").is_file() {
+        true => None,
+        false => match IndexReader::open(&out) {
+            Ok(previous) => Some(previous),
+            Err(err) => {
+                eprintln!("not resuming {}: {err}", out.display());
+                None
+            }
+        },
+    };
+    let mut contents = match previous {
+        Some(mut previous) if same_build(&previous.info, &info) => {
+            // The catalogue may have lost images since: those go.
+            let wanted: HashSet<u64> = selected.iter().map(|&i| image_key(&catalog.entries[i].image)).collect();
+            let gone = previous.remove_where(|r| !wanted.contains(&r.key));
+            previous.info.ann = info.ann;
+            eprintln!(
+                "resuming {}: {} images already indexed{}",
+                out.display(),
+                previous.records.len(),
+                if gone > 0 {
+                    format!(", {gone} no longer in the catalogue")
+                } else {
+                    String::new()
+                }
+            );
+            previous
+        }
+        _ => IndexContents::new(info),
+    };
+    let todo: Vec<usize> = selected
+        .iter()
+        .copied()
+        .filter(|&i| contents.row_of(image_key(&catalog.entries[i].image)).is_none())
+        .collect();
     eprintln!(
         "indexing {} images of {} with {}",
-        order.len(),
+        todo.len(),
         catalog.root.display(),
         embedder.describe()
     );
     let start = Instant::now();
-    let embedded = embed_with_progress(embedder, &catalog, order, args.embedder.batch, quiet)?;
-    let mut contents = IndexContents::new(info);
-    let part_len = parts * part_dim;
-    for (row, &entry) in embedded.entries.iter().enumerate() {
-        let e = &catalog.entries[entry];
-        let attributes: BTreeMap<String, String> = catalog
-            .columns
-            .iter()
-            .zip(&e.values)
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(c, v)| (c.clone(), v.clone()))
-            .collect();
-        let record = Record {
-            key: image_key(&e.image),
-            item_id: e.item_id.clone(),
-            image: e.image.clone(),
-            attributes,
-        };
-        let vector = &embedded.vectors[row * contents.info.dim..][..contents.info.dim];
-        let part = &embedded.parts[row * part_len..][..part_len];
-        contents.upsert(record, vector, part)?;
-    }
-    IndexWriter::new(&args.out)?
-        .commit(&contents)
-        .with_context(|| format!("writing the index {}", args.out.display()))?;
+    let writer = IndexWriter::new(&out)?;
+    let skipped = embed_into(
+        &mut contents,
+        &writer,
+        embedder,
+        &catalog,
+        todo.clone(),
+        args.embedder.batch,
+        args.chunk,
+        Duration::from_secs(args.commit_every),
+        quiet,
+    )
+    .with_context(|| format!("writing the index {}", out.display()))?;
     let seconds = start.elapsed().as_secs_f64();
     println!(
-        "index {}: {} images ({} skipped), {}-d {} vectors, {:.1} s ({:.1} img/s)",
-        args.out.display(),
+        "index {}: {} images ({} embedded now, {} skipped), {}-d {} vectors{}, {:.1} s ({:.1} img/s)",
+        out.display(),
         contents.records.len(),
-        embedded.bad.len(),
+        todo.len() - skipped,
+        skipped,
         contents.info.dim,
         contents.info.metric,
+        match contents.info.ann {
+            Some(c) => format!(
+                ", HNSW M {} ef {} {}",
+                c.connectivity, c.expansion_search, c.quantization
+            ),
+            None => String::new(),
+        },
         seconds,
-        contents.records.len() as f64 / seconds.max(1e-9)
+        (todo.len() - skipped) as f64 / seconds.max(1e-9)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Two builds are the same (so one can resume the other) when the vectors mean the same.
+fn same_build(a: &IndexInfo, b: &IndexInfo) -> bool {
+    a.model == b.model
+        && a.dim == b.dim
+        && a.metric == b.metric
+        && a.parts == b.parts
+        && a.part_dim == b.part_dim
+        && a.catalog_root == b.catalog_root
+}
+
+fn open_for_update(index: &Path) -> Result<IndexContents> {
+    IndexReader::open(index).with_context(|| format!("opening the index {}", index.display()))
+}
+
+/// `path` as a catalogue-relative image path: as given when it is one, else made relative
+/// to the catalogue root.
+fn relative_image(catalog: &Catalog, path: &Path) -> PathBuf {
+    let root = root_of(catalog);
+    match path.canonicalize() {
+        Ok(full) => full.strip_prefix(&root).map(Path::to_path_buf).unwrap_or(full),
+        Err(_) => path.to_path_buf(),
+    }
+}
+
+fn add(args: AddArgs, quiet: bool) -> Result<ExitCode> {
+    let mut contents = open_for_update(&args.index)?;
+    let catalog_dir = args
+        .catalog
+        .clone()
+        .unwrap_or_else(|| contents.info.catalog_root.clone());
+    let catalog = open_catalog(&catalog_dir)?;
+    let (embedder, model) = embedder_for(Path::new(&contents.info.model))?;
+    if model != contents.info.model || embedder.dim() != contents.info.dim {
+        bail!(
+            "the index was built with {}, which now loads as {model} ({}-d); rebuild it",
+            contents.info.model,
+            embedder.dim()
+        );
+    }
+    let todo: Vec<usize> = if args.images.is_empty() {
+        (0..catalog.entries.len())
+            .filter(|&i| contents.row_of(image_key(&catalog.entries[i].image)).is_none())
+            .collect()
+    } else {
+        let mut todo = Vec::new();
+        for image in &args.images {
+            let relative = relative_image(&catalog, image);
+            match catalog.entries.iter().position(|e| e.image == relative) {
+                Some(i) => todo.push(i),
+                None => bail!(
+                    "{} is not a photo of the catalogue {}",
+                    image.display(),
+                    catalog.root.display()
+                ),
+            }
+        }
+        todo
+    };
+    let before = contents.records.len();
+    let writer = IndexWriter::new(&args.index)?;
+    let skipped = embed_into(
+        &mut contents,
+        &writer,
+        embedder,
+        &catalog,
+        todo.clone(),
+        args.batch,
+        4096,
+        Duration::from_secs(300),
+        quiet,
+    )?;
+    println!(
+        "index {}: {} images embedded ({} new, {} skipped); {} in all",
+        args.index.display(),
+        todo.len() - skipped,
+        contents.records.len() - before,
+        skipped,
+        contents.records.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn remove(args: RemoveArgs) -> Result<ExitCode> {
+    if args.item.is_empty() && args.image.is_empty() && args.filter.is_empty() {
+        bail!("say what to remove: --item ID, --image PATH or --filter COLUMN=VALUE");
+    }
+    let mut contents = open_for_update(&args.index)?;
+    let root = contents.info.catalog_root.clone();
+    let images: HashSet<PathBuf> = args
+        .image
+        .iter()
+        .map(|p| match p.canonicalize() {
+            Ok(full) => full.strip_prefix(&root).map(Path::to_path_buf).unwrap_or(full),
+            Err(_) => p.clone(),
+        })
+        .collect();
+    let removed = contents.remove_where(|r| {
+        args.item.contains(&r.item_id)
+            || images.contains(&r.image)
+            || (!args.filter.is_empty() && args.filter.iter().all(|(c, v)| r.attributes.get(c) == Some(v)))
+    });
+    if removed > 0 {
+        IndexWriter::new(&args.index)?.commit(&mut contents)?;
+    }
+    println!(
+        "index {}: {removed} images removed; {} left",
+        args.index.display(),
+        contents.records.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify(index: &Path) -> Result<ExitCode> {
+    IndexReader::verify(index).with_context(|| format!("verifying the index {}", index.display()))?;
+    let contents = IndexReader::open_mapped(index)?;
+    let info = &contents.info;
+    println!(
+        "index {}: ok — {} images of {} items, {}-d {} vectors ({} parts × {}), model {}, catalogue {}{}",
+        index.display(),
+        contents.records.len(),
+        contents
+            .records
+            .iter()
+            .map(|r| r.item_id.as_str())
+            .collect::<HashSet<_>>()
+            .len(),
+        info.dim,
+        info.metric,
+        info.parts,
+        info.part_dim,
+        info.model,
+        info.catalog_root.display(),
+        match (info.ann, contents.graph()) {
+            (Some(c), Some(g)) => format!(
+                ", HNSW M {} ef_construction {} ef {} {} ({:.1} MiB)",
+                c.connectivity,
+                c.expansion_add,
+                c.expansion_search,
+                c.quantization,
+                g.serialized_len() as f64 / 1048576.0
+            ),
+            _ => ", exact search".into(),
+        }
     );
     Ok(ExitCode::SUCCESS)
 }

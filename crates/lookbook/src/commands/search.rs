@@ -1,102 +1,170 @@
-//! `lookbook search`: the nearest images to a photo, or to an item already in the index.
+//! `lookbook search`: the nearest images to a photo, or to an item already in the index;
+//! `lookbook tag`: a photo's likely attribute values from its nearest catalogue images.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use lookbook_index::{IndexReader, VectorIndex};
+use lookbook_eval::knn_probabilities;
+use lookbook_imaging::draw::{Tile, contact_sheet, write_png};
+use lookbook_index::{Hit, IndexContents, IndexReader, SearchMode};
 use serde::Serialize;
 
 use super::embedding::embedder_for;
 
+/// What `search` and `tag` share: the index and how to turn the query into a vector.
 #[derive(Args)]
-pub struct SearchArgs {
+pub struct QueryArgs {
     /// Index folder (from `lookbook index`).
     #[arg(long)]
     index: PathBuf,
-    /// A photo to search with, or the item id of an image in the index.
+    /// A photo, or the item id of an image in the index.
     query: String,
+    /// The model to embed a photo query with (default: the one the index was built with).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Search every vector instead of the HNSW graph.
+    #[arg(long)]
+    exact: bool,
+    /// Graph candidates per query (speed against recall; default: the index's).
+    #[arg(long)]
+    ef: Option<usize>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct SearchArgs {
+    #[command(flatten)]
+    query: QueryArgs,
     /// How many results.
     #[arg(short, default_value_t = 10)]
     k: usize,
     /// Only results whose attribute has this value, e.g. product_group_name=Trousers (repeatable).
     #[arg(long, value_parser = parse_filter)]
     filter: Vec<(String, String)>,
-    /// The model to embed a photo query with (default: the one the index was built with).
+    /// Also draw the query and its results as a contact sheet (PNG).
     #[arg(long)]
-    model: Option<PathBuf>,
-    /// Print JSON.
-    #[arg(long)]
-    json: bool,
+    sheet: Option<PathBuf>,
 }
 
-fn parse_filter(text: &str) -> Result<(String, String), String> {
+#[derive(Args)]
+pub struct TagArgs {
+    #[command(flatten)]
+    query: QueryArgs,
+    /// Neighbours that vote (K).
+    #[arg(short, default_value_t = 10)]
+    k: usize,
+    /// Values shown per attribute.
+    #[arg(long, default_value_t = 3)]
+    top: usize,
+}
+
+pub fn parse_filter(text: &str) -> Result<(String, String), String> {
     text.split_once('=')
         .map(|(c, v)| (c.trim().to_string(), v.trim().to_string()))
         .ok_or_else(|| format!("`{text}`: expected COLUMN=VALUE"))
 }
 
+/// The opened index, the query vector, and the query's own item when it came from the index
+/// (whose images are then left out of the answers).
+struct Query {
+    contents: IndexContents,
+    vector: Vec<f32>,
+    own_item: Option<String>,
+    mode: SearchMode,
+}
+
+impl QueryArgs {
+    fn resolve(&self) -> Result<Query> {
+        let mut contents = IndexReader::open_mapped(&self.index)
+            .with_context(|| format!("opening the index {}", self.index.display()))?;
+        if let Some(ef) = self.ef {
+            contents.set_expansion_search(ef);
+        }
+        let dim = contents.info.dim;
+        let path = PathBuf::from(&self.query);
+        let (vector, own_item) = if path.is_file() {
+            let model = self
+                .model
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(&contents.info.model));
+            (embed_photo(&model, &path, dim)?, None)
+        } else {
+            let Some(row) = contents.records.iter().position(|r| r.item_id == self.query) else {
+                bail!(
+                    "`{}` is neither a readable image file nor an item id in the index",
+                    self.query
+                );
+            };
+            (contents.vector_of(row).to_vec(), Some(self.query.clone()))
+        };
+        let mode = if self.exact {
+            SearchMode::Exact
+        } else {
+            SearchMode::Auto
+        };
+        Ok(Query {
+            contents,
+            vector,
+            own_item,
+            mode,
+        })
+    }
+}
+
+/// One photo through the model.
+fn embed_photo(model: &Path, photo: &Path, dim: usize) -> Result<Vec<f32>> {
+    let (embedder, _) = embedder_for(model)?;
+    if embedder.dim() != dim {
+        bail!("the model gives {}-d vectors; the index holds {dim}-d", embedder.dim());
+    }
+    let mut item = vec![0.0f32; embedder.item_len()];
+    embedder
+        .load_item(photo, &mut item)
+        .map_err(|bad| anyhow::anyhow!("{bad}"))?;
+    Ok(Arc::clone(&embedder).embed_batch(item, 1).0)
+}
+
+impl Query {
+    /// The k nearest images passing `filters`, other than the query item's own.
+    fn nearest(&self, k: usize, filters: &[(String, String)]) -> Result<Vec<Hit>> {
+        let contents = &self.contents;
+        let accept = |key: u64| {
+            let Some(row) = contents.row_of(key) else { return false };
+            let record = &contents.records[row];
+            self.own_item.as_ref() != Some(&record.item_id)
+                && filters.iter().all(|(c, v)| record.attributes.get(c) == Some(v))
+        };
+        let filtered = self.own_item.is_some() || !filters.is_empty();
+        let filter: Option<&(dyn Fn(u64) -> bool + Sync)> = if filtered { Some(&accept) } else { None };
+        Ok(contents.search(&self.vector, k, filter, self.mode)?)
+    }
+}
+
 #[derive(Serialize)]
-struct Result_ {
+struct Found {
     rank: usize,
     item_id: String,
     distance: f32,
     image: PathBuf,
-    attributes: std::collections::BTreeMap<String, String>,
+    attributes: BTreeMap<String, String>,
 }
 
 pub fn run(args: SearchArgs, _quiet: bool) -> Result<ExitCode> {
-    let contents =
-        IndexReader::open(&args.index).with_context(|| format!("opening the index {}", args.index.display()))?;
-    let dim = contents.info.dim;
-    let path = PathBuf::from(&args.query);
-    // An image query is embedded with the index's model; an item id takes the vector of
-    // that item's first image (and leaves that image out of the results).
-    let (query, exclude) = if path.is_file() {
-        let model = args
-            .model
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(&contents.info.model));
-        let (embedder, _) = embedder_for(&model)?;
-        if embedder.dim() != dim {
-            bail!("the model gives {}-d vectors; the index holds {dim}-d", embedder.dim());
-        }
-        let mut item = vec![0.0f32; embedder.item_len()];
-        embedder
-            .load_item(&path, &mut item)
-            .map_err(|bad| anyhow::anyhow!("{bad}"))?;
-        let embedder = Arc::clone(&embedder);
-        (embedder.embed_batch(item, 1).0, None)
-    } else {
-        let Some(row) = contents.records.iter().position(|r| r.item_id == args.query) else {
-            bail!(
-                "`{}` is neither a readable image file nor an item id in the index",
-                args.query
-            );
-        };
-        (
-            contents.vectors[row * dim..][..dim].to_vec(),
-            Some(contents.records[row].key),
-        )
-    };
-    let index = contents.exact_index()?;
-    let accept = |key: u64| {
-        if Some(key) == exclude {
-            return false;
-        }
-        let Some(row) = contents.row_of(key) else { return false };
-        let attributes = &contents.records[row].attributes;
-        args.filter.iter().all(|(c, v)| attributes.get(c) == Some(v))
-    };
-    let hits = index.search(&query, args.k, Some(&accept))?;
-    let results: Vec<Result_> = hits
+    let query = args.query.resolve()?;
+    let hits = query.nearest(args.k, &args.filter)?;
+    let contents = &query.contents;
+    let results: Vec<Found> = hits
         .iter()
         .enumerate()
         .map(|(i, hit)| {
             let record = &contents.records[contents.row_of(hit.key).expect("hits come from the index")];
-            Result_ {
+            Found {
                 rank: i + 1,
                 item_id: record.item_id.clone(),
                 distance: hit.distance,
@@ -105,7 +173,31 @@ pub fn run(args: SearchArgs, _quiet: bool) -> Result<ExitCode> {
             }
         })
         .collect();
-    if args.json {
+    if let Some(sheet) = &args.sheet {
+        let query_image = match &query.own_item {
+            Some(item) => {
+                let row = contents
+                    .records
+                    .iter()
+                    .position(|r| &r.item_id == item)
+                    .expect("resolved above");
+                contents.info.catalog_root.join(&contents.records[row].image)
+            }
+            None => PathBuf::from(&args.query.query),
+        };
+        let mut tiles = vec![Tile {
+            image: query_image,
+            caption: format!("query\n{}", query.own_item.as_deref().unwrap_or("")),
+        }];
+        tiles.extend(results.iter().map(|r| Tile {
+            image: r.image.clone(),
+            caption: format!("{}. {}\nd = {:.3}", r.rank, r.item_id, r.distance),
+        }));
+        let picture = contact_sheet(&tiles, 6).map_err(anyhow::Error::msg)?;
+        write_png(sheet, &picture).map_err(anyhow::Error::msg)?;
+        eprintln!("contact sheet: {}", sheet.display());
+    }
+    if args.query.json {
         println!("{}", serde_json::to_string_pretty(&results)?);
     } else {
         for r in &results {
@@ -121,6 +213,51 @@ pub fn run(args: SearchArgs, _quiet: bool) -> Result<ExitCode> {
         }
         if results.len() < args.k {
             eprintln!("{} results: fewer images than -k pass the filter", results.len());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Serialize)]
+struct Tagged {
+    attribute: String,
+    /// Most probable first: (value, P(value | the K nearest)).
+    values: Vec<(String, f64)>,
+}
+
+pub fn tag(args: TagArgs, _quiet: bool) -> Result<ExitCode> {
+    if args.k == 0 {
+        bail!("-k must be at least 1");
+    }
+    let query = args.query.resolve()?;
+    let hits = query.nearest(args.k, &[])?;
+    let contents = &query.contents;
+    let neighbours: Vec<&BTreeMap<String, String>> = hits
+        .iter()
+        .map(|h| &contents.records[contents.row_of(h.key).expect("hits come from the index")].attributes)
+        .collect();
+    let tags: Vec<Tagged> = contents
+        .info
+        .columns
+        .iter()
+        .map(|column| {
+            let values = neighbours.iter().map(|a| a.get(column).map_or("", String::as_str));
+            let mut values = knn_probabilities(values, hits.len());
+            values.truncate(args.top);
+            Tagged {
+                attribute: column.clone(),
+                values,
+            }
+        })
+        .filter(|t| !t.values.is_empty())
+        .collect();
+    if args.query.json {
+        println!("{}", serde_json::to_string_pretty(&tags)?);
+    } else {
+        println!("from the {} nearest images:", hits.len());
+        for t in &tags {
+            let values: Vec<String> = t.values.iter().map(|(v, p)| format!("{v} {p:.2}")).collect();
+            println!("{:<30} {}", t.attribute, values.join(", "));
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -1,0 +1,358 @@
+//! `lookbook index` (resume after a kill, add, remove, verify, HNSW), `search --sheet`, `tag`
+//! and `eval --protocol inshop | tag`, on a DeepFashion In-shop fixture in the official
+//! layout, with the histogram baseline (no training needed, and its answers are known).
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use image::{Rgb, RgbImage};
+
+fn lookbook(args: &[&str]) -> Output {
+    lookbook_env(args, &[])
+}
+
+fn lookbook_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lookbook"));
+    command.args(args);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().expect("binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "{}", stderr(o));
+    serde_json::from_str(&stdout(o)).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
+}
+
+/// Four items, each photographed five times (two train, one query, two gallery):
+/// id_1 and id_2 are red dresses, id_3 and id_4 blue shirts. Within a category the two
+/// items share one colour and differ in a second one, so an item's nearest *other* item is
+/// always the one of its own category.
+const ITEMS: [(&str, &str, [u8; 3], [u8; 3]); 4] = [
+    ("id_00000001", "Dresses", [250, 10, 10], [250, 10, 10]),
+    ("id_00000002", "Dresses", [250, 10, 10], [250, 90, 10]),
+    ("id_00000003", "Shirts", [10, 10, 250], [10, 10, 250]),
+    ("id_00000004", "Shirts", [10, 10, 250], [10, 90, 250]),
+];
+
+fn inshop_fixture(root: &Path) {
+    let mut rows = Vec::new();
+    for (item, category, top, bottom) in ITEMS {
+        let folder = format!("img/WOMEN/{category}/{item}");
+        fs::create_dir_all(root.join("Img").join(&folder)).unwrap();
+        for (n, status) in ["train", "train", "query", "gallery", "gallery"].iter().enumerate() {
+            let name = format!("{folder}/{n:02}_front.png");
+            RgbImage::from_fn(40, 60, |_, y| Rgb(if y < 30 { top } else { bottom }))
+                .save(root.join("Img").join(&name))
+                .unwrap();
+            rows.push(format!("{name} {item} {status}"));
+        }
+    }
+    fs::create_dir_all(root.join("Eval")).unwrap();
+    let text = format!(
+        "{}\nimage_name item_id evaluation_status\n{}\n",
+        rows.len(),
+        rows.join("\n")
+    );
+    fs::write(root.join("Eval/list_eval_partition.txt"), text).unwrap();
+}
+
+fn histogram_index(catalog: &Path, index: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "-q",
+        "index",
+        "--baseline",
+        "histogram",
+        "--catalog",
+        catalog.to_str().unwrap(),
+        "--out",
+        index.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    lookbook(&args)
+}
+
+#[test]
+fn inshop_eval_and_knn_tagging_on_the_official_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("inshop");
+    inshop_fixture(&catalog);
+    let cat = catalog.to_str().unwrap();
+    let png = dir.path().join("inshop.png");
+    let report = json(&lookbook(&[
+        "-q",
+        "eval",
+        "--baseline",
+        "histogram",
+        "--catalog",
+        cat,
+        "--protocol",
+        "inshop",
+        "--ks",
+        "1,2",
+        "--json",
+        "--png",
+        png.to_str().unwrap(),
+    ]));
+    // Queries: the four query photos; gallery: the eight gallery photos (train left out).
+    assert_eq!(report["queries"], 4);
+    assert_eq!(report["gallery"], 8);
+    assert_eq!(report["images"], 12);
+    assert_eq!(report["values"], serde_json::json!([1.0, 1.0]));
+    let curve = image::open(&png).unwrap();
+    assert_eq!((curve.width(), curve.height()), (800, 500));
+
+    // kNN tagging of the query photos from the other splits, their own item left out.
+    let report = json(&lookbook(&[
+        "-q",
+        "eval",
+        "--baseline",
+        "histogram",
+        "--catalog",
+        cat,
+        "--protocol",
+        "tag",
+        "--split",
+        "query",
+        "--k",
+        "2",
+        "--json",
+    ]));
+    assert_eq!(
+        (report["queries"].as_u64(), report["gallery"].as_u64()),
+        (Some(4), Some(16))
+    );
+    let attributes = report["attributes"].as_array().unwrap();
+    let category = attributes.iter().find(|a| a["attribute"] == "category").unwrap();
+    assert_eq!(category["accuracy"], 1.0, "{category}");
+    assert_eq!(category["majority"], "Dresses", "a tie, broken by value");
+    assert_eq!(category["prior"], 0.5);
+    let gender = attributes.iter().find(|a| a["attribute"] == "gender").unwrap();
+    assert_eq!(
+        (gender["accuracy"].as_f64(), gender["prior"].as_f64()),
+        (Some(1.0), Some(1.0))
+    );
+
+    // `lookbook tag` on a new photo: a blue-shirt-like picture.
+    let index = dir.path().join("index");
+    let built = histogram_index(&catalog, &index, &[]);
+    assert!(built.status.success(), "{}", stderr(&built));
+    let photo = dir.path().join("new.png");
+    RgbImage::from_fn(40, 60, |_, y| Rgb(if y < 30 { [10, 10, 250] } else { [10, 90, 250] }))
+        .save(&photo)
+        .unwrap();
+    let tags = json(&lookbook(&[
+        "tag",
+        "--index",
+        index.to_str().unwrap(),
+        photo.to_str().unwrap(),
+        "-k",
+        "10",
+        "--json",
+    ]));
+    let category = tags
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["attribute"] == "category")
+        .unwrap();
+    // The 5 id_4 photos (identical), then the 5 id_3 photos: all Shirts.
+    assert_eq!(category["values"], serde_json::json!([["Shirts", 1.0]]));
+    // An indexed item is tagged from other items: id_1 from id_2 (Dresses), never itself.
+    let tags = json(&lookbook(&[
+        "tag",
+        "--index",
+        index.to_str().unwrap(),
+        "id_00000001",
+        "-k",
+        "5",
+        "--json",
+    ]));
+    let category = tags
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["attribute"] == "category")
+        .unwrap();
+    assert_eq!(category["values"], serde_json::json!([["Dresses", 1.0]]));
+    let text = lookbook(&["tag", "--index", index.to_str().unwrap(), photo.to_str().unwrap()]);
+    assert!(stdout(&text).contains("Shirts 1.00"), "{}", stdout(&text));
+}
+
+#[test]
+fn a_killed_build_resumes_and_add_remove_verify_keep_the_index_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("inshop");
+    inshop_fixture(&catalog);
+    let index = dir.path().join("index");
+    let idx = index.to_str().unwrap();
+    // Chunks of 6 images, a commit after each: the process dies right after the first.
+    let killed = lookbook_env(
+        &[
+            "-q",
+            "index",
+            "--baseline",
+            "histogram",
+            "--catalog",
+            catalog.to_str().unwrap(),
+            "--out",
+            idx,
+            "--chunk",
+            "6",
+            "--commit-every",
+            "0",
+        ],
+        &[("LOOKBOOK_ABORT_AFTER_COMMIT", "1")],
+    );
+    assert!(!killed.status.success(), "the hook aborts the process");
+    let verified = lookbook(&["index", "verify", "--index", idx]);
+    assert!(verified.status.success(), "{}", stderr(&verified));
+    assert!(stdout(&verified).contains(": ok — 6 images"), "{}", stdout(&verified));
+
+    let resumed = histogram_index(&catalog, &index, &["--chunk", "6"]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert!(
+        stderr(&resumed).contains("6 images already indexed"),
+        "{}",
+        stderr(&resumed)
+    );
+    assert!(
+        stdout(&resumed).contains("20 images (14 embedded now, 0 skipped)"),
+        "{}",
+        stdout(&resumed)
+    );
+    // Nothing left to do the second time.
+    let again = histogram_index(&catalog, &index, &[]);
+    assert!(
+        stdout(&again).contains("20 images (0 embedded now"),
+        "{}",
+        stdout(&again)
+    );
+
+    // Remove one item and one image; search no longer finds them.
+    let removed = lookbook(&["index", "remove", "--index", idx, "--item", "id_00000003"]);
+    assert!(
+        stdout(&removed).contains("5 images removed; 15 left"),
+        "{}",
+        stdout(&removed)
+    );
+    let one = catalog.join("Img/img/WOMEN/Shirts/id_00000004/00_front.png");
+    let removed = lookbook(&["index", "remove", "--index", idx, "--image", one.to_str().unwrap()]);
+    assert!(
+        stdout(&removed).contains("1 images removed; 14 left"),
+        "{}",
+        stdout(&removed)
+    );
+    let hits = json(&lookbook(&[
+        "search",
+        "--index",
+        idx,
+        one.to_str().unwrap(),
+        "-k",
+        "20",
+        "--json",
+    ]));
+    let hits = hits.as_array().unwrap();
+    assert_eq!(hits.len(), 14);
+    assert!(hits.iter().all(|h| h["item_id"] != "id_00000003"));
+    assert!(
+        hits.iter()
+            .all(|h| !h["image"].as_str().unwrap().ends_with("id_00000004/00_front.png"))
+    );
+    // Add the one image back by path, then everything missing from the catalogue.
+    let added = lookbook(&["-q", "index", "add", "--index", idx, one.to_str().unwrap()]);
+    assert!(
+        stdout(&added).contains("1 images embedded (1 new"),
+        "{}",
+        stdout(&added)
+    );
+    let added = lookbook(&["-q", "index", "add", "--index", idx]);
+    assert!(
+        stdout(&added).contains("5 images embedded (5 new, 0 skipped); 20 in all"),
+        "{}",
+        stdout(&added)
+    );
+    // A remove that matches nothing changes nothing; one with no criteria is refused.
+    let nothing = lookbook(&["index", "remove", "--index", idx, "--filter", "category=Coats"]);
+    assert!(stdout(&nothing).contains("0 images removed; 20 left"));
+    let vague = lookbook(&["index", "remove", "--index", idx]);
+    assert_eq!(vague.status.code(), Some(2));
+    // A damaged file is caught by verify.
+    let records = fs::read_dir(&index)
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("vectors-"))
+        .unwrap()
+        .path();
+    let mut bytes = fs::read(&records).unwrap();
+    bytes[7] ^= 0x10;
+    fs::write(&records, bytes).unwrap();
+    let damaged = lookbook(&["index", "verify", "--index", idx]);
+    assert_eq!(damaged.status.code(), Some(2));
+    assert!(stderr(&damaged).contains("checksum"), "{}", stderr(&damaged));
+}
+
+#[test]
+fn an_hnsw_index_answers_like_exact_search_and_draws_a_contact_sheet() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("inshop");
+    inshop_fixture(&catalog);
+    let index = dir.path().join("index");
+    let idx = index.to_str().unwrap();
+    let built = histogram_index(&catalog, &index, &["--ann", "hnsw", "--quantization", "i8"]);
+    assert!(built.status.success(), "{}", stderr(&built));
+    assert!(stdout(&built).contains("HNSW M 16 ef 64 i8"), "{}", stdout(&built));
+    let verified = lookbook(&["index", "verify", "--index", idx]);
+    assert!(stdout(&verified).contains("HNSW M 16"), "{}", stdout(&verified));
+    let query = catalog.join("Img/img/WOMEN/Dresses/id_00000002/02_front.png");
+    let q = query.to_str().unwrap();
+    let items = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec!["search", "--index", idx, q, "-k", "10", "--json"];
+        args.extend_from_slice(extra);
+        json(&lookbook(&args))
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["item_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let graph = items(&[]);
+    let exact = items(&["--exact"]);
+    assert_eq!(graph, exact);
+    // Its own five photos, then id_1's five.
+    assert!(graph[..5].iter().all(|i| i == "id_00000002") && graph[5..].iter().all(|i| i == "id_00000001"));
+    // A filter through the graph.
+    let shirts = items(&["--filter", "category=Shirts", "--ef", "16"]);
+    assert_eq!(shirts.len(), 10);
+    assert!(shirts.iter().all(|i| i == "id_00000003" || i == "id_00000004"));
+
+    let sheet = dir.path().join("sheet.png");
+    let out = lookbook(&[
+        "search",
+        "--index",
+        idx,
+        q,
+        "-k",
+        "7",
+        "--sheet",
+        sheet.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let picture = image::open(&sheet).unwrap().to_rgb8();
+    // The query and 7 results, 6 to a row: 2 rows of 160×240 cells with captions.
+    assert_eq!((picture.width(), picture.height()), (6 * 168 + 8, 2 * 284 + 8));
+    // The query's cell has a red frame; its photo (red top) shows inside it.
+    assert_eq!(picture.get_pixel(8, 8).0, [200, 30, 30]);
+    let inside = picture.get_pixel(8 + 80, 8 + 60).0;
+    assert!(inside[0] > 200 && inside[2] < 60, "{inside:?}");
+}
