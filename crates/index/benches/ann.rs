@@ -106,18 +106,27 @@ fn main() {
             viewed.set_expansion_search(ef);
             // Warm the mapping once, then time single queries one after another on one thread.
             let _ = one.install(|| viewed.search_batch(&queries, 10, None));
+            let mut latencies = Vec::with_capacity(queries_n);
             let t = Instant::now();
             let found: Vec<Vec<Hit>> = one.install(|| {
                 queries
                     .chunks_exact(dim)
-                    .map(|q| viewed.search(q, 10, None).expect("search"))
+                    .map(|q| {
+                        let start = Instant::now();
+                        let hits = viewed.search(q, 10, None).expect("search");
+                        latencies.push(start.elapsed().as_secs_f64() * 1e3);
+                        hits
+                    })
                     .collect()
             });
             let seconds = t.elapsed().as_secs_f64();
+            latencies.sort_by(f64::total_cmp);
             println!(
-                "hnsw q={quantization} ef={ef} recall_at_10={:.4} qps_1_thread={:.0}",
+                "hnsw q={quantization} ef={ef} recall_at_10={:.4} qps_1_thread={:.0} p50_ms={:.3} p99_ms={:.3}",
                 recall(&found, &truth),
-                queries_n as f64 / seconds
+                queries_n as f64 / seconds,
+                latencies[latencies.len() / 2],
+                latencies[(latencies.len() * 99 / 100).min(latencies.len() - 1)]
             );
         }
         // Filtered search (one key in ten) and deletes, on a loaded (writable) copy.

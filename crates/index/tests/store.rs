@@ -158,8 +158,12 @@ fn graph_contents(quantization: Quantization) -> (IndexContents, Vec<f32>) {
     let vectors = Clusters::new(dim, 20).sample(2_000, 0, 9);
     let mut c = IndexContents::new(info);
     for (key, v) in vectors.chunks_exact(dim).enumerate() {
-        c.upsert(record(key as u64, if key.is_multiple_of(3) { "Black" } else { "Red" }), v, &[])
-            .unwrap();
+        c.upsert(
+            record(key as u64, if key.is_multiple_of(3) { "Black" } else { "Red" }),
+            v,
+            &[],
+        )
+        .unwrap();
     }
     (c, vectors)
 }
