@@ -50,12 +50,10 @@ fn main() {
         contents.graph().is_some(),
         t.elapsed().as_secs_f64()
     );
-    let images: Vec<PathBuf> = contents
-        .records
-        .iter()
+    let images: Vec<PathBuf> = (0..contents.records.len())
         .step_by((contents.records.len() / n.max(1)).max(1))
         .take(n)
-        .map(|r| photos.join(&r.image))
+        .map(|row| photos.join(&contents.records.get(row).expect("a readable record").image))
         .collect();
     let (mut load, mut embed, mut search, mut total) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (i, image) in images.iter().enumerate() {

@@ -11,6 +11,7 @@ mod error;
 mod exact;
 mod hnsw;
 mod metric;
+mod records;
 pub mod store;
 pub mod synthetic;
 
@@ -18,6 +19,7 @@ pub use error::IndexError;
 pub use exact::ExactIndex;
 pub use hnsw::{HnswConfig, HnswIndex, Quantiser, Quantization};
 pub use metric::Metric;
+pub use records::Records;
 pub use store::{FloatRows, IndexContents, IndexInfo, IndexReader, IndexWriter, Record, SearchMode};
 
 /// One neighbour: the key it was added under and its distance to the query (smaller = closer).

@@ -6,6 +6,7 @@
 //! INDEX/vectors-000003.f32     n × dim little-endian f32 (the retrieval embeddings)
 //! INDEX/parts-000003.f32       n × parts × part_dim (per-part vectors, for recommendations)
 //! INDEX/records-000003.jsonl   one JSON object per row: key, item id, image, attributes
+//! INDEX/keys-000003.u64        the rows' keys, little-endian (so a mapped open need not parse)
 //! INDEX/graph-000003.usearch   the HNSW graph over the vectors (when the index has one)
 //! ```
 //! [`IndexWriter::commit`] writes a new generation's files, fsyncs them and the folder, then
@@ -26,7 +27,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ExactIndex, Hit, HnswConfig, HnswIndex, IndexError, Metric, Quantiser, VectorIndex};
+use crate::{ExactIndex, Hit, HnswConfig, HnswIndex, IndexError, Metric, Quantiser, Records, VectorIndex};
 
 /// Written into every manifest; a reader refuses other formats and newer versions.
 pub const FORMAT: &str = "lookbook-index";
@@ -82,6 +83,9 @@ struct Manifest {
     vectors: FileEntry,
     parts: FileEntry,
     records: FileEntry,
+    /// Absent in indexes written before it existed; their records are parsed on open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    keys: Option<FileEntry>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     graph: Option<GraphEntry>,
 }
@@ -165,7 +169,7 @@ impl std::fmt::Debug for FloatRows {
 #[derive(Debug)]
 pub struct IndexContents {
     pub info: IndexInfo,
-    pub records: Vec<Record>,
+    pub records: Records,
     pub vectors: FloatRows,
     pub parts: FloatRows,
     /// Row of each key, so an upsert is O(1) rather than a scan.
@@ -198,7 +202,7 @@ impl IndexContents {
     pub fn new(info: IndexInfo) -> Self {
         IndexContents {
             info,
-            records: Vec::new(),
+            records: Records::default(),
             vectors: Vec::new().into(),
             parts: Vec::new().into(),
             rows: HashMap::new(),
@@ -233,7 +237,13 @@ impl IndexContents {
     }
 
     fn index_rows(&mut self) {
-        self.rows = self.records.iter().enumerate().map(|(row, r)| (r.key, row)).collect();
+        self.rows = self
+            .records
+            .keys()
+            .iter()
+            .enumerate()
+            .map(|(row, key)| (*key, row))
+            .collect();
     }
 
     /// The row of `key`, if it is in the index.
@@ -262,13 +272,13 @@ impl IndexContents {
         let key = record.key;
         match self.rows.get(&key).copied() {
             Some(row) => {
-                self.records[row] = record;
+                self.records.set(row, record)?;
                 self.vectors.to_mut()[row * dim..][..dim].copy_from_slice(vector);
                 self.parts.to_mut()[row * part_len..][..part_len].copy_from_slice(parts);
             }
             None => {
                 self.rows.insert(key, self.records.len());
-                self.records.push(record);
+                self.records.push(record)?;
                 self.vectors.to_mut().extend_from_slice(vector);
                 self.parts.to_mut().extend_from_slice(parts);
             }
@@ -282,26 +292,27 @@ impl IndexContents {
         Ok(())
     }
 
-    /// Drops the rows whose keys `remove` accepts; returns how many went.
-    pub fn remove_where(&mut self, remove: impl Fn(&Record) -> bool) -> usize {
+    /// Drops the rows `remove` accepts; returns how many went.
+    pub fn remove_where(&mut self, remove: impl Fn(&Record) -> bool) -> Result<usize, IndexError> {
         let (dim, part_len) = (self.info.dim, self.info.parts * self.info.part_dim);
-        let keep: Vec<bool> = self.records.iter().map(|r| !remove(r)).collect();
+        let keep: Vec<bool> = self
+            .records
+            .iter()
+            .map(|r| r.map(|r| !remove(&r)))
+            .collect::<Result<_, _>>()?;
         let removed = keep.iter().filter(|k| !**k).count();
         if removed == 0 {
-            return 0;
+            return Ok(0);
         }
         let gone: Vec<u64> = self
             .records
+            .keys()
             .iter()
             .zip(&keep)
             .filter(|(_, k)| !**k)
-            .map(|(r, _)| r.key)
+            .map(|(key, _)| *key)
             .collect();
-        let mut row = 0;
-        self.records.retain(|_| {
-            row += 1;
-            keep[row - 1]
-        });
+        self.records.retain_rows(&keep)?;
         let filter = |values: &mut FloatRows, width: usize| {
             if width == 0 {
                 return;
@@ -322,14 +333,19 @@ impl IndexContents {
                 graph.remove(key);
             }
         }
-        removed
+        Ok(removed)
     }
 
     /// The retrieval vectors as an exact index (keys = record keys).
     pub fn exact_index(&self) -> Result<ExactIndex, IndexError> {
         let mut index = ExactIndex::new(self.info.dim, self.info.metric);
-        for (record, vector) in self.records.iter().zip(self.vectors.chunks_exact(self.info.dim.max(1))) {
-            index.add(record.key, vector)?;
+        for (key, vector) in self
+            .records
+            .keys()
+            .iter()
+            .zip(self.vectors.chunks_exact(self.info.dim.max(1)))
+        {
+            index.add(*key, vector)?;
         }
         Ok(index)
     }
@@ -452,12 +468,9 @@ impl IndexWriter {
         let vectors = write("vectors", "f32", f32_bytes(&contents.vectors))?;
         self.injected(FailPoint::AfterVectors)?;
         let parts = write("parts", "f32", f32_bytes(&contents.parts))?;
-        let mut lines = Vec::new();
-        for record in &contents.records {
-            serde_json::to_writer(&mut lines, record).expect("records serialise");
-            lines.push(b'\n');
-        }
-        let records = write("records", "jsonl", lines)?;
+        let records = write("records", "jsonl", contents.records.to_jsonl())?;
+        let keys_bytes: Vec<u8> = contents.records.keys().iter().flat_map(|k| k.to_le_bytes()).collect();
+        let keys = write("keys", "u64", keys_bytes)?;
         let graph = match info.ann {
             None => {
                 contents.graph = None;
@@ -470,12 +483,11 @@ impl IndexWriter {
                         && g.config().quantization == config.quantization
                 });
                 if !current {
-                    let keys: Vec<u64> = contents.records.iter().map(|r| r.key).collect();
                     contents.graph = Some(HnswIndex::build(
                         info.dim,
                         info.metric,
                         config,
-                        &keys,
+                        contents.records.keys(),
                         &contents.vectors,
                     )?);
                 }
@@ -502,6 +514,7 @@ impl IndexWriter {
             vectors,
             parts,
             records,
+            keys: Some(keys),
             graph,
         };
         let tmp = self.dir.join("manifest.json.tmp");
@@ -515,11 +528,12 @@ impl IndexWriter {
         // The new generation is current: older files (and leftovers of interrupted
         // commits) can go. Failing to delete one only wastes space.
         let mut current = vec![&manifest.vectors.name, &manifest.parts.name, &manifest.records.name];
+        current.extend(manifest.keys.as_ref().map(|k| &k.name));
         current.extend(manifest.graph.as_ref().map(|g| &g.file.name));
         if let Ok(listing) = fs::read_dir(&self.dir) {
             for entry in listing.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
-                let ours = ["vectors-", "parts-", "records-", "graph-"]
+                let ours = ["vectors-", "parts-", "records-", "keys-", "graph-"]
                     .iter()
                     .any(|p| name.starts_with(p));
                 if ours && !current.iter().any(|c| **c == name) {
@@ -663,6 +677,7 @@ impl IndexReader {
         let manifest = read_manifest(dir)?;
         for entry in [&manifest.vectors, &manifest.parts, &manifest.records]
             .into_iter()
+            .chain(manifest.keys.as_ref())
             .chain(manifest.graph.as_ref().map(|g| &g.file))
         {
             check_file(dir, entry, true)?;
@@ -675,25 +690,55 @@ impl IndexReader {
         let vectors = float_rows(dir, &manifest.vectors, mapped)?;
         let parts = float_rows(dir, &manifest.parts, mapped)?;
         let records_path = check_file(dir, &manifest.records, false)?;
-        let records_bytes = fs::read(&records_path).map_err(|e| io(&records_path, e))?;
-        if checksum(&records_bytes) != manifest.records.xxh3 {
-            return Err(IndexError::Corrupt {
-                path: records_path,
-                message: format!(
-                    "checksum {}, the manifest says {}",
-                    checksum(&records_bytes),
-                    manifest.records.xxh3
-                ),
-            });
-        }
-        let mut records = Vec::with_capacity(manifest.count);
-        for (line_no, line) in BufReader::new(records_bytes.as_slice()).lines().enumerate() {
-            let line = line.map_err(|e| io(&records_path, e))?;
-            records.push(serde_json::from_str(&line).map_err(|e| IndexError::Corrupt {
-                path: records_path.clone(),
-                message: format!("line {}: {e}", line_no + 1),
-            })?);
-        }
+        let records = match (
+            &manifest.keys,
+            mapped && cfg!(target_endian = "little") && manifest.records.bytes > 0,
+        ) {
+            (Some(keys_entry), true) => {
+                let keys_path = check_file(dir, keys_entry, false)?;
+                let keys_bytes = fs::read(&keys_path).map_err(|e| io(&keys_path, e))?;
+                if checksum(&keys_bytes) != keys_entry.xxh3 {
+                    return Err(IndexError::Corrupt {
+                        path: keys_path,
+                        message: format!(
+                            "checksum {}, the manifest says {}",
+                            checksum(&keys_bytes),
+                            keys_entry.xxh3
+                        ),
+                    });
+                }
+                let keys: Vec<u64> = keys_bytes
+                    .chunks_exact(8)
+                    .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+                    .collect();
+                let file = File::open(&records_path).map_err(|e| io(&records_path, e))?;
+                // SAFETY: as for the vector files: written once, never modified in place.
+                let text = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| io(&records_path, e))?;
+                Records::lazy(text, keys, &records_path)?
+            }
+            _ => {
+                let records_bytes = fs::read(&records_path).map_err(|e| io(&records_path, e))?;
+                if checksum(&records_bytes) != manifest.records.xxh3 {
+                    return Err(IndexError::Corrupt {
+                        path: records_path,
+                        message: format!(
+                            "checksum {}, the manifest says {}",
+                            checksum(&records_bytes),
+                            manifest.records.xxh3
+                        ),
+                    });
+                }
+                let mut records = Vec::with_capacity(manifest.count);
+                for (line_no, line) in BufReader::new(records_bytes.as_slice()).lines().enumerate() {
+                    let line = line.map_err(|e| io(&records_path, e))?;
+                    records.push(serde_json::from_str(&line).map_err(|e| IndexError::Corrupt {
+                        path: records_path.clone(),
+                        message: format!("line {}: {e}", line_no + 1),
+                    })?);
+                }
+                Records::parsed(records)
+            }
+        };
         let info = manifest.info;
         if records.len() != manifest.count
             || vectors.len() != records.len() * info.dim

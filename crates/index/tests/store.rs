@@ -85,7 +85,7 @@ fn an_interrupted_commit_leaves_the_previous_index_readable() {
     IndexWriter::new(dir.path()).unwrap().commit(&mut second).unwrap();
     assert_eq!(IndexReader::open(dir.path()).unwrap(), second);
     let files = fs::read_dir(dir.path()).unwrap().count();
-    assert_eq!(files, 4, "manifest + one generation's three files");
+    assert_eq!(files, 5, "manifest + one generation's four files");
 }
 
 #[test]
@@ -99,20 +99,21 @@ fn add_and_remove_update_the_index_without_a_rebuild() {
         .unwrap();
     // The same key again replaces its row.
     index.upsert(record(2, "Green"), &[0.0, 0.0, 0.0], &[0.0; 4]).unwrap();
-    assert_eq!(index.remove_where(|r| r.key == 1), 1);
+    assert_eq!(index.remove_where(|r| r.key == 1).unwrap(), 1);
     writer.commit(&mut index).unwrap();
     let read = IndexReader::open(dir.path()).unwrap();
-    let keys: Vec<u64> = read.records.iter().map(|r| r.key).collect();
+    let keys: Vec<u64> = read.records.keys().to_vec();
     assert_eq!(keys, vec![2, 3, 7]);
-    assert_eq!(read.records[0].attributes["colour"], "Green");
+    assert_eq!(read.records.get(0).unwrap().attributes["colour"], "Green");
     assert_eq!(&read.vectors[..3], &[0.0, 0.0, 0.0]);
     assert_eq!(read.parts_of(2), &[7.0, 1.0, 2.0, 7.0]);
     // A filter on the stored attributes still returns k results.
     let exact = read.exact_index().unwrap();
     let red = |key: u64| {
-        read.records
-            .iter()
-            .any(|r| r.key == key && r.attributes["colour"] == "Red")
+        read.records.iter().any(|r| {
+            let r = r.unwrap();
+            r.key == key && r.attributes["colour"] == "Red"
+        })
     };
     let hits = exact.search(&[0.0, 0.0, 0.0], 2, Some(&red)).unwrap();
     assert_eq!(hits.iter().map(|h| h.key).collect::<Vec<_>>(), vec![3, 7]);
@@ -218,7 +219,7 @@ fn updates_keep_the_graph_in_step_loaded_or_rebuild_it_mapped() {
             true => IndexReader::open_mapped(dir.path()).unwrap(),
         };
         index.upsert(record(90_000, "Green"), &new_vector, &[]).unwrap();
-        assert_eq!(index.remove_where(|r| r.key == 5), 1);
+        assert_eq!(index.remove_where(|r| r.key == 5).unwrap(), 1);
         // A loaded graph took both changes; a mapped one cannot, so it is gone until commit.
         assert_eq!(index.graph().is_some(), !mapped);
         let hits = index.search(&new_vector, 1, None, SearchMode::Auto).unwrap();
@@ -273,4 +274,64 @@ fn verify_finds_damage_that_a_mapped_open_does_not_read() {
         .unwrap();
     let err = IndexReader::open_mapped(dir.path()).unwrap_err();
     assert!(err.to_string().contains("graph-"), "{err}");
+}
+
+#[test]
+fn a_mapped_open_reads_records_on_demand() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut written = contents(&[10, 11, 20, 31]);
+    let writer = IndexWriter::new(dir.path()).unwrap();
+    writer.commit(&mut written).unwrap();
+    let mapped = IndexReader::open_mapped(dir.path()).unwrap();
+    assert!(mapped.records.is_lazy());
+    assert_eq!(mapped, written);
+    assert_eq!(mapped.records.keys(), &[10, 11, 20, 31]);
+    assert_eq!(mapped.records.get(2).unwrap().image, PathBuf::from("images/20.jpg"));
+    // Item ids are found in the text: item1 is keys 10 and 11 (first row 0), item3 key 31.
+    assert_eq!(mapped.records.find_item("item1").unwrap(), Some(0));
+    assert_eq!(mapped.records.find_item("item3").unwrap(), Some(3));
+    assert_eq!(mapped.records.find_item("item").unwrap(), None);
+    // A change parses every row once; committing writes them back unchanged.
+    let mut changed = IndexReader::open_mapped(dir.path()).unwrap();
+    changed.upsert(record(40, "Red"), &[1.0, 2.0, 3.0], &[0.0; 4]).unwrap();
+    assert!(!changed.records.is_lazy());
+    writer.commit(&mut changed).unwrap();
+    let reread = IndexReader::open_mapped(dir.path()).unwrap();
+    assert_eq!(reread.records.len(), 5);
+    assert_eq!(reread.records.get(4).unwrap().key, 40);
+    assert_eq!(reread.records.get(0).unwrap().attributes["colour"], "Black");
+
+    // A damaged line (same length) surfaces as an error when that row is read, not a panic.
+    let records_file = fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("records-"))
+        .unwrap()
+        .path();
+    let mut text = fs::read(&records_file).unwrap();
+    text[1] = b'X';
+    fs::write(&records_file, &text).unwrap();
+    let damaged = IndexReader::open_mapped(dir.path()).unwrap();
+    let err = damaged.records.get(0).unwrap_err();
+    assert!(err.to_string().contains("line 1"), "{err}");
+    assert!(damaged.records.get(1).is_ok());
+    assert!(
+        IndexReader::open(dir.path()).is_err(),
+        "a full read checks the checksum"
+    );
+
+    // An index written before the keys file existed is parsed on open.
+    fs::write(&records_file, {
+        let mut t = text.clone();
+        t[1] = b'"';
+        t
+    })
+    .unwrap();
+    let manifest_path = dir.path().join("manifest.json");
+    let mut manifest: serde_json::Value = serde_json::from_slice(&fs::read(&manifest_path).unwrap()).unwrap();
+    manifest.as_object_mut().unwrap().remove("keys");
+    fs::write(&manifest_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let old = IndexReader::open_mapped(dir.path()).unwrap();
+    assert!(!old.records.is_lazy());
+    assert_eq!(old.records.len(), 5);
 }

@@ -273,7 +273,7 @@ fn build(args: BuildArgs, quiet: bool) -> Result<ExitCode> {
         Some(mut previous) if same_build(&previous.info, &info) => {
             // The catalogue may have lost images since: those go.
             let wanted: HashSet<u64> = selected.iter().map(|&i| image_key(&catalog.entries[i].image)).collect();
-            let gone = previous.remove_where(|r| !wanted.contains(&r.key));
+            let gone = previous.remove_where(|r| !wanted.contains(&r.key))?;
             previous.info.ann = info.ann;
             eprintln!(
                 "resuming {}: {} images already indexed{}",
@@ -436,7 +436,7 @@ fn remove(args: RemoveArgs) -> Result<ExitCode> {
         args.item.contains(&r.item_id)
             || images.contains(&r.image)
             || (!args.filter.is_empty() && args.filter.iter().all(|(c, v)| r.attributes.get(c) == Some(v)))
-    });
+    })?;
     if removed > 0 {
         IndexWriter::new(&args.index)?.commit(&mut contents)?;
     }
@@ -452,16 +452,17 @@ fn verify(index: &Path) -> Result<ExitCode> {
     IndexReader::verify(index).with_context(|| format!("verifying the index {}", index.display()))?;
     let contents = IndexReader::open_mapped(index)?;
     let info = &contents.info;
+    let items = contents
+        .records
+        .iter()
+        .map(|r| r.map(|r| r.item_id.clone()))
+        .collect::<Result<HashSet<String>, _>>()?
+        .len();
     println!(
         "index {}: ok — {} images of {} items, {}-d {} vectors ({} parts × {}), model {}, catalogue {}{}",
         index.display(),
         contents.records.len(),
-        contents
-            .records
-            .iter()
-            .map(|r| r.item_id.as_str())
-            .collect::<HashSet<_>>()
-            .len(),
+        items,
         info.dim,
         info.metric,
         info.parts,

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use lookbook_eval::knn_probabilities;
 use lookbook_imaging::draw::{Tile, contact_sheet, write_png};
-use lookbook_index::{Hit, IndexContents, IndexReader, SearchMode};
+use lookbook_index::{Hit, IndexContents, IndexReader, Record, SearchMode};
 use serde::Serialize;
 
 use super::embedding::embedder_for;
@@ -95,7 +95,7 @@ impl QueryArgs {
                 .unwrap_or_else(|| PathBuf::from(&contents.info.model));
             (embed_photo(&model, &path, dim)?, None)
         } else {
-            let Some(row) = contents.records.iter().position(|r| r.item_id == self.query) else {
+            let Some(row) = contents.records.find_item(&self.query)? else {
                 bail!(
                     "`{}` is neither a readable image file nor an item id in the index",
                     self.query
@@ -136,7 +136,9 @@ impl Query {
         let contents = &self.contents;
         let accept = |key: u64| {
             let Some(row) = contents.row_of(key) else { return false };
-            let record = &contents.records[row];
+            let Ok(record) = contents.records.get(row) else {
+                return false;
+            };
             self.own_item.as_ref() != Some(&record.item_id)
                 && filters.iter().all(|(c, v)| record.attributes.get(c) == Some(v))
         };
@@ -144,6 +146,14 @@ impl Query {
         let filter: Option<&(dyn Fn(u64) -> bool + Sync)> = if filtered { Some(&accept) } else { None };
         Ok(contents.search(&self.vector, k, filter, self.mode)?)
     }
+}
+
+/// The record of a key a search returned.
+fn record_of(contents: &IndexContents, key: u64) -> Result<Record> {
+    let row = contents
+        .row_of(key)
+        .with_context(|| format!("key {key} came back from a search but has no record"))?;
+    Ok(contents.records.get(row)?.into_owned())
 }
 
 #[derive(Serialize)]
@@ -163,25 +173,21 @@ pub fn run(args: SearchArgs, _quiet: bool) -> Result<ExitCode> {
         .iter()
         .enumerate()
         .map(|(i, hit)| {
-            let record = &contents.records[contents.row_of(hit.key).expect("hits come from the index")];
-            Found {
+            let record = record_of(contents, hit.key)?;
+            Ok(Found {
                 rank: i + 1,
-                item_id: record.item_id.clone(),
+                item_id: record.item_id,
                 distance: hit.distance,
                 image: contents.info.catalog_root.join(&record.image),
-                attributes: record.attributes.clone(),
-            }
+                attributes: record.attributes,
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     if let Some(sheet) = &args.sheet {
         let query_image = match &query.own_item {
             Some(item) => {
-                let row = contents
-                    .records
-                    .iter()
-                    .position(|r| &r.item_id == item)
-                    .expect("resolved above");
-                contents.info.catalog_root.join(&contents.records[row].image)
+                let row = contents.records.find_item(item)?.expect("resolved above");
+                contents.info.catalog_root.join(&contents.records.get(row)?.image)
             }
             None => PathBuf::from(&args.query.query),
         };
@@ -232,10 +238,10 @@ pub fn tag(args: TagArgs, _quiet: bool) -> Result<ExitCode> {
     let query = args.query.resolve()?;
     let hits = query.nearest(args.k, &[])?;
     let contents = &query.contents;
-    let neighbours: Vec<&BTreeMap<String, String>> = hits
+    let neighbours: Vec<BTreeMap<String, String>> = hits
         .iter()
-        .map(|h| &contents.records[contents.row_of(h.key).expect("hits come from the index")].attributes)
-        .collect();
+        .map(|h| record_of(contents, h.key).map(|r| r.attributes))
+        .collect::<Result<_>>()?;
     let tags: Vec<Tagged> = contents
         .info
         .columns
