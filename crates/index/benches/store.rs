@@ -76,6 +76,19 @@ fn main() {
         bytes as f64 / 1048576.0
     );
     drop(contents);
+    // Opening twice more: the first open after the commit can find pages still being written back.
+    for round in 0..2 {
+        let t = Instant::now();
+        let opened = IndexReader::open_mapped(dir.path()).expect("open");
+        let open_s = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let found = opened.row_of(n as u64 / 2);
+        println!(
+            "store n={n} open=mapped round={round} open_s={open_s:.3} first_lookup_s={:.3} found={}",
+            t.elapsed().as_secs_f64(),
+            found.is_some()
+        );
+    }
     for mapped in [true, false] {
         let t = Instant::now();
         let opened = match mapped {

@@ -21,9 +21,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
@@ -164,6 +166,27 @@ impl std::fmt::Debug for FloatRows {
     }
 }
 
+/// Key → row. Keys are already hashes (XXH3 of the image path), so a multiply-shift mix is
+/// enough, and several times faster than SipHash for a million of them.
+type RowMap = HashMap<u64, usize, BuildHasherDefault<KeyHasher>>;
+
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, key: u64) {
+        self.0 = (key ^ (key >> 29)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
 /// Everything an index holds, in row order: `vectors` is `records.len() × dim`, `parts` is
 /// `records.len() × parts × part_dim`; `graph`, when there is one, holds the same keys.
 #[derive(Debug)]
@@ -173,7 +196,8 @@ pub struct IndexContents {
     pub vectors: FloatRows,
     pub parts: FloatRows,
     /// Row of each key, so an upsert is O(1) rather than a scan.
-    rows: HashMap<u64, usize>,
+    /// Built on first use: a mapped open of a million rows should not pay for it up front.
+    rows: OnceLock<RowMap>,
     /// Kept in step by upsert/remove when it is writable; dropped (and rebuilt by the next
     /// commit) when it is a read-only mapping.
     graph: Option<HnswIndex>,
@@ -205,7 +229,7 @@ impl IndexContents {
             records: Records::default(),
             vectors: Vec::new().into(),
             parts: Vec::new().into(),
-            rows: HashMap::new(),
+            rows: OnceLock::new(),
             graph: None,
         }
     }
@@ -236,19 +260,27 @@ impl IndexContents {
         self.graph.as_mut()
     }
 
+    /// Forgets the key → row map (rebuilt on next use).
     fn index_rows(&mut self) {
-        self.rows = self
-            .records
-            .keys()
-            .iter()
-            .enumerate()
-            .map(|(row, key)| (*key, row))
-            .collect();
+        self.rows = OnceLock::new();
+    }
+
+    fn rows(&self) -> &RowMap {
+        self.rows.get_or_init(|| {
+            let mut rows = RowMap::with_capacity_and_hasher(self.records.len(), Default::default());
+            rows.extend(self.records.keys().iter().enumerate().map(|(row, key)| (*key, row)));
+            rows
+        })
+    }
+
+    fn rows_mut(&mut self) -> &mut RowMap {
+        self.rows();
+        self.rows.get_mut().expect("initialised above")
     }
 
     /// The row of `key`, if it is in the index.
     pub fn row_of(&self, key: u64) -> Option<usize> {
-        self.rows.get(&key).copied()
+        self.rows().get(&key).copied()
     }
 
     /// Appends one image, or replaces the row with the same key.
@@ -270,14 +302,15 @@ impl IndexContents {
             return Err(IndexError::NonFinite { key: record.key });
         }
         let key = record.key;
-        match self.rows.get(&key).copied() {
+        match self.row_of(key) {
             Some(row) => {
                 self.records.set(row, record)?;
                 self.vectors.to_mut()[row * dim..][..dim].copy_from_slice(vector);
                 self.parts.to_mut()[row * part_len..][..part_len].copy_from_slice(parts);
             }
             None => {
-                self.rows.insert(key, self.records.len());
+                let row = self.records.len();
+                self.rows_mut().insert(key, row);
                 self.records.push(record)?;
                 self.vectors.to_mut().extend_from_slice(vector);
                 self.parts.to_mut().extend_from_slice(parts);
@@ -774,16 +807,16 @@ impl IndexReader {
             }
             _ => None,
         };
-        let mut contents = IndexContents {
+        let contents = IndexContents {
             info,
             records,
             vectors,
             parts,
-            rows: HashMap::new(),
+            rows: OnceLock::new(),
             graph,
         };
-        contents.index_rows();
-        if contents.rows.len() != contents.records.len() {
+        // A mapped open leaves this to `verify` (or the first lookup) to stay fast.
+        if !mapped && contents.rows().len() != contents.records.len() {
             return Err(IndexError::Corrupt {
                 path: records_path,
                 message: "a key appears on more than one row".into(),
