@@ -12,6 +12,8 @@ use crate::{Hit, IndexError, Metric, VectorIndex};
 const TILE: usize = 2048;
 /// Queries per task: one SGEMM of this many rows per tile.
 const QUERY_BLOCK: usize = 64;
+/// Up to this many queries in a block go through `gemm`'s matrix-vector path.
+const SMALL_BATCH: usize = 4;
 
 /// Brute-force search over vectors held row by row in memory.
 #[derive(Debug, Clone)]
@@ -105,24 +107,54 @@ impl ExactIndex {
         for start in (0..self.keys.len()).step_by(TILE) {
             let n = TILE.min(self.keys.len() - start);
             // dots[m × n] = queries[m × dim] · rowsᵀ[dim × n]
-            // SAFETY: the slices hold m×dim, n×dim and m×n floats at the strides given.
-            unsafe {
-                matrixmultiply::sgemm(
-                    m,
-                    dim,
-                    n,
-                    1.0,
-                    queries.as_ptr(),
-                    dim as isize,
-                    1,
-                    self.vectors[start * dim..].as_ptr(),
-                    1,
-                    dim as isize,
-                    0.0,
-                    dots.as_mut_ptr(),
-                    n as isize,
-                    1,
-                );
+            let rows = &self.vectors[start * dim..][..n * dim];
+            if m <= SMALL_BATCH {
+                // A few queries: matrix-vector products. matrixmultiply would copy (pack)
+                // the whole tile for each call, which costs more than the arithmetic here.
+                // SAFETY: the slices hold m×dim, n×dim and m×n floats at the strides given.
+                unsafe {
+                    gemm::gemm(
+                        m,
+                        n,
+                        dim,
+                        dots.as_mut_ptr(),
+                        1,
+                        n as isize,
+                        false,
+                        queries.as_ptr(),
+                        1,
+                        dim as isize,
+                        rows.as_ptr(),
+                        dim as isize,
+                        1,
+                        0.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        gemm::Parallelism::None,
+                    );
+                }
+            } else {
+                // SAFETY: as above.
+                unsafe {
+                    matrixmultiply::sgemm(
+                        m,
+                        dim,
+                        n,
+                        1.0,
+                        queries.as_ptr(),
+                        dim as isize,
+                        1,
+                        rows.as_ptr(),
+                        1,
+                        dim as isize,
+                        0.0,
+                        dots.as_mut_ptr(),
+                        n as isize,
+                        1,
+                    );
+                }
             }
             for (q, heap) in heaps.iter_mut().enumerate() {
                 for (j, &dot) in dots[q * n..][..n].iter().enumerate() {

@@ -198,6 +198,9 @@ pub struct IndexContents {
     /// Row of each key, so an upsert is O(1) rather than a scan.
     /// Built on first use: a mapped open of a million rows should not pay for it up front.
     rows: OnceLock<RowMap>,
+    /// The exact index over `vectors`, built by the first exact search and kept (a copy of
+    /// the vectors with their norms); forgotten when the rows change.
+    exact: OnceLock<ExactIndex>,
     /// Kept in step by upsert/remove when it is writable; dropped (and rebuilt by the next
     /// commit) when it is a read-only mapping.
     graph: Option<HnswIndex>,
@@ -230,6 +233,7 @@ impl IndexContents {
             vectors: Vec::new().into(),
             parts: Vec::new().into(),
             rows: OnceLock::new(),
+            exact: OnceLock::new(),
             graph: None,
         }
     }
@@ -260,9 +264,10 @@ impl IndexContents {
         self.graph.as_mut()
     }
 
-    /// Forgets the key → row map (rebuilt on next use).
+    /// Forgets the key → row map and the exact index (rebuilt on next use).
     fn index_rows(&mut self) {
         self.rows = OnceLock::new();
+        self.exact = OnceLock::new();
     }
 
     fn rows(&self) -> &RowMap {
@@ -302,6 +307,7 @@ impl IndexContents {
             return Err(IndexError::NonFinite { key: record.key });
         }
         let key = record.key;
+        self.exact = OnceLock::new();
         match self.row_of(key) {
             Some(row) => {
                 self.records.set(row, record)?;
@@ -405,7 +411,13 @@ impl IndexContents {
     ) -> Result<Vec<Vec<Hit>>, IndexError> {
         match (&self.graph, mode) {
             (Some(graph), SearchMode::Auto) => graph.search_batch(queries, k, filter),
-            _ => self.exact_index()?.search_batch(queries, k, filter),
+            _ => {
+                if self.exact.get().is_none() {
+                    // Two threads racing here build it twice; one copy is kept.
+                    let _ = self.exact.set(self.exact_index()?);
+                }
+                self.exact.get().expect("set above").search_batch(queries, k, filter)
+            }
         }
     }
 
@@ -813,6 +825,7 @@ impl IndexReader {
             vectors,
             parts,
             rows: OnceLock::new(),
+            exact: OnceLock::new(),
             graph,
         };
         // A mapped open leaves this to `verify` (or the first lookup) to stay fast.

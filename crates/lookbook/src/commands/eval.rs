@@ -270,7 +270,23 @@ fn tag_report(
             catalog.columns.join(", ")
         ),
         Some(a) => vec![a.clone()],
-        None => catalog.columns.clone(),
+        // Names and identifiers (nearly one value per image) are not categories to predict.
+        None => {
+            let (kept, names): (Vec<String>, Vec<String>) = catalog.columns.iter().cloned().partition(|c| {
+                let column = catalog.column_index(c).expect("a catalogue column");
+                let values: Vec<&str> = entries
+                    .iter()
+                    .map(|e| e.values[column].as_str())
+                    .filter(|v| !v.is_empty())
+                    .collect();
+                let distinct: std::collections::HashSet<&str> = values.iter().copied().collect();
+                distinct.len() * 4 <= values.len()
+            });
+            if !names.is_empty() && !args.json {
+                println!("left out (names or identifiers, not categories): {}", names.join(", "));
+            }
+            kept
+        }
     };
     let values: Vec<Vec<&str>> = columns
         .iter()
