@@ -33,6 +33,16 @@ fn record(key: u64, colour: &str) -> Record {
     }
 }
 
+/// The index file whose name starts with `prefix` (e.g. `vectors-`).
+fn file_of(dir: &std::path::Path, prefix: &str) -> PathBuf {
+    fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with(prefix))
+        .unwrap()
+        .path()
+}
+
 fn contents(keys: &[u64]) -> IndexContents {
     let mut c = IndexContents::new(info());
     for &key in keys {
@@ -126,12 +136,7 @@ fn damaged_or_foreign_files_are_reported_not_read() {
         .unwrap()
         .commit(&mut contents(&[1, 2]))
         .unwrap();
-    let vectors = fs::read_dir(dir.path())
-        .unwrap()
-        .flatten()
-        .find(|e| e.file_name().to_string_lossy().starts_with("vectors-"))
-        .unwrap()
-        .path();
+    let vectors = file_of(dir.path(), "vectors-");
     let mut bytes = fs::read(&vectors).unwrap();
     bytes[0] ^= 0xff;
     fs::write(&vectors, &bytes).unwrap();
@@ -244,12 +249,7 @@ fn verify_finds_damage_that_a_mapped_open_does_not_read() {
     let dir = tempfile::tempdir().unwrap();
     let (mut written, _) = graph_contents(Quantization::F32);
     IndexWriter::new(dir.path()).unwrap().commit(&mut written).unwrap();
-    let vectors = fs::read_dir(dir.path())
-        .unwrap()
-        .flatten()
-        .find(|e| e.file_name().to_string_lossy().starts_with("vectors-"))
-        .unwrap()
-        .path();
+    let vectors = file_of(dir.path(), "vectors-");
     let mut bytes = fs::read(&vectors).unwrap();
     bytes[100] ^= 0x01;
     fs::write(&vectors, &bytes).unwrap();
@@ -259,12 +259,7 @@ fn verify_finds_damage_that_a_mapped_open_does_not_read() {
     assert!(err.to_string().contains("checksum"), "{err}");
     assert!(IndexReader::open(dir.path()).is_err());
     // A truncated graph fails even the mapped open.
-    let graph = fs::read_dir(dir.path())
-        .unwrap()
-        .flatten()
-        .find(|e| e.file_name().to_string_lossy().starts_with("graph-"))
-        .unwrap()
-        .path();
+    let graph = file_of(dir.path(), "graph-");
     let len = fs::metadata(&graph).unwrap().len();
     fs::File::options()
         .write(true)
@@ -302,12 +297,7 @@ fn a_mapped_open_reads_records_on_demand() {
     assert_eq!(reread.records.get(0).unwrap().attributes["colour"], "Black");
 
     // A damaged line (same length) surfaces as an error when that row is read, not a panic.
-    let records_file = fs::read_dir(dir.path())
-        .unwrap()
-        .flatten()
-        .find(|e| e.file_name().to_string_lossy().starts_with("records-"))
-        .unwrap()
-        .path();
+    let records_file = file_of(dir.path(), "records-");
     let mut text = fs::read(&records_file).unwrap();
     text[1] = b'X';
     fs::write(&records_file, &text).unwrap();

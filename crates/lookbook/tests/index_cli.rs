@@ -151,40 +151,32 @@ fn inshop_eval_and_knn_tagging_on_the_official_layout() {
     RgbImage::from_fn(40, 60, |_, y| Rgb(if y < 30 { [10, 10, 250] } else { [10, 90, 250] }))
         .save(&photo)
         .unwrap();
-    let tags = json(&lookbook(&[
-        "tag",
-        "--index",
-        index.to_str().unwrap(),
-        photo.to_str().unwrap(),
-        "-k",
-        "10",
-        "--json",
-    ]));
-    let category = tags
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["attribute"] == "category")
-        .unwrap();
+    // The category values `lookbook tag QUERY -k K` gives.
+    let category = |query: &str, k: &str| {
+        let tags = json(&lookbook(&[
+            "tag",
+            "--index",
+            index.to_str().unwrap(),
+            query,
+            "-k",
+            k,
+            "--json",
+        ]));
+        let found = tags
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["attribute"] == "category")
+            .cloned();
+        found.unwrap()["values"].clone()
+    };
     // The 5 id_4 photos (identical), then the 5 id_3 photos: all Shirts.
-    assert_eq!(category["values"], serde_json::json!([["Shirts", 1.0]]));
+    assert_eq!(
+        category(photo.to_str().unwrap(), "10"),
+        serde_json::json!([["Shirts", 1.0]])
+    );
     // An indexed item is tagged from other items: id_1 from id_2 (Dresses), never itself.
-    let tags = json(&lookbook(&[
-        "tag",
-        "--index",
-        index.to_str().unwrap(),
-        "id_00000001",
-        "-k",
-        "5",
-        "--json",
-    ]));
-    let category = tags
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["attribute"] == "category")
-        .unwrap();
-    assert_eq!(category["values"], serde_json::json!([["Dresses", 1.0]]));
+    assert_eq!(category("id_00000001", "5"), serde_json::json!([["Dresses", 1.0]]));
     let text = lookbook(&["tag", "--index", index.to_str().unwrap(), photo.to_str().unwrap()]);
     assert!(stdout(&text).contains("Shirts 1.00"), "{}", stdout(&text));
 }
