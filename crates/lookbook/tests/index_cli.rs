@@ -3,7 +3,7 @@
 //! layout, with the histogram baseline (no training needed, and its answers are known).
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use image::{Rgb, RgbImage};
@@ -65,6 +65,15 @@ fn inshop_fixture(root: &Path) {
         rows.join("\n")
     );
     fs::write(root.join("Eval/list_eval_partition.txt"), text).unwrap();
+}
+
+/// A temporary folder with the In-shop fixture in `inshop/` and room for `index/`.
+fn fixture() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("inshop");
+    inshop_fixture(&catalog);
+    let index = dir.path().join("index");
+    (dir, catalog, index)
 }
 
 fn histogram_index(catalog: &Path, index: &Path, extra: &[&str]) -> Output {
@@ -183,10 +192,7 @@ fn inshop_eval_and_knn_tagging_on_the_official_layout() {
 
 #[test]
 fn a_killed_build_resumes_and_add_remove_verify_keep_the_index_whole() {
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = dir.path().join("inshop");
-    inshop_fixture(&catalog);
-    let index = dir.path().join("index");
+    let (_dir, catalog, index) = fixture();
     let idx = index.to_str().unwrap();
     // Chunks of 6 images, a commit after each: the process dies right after the first.
     let killed = lookbook_env(
@@ -280,15 +286,15 @@ fn a_killed_build_resumes_and_add_remove_verify_keep_the_index_whole() {
     let vague = lookbook(&["index", "remove", "--index", idx]);
     assert_eq!(vague.status.code(), Some(2));
     // A damaged file is caught by verify.
-    let records = fs::read_dir(&index)
+    let vectors = fs::read_dir(&index)
         .unwrap()
         .flatten()
         .find(|e| e.file_name().to_string_lossy().starts_with("vectors-"))
         .unwrap()
         .path();
-    let mut bytes = fs::read(&records).unwrap();
+    let mut bytes = fs::read(&vectors).unwrap();
     bytes[7] ^= 0x10;
-    fs::write(&records, bytes).unwrap();
+    fs::write(&vectors, bytes).unwrap();
     let damaged = lookbook(&["index", "verify", "--index", idx]);
     assert_eq!(damaged.status.code(), Some(2));
     assert!(stderr(&damaged).contains("checksum"), "{}", stderr(&damaged));
@@ -296,10 +302,7 @@ fn a_killed_build_resumes_and_add_remove_verify_keep_the_index_whole() {
 
 #[test]
 fn an_hnsw_index_answers_like_exact_search_and_draws_a_contact_sheet() {
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = dir.path().join("inshop");
-    inshop_fixture(&catalog);
-    let index = dir.path().join("index");
+    let (_dir, catalog, index) = fixture();
     let idx = index.to_str().unwrap();
     let built = histogram_index(&catalog, &index, &["--ann", "hnsw", "--quantization", "i8"]);
     assert!(built.status.success(), "{}", stderr(&built));
@@ -328,7 +331,7 @@ fn an_hnsw_index_answers_like_exact_search_and_draws_a_contact_sheet() {
     assert_eq!(shirts.len(), 10);
     assert!(shirts.iter().all(|i| i == "id_00000003" || i == "id_00000004"));
 
-    let sheet = dir.path().join("sheet.png");
+    let sheet = index.with_file_name("sheet.png");
     let out = lookbook(&[
         "search",
         "--index",
