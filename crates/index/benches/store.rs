@@ -36,6 +36,7 @@ fn main() {
             "garment_group_name".into(),
         ],
         ann: None,
+        ivf: None,
     };
     let colours = ["Black", "White", "Dark Blue", "Light Pink", "Greenish Khaki"];
     let types = ["Trousers", "Dress", "Sweater", "T-shirt", "Bra", "Skirt", "Blouse"];

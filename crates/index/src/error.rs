@@ -16,6 +16,8 @@ pub enum IndexError {
     Corrupt { path: PathBuf, message: String },
     #[error("the HNSW library: {0}")]
     Native(String),
+    #[error("{0}")]
+    Invalid(String),
     #[error("the write stopped early ({0}); the previous index is untouched")]
     Interrupted(String),
 }

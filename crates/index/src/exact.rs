@@ -30,7 +30,7 @@ pub struct ExactIndex {
 
 /// A heap entry ordered by distance (the largest on top, to be evicted first).
 #[derive(PartialEq)]
-struct Candidate(Hit);
+pub(crate) struct Candidate(pub(crate) Hit);
 
 impl Eq for Candidate {}
 
@@ -50,7 +50,7 @@ impl Ord for Candidate {
     }
 }
 
-fn squared_norm(v: &[f32]) -> f32 {
+pub(crate) fn squared_norm(v: &[f32]) -> f32 {
     v.iter().map(|x| x * x).sum()
 }
 
@@ -108,54 +108,7 @@ impl ExactIndex {
             let n = TILE.min(self.keys.len() - start);
             // dots[m × n] = queries[m × dim] · rowsᵀ[dim × n]
             let rows = &self.vectors[start * dim..][..n * dim];
-            if m <= SMALL_BATCH {
-                // A few queries: matrix-vector products. matrixmultiply would copy (pack)
-                // the whole tile for each call, which costs more than the arithmetic here.
-                // SAFETY: the slices hold m×dim, n×dim and m×n floats at the strides given.
-                unsafe {
-                    gemm::gemm(
-                        m,
-                        n,
-                        dim,
-                        dots.as_mut_ptr(),
-                        1,
-                        n as isize,
-                        false,
-                        queries.as_ptr(),
-                        1,
-                        dim as isize,
-                        rows.as_ptr(),
-                        dim as isize,
-                        1,
-                        0.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
-                    );
-                }
-            } else {
-                // SAFETY: as above.
-                unsafe {
-                    matrixmultiply::sgemm(
-                        m,
-                        dim,
-                        n,
-                        1.0,
-                        queries.as_ptr(),
-                        dim as isize,
-                        1,
-                        rows.as_ptr(),
-                        1,
-                        dim as isize,
-                        0.0,
-                        dots.as_mut_ptr(),
-                        n as isize,
-                        1,
-                    );
-                }
-            }
+            dot_products(queries, m, rows, n, dim, &mut dots[..m * n]);
             for (q, heap) in heaps.iter_mut().enumerate() {
                 for (j, &dot) in dots[q * n..][..n].iter().enumerate() {
                     let row = start + j;
@@ -270,5 +223,58 @@ impl VectorIndex for ExactIndex {
             .par_chunks(QUERY_BLOCK * self.dim)
             .flat_map_iter(|block| self.search_block(block, k, filter))
             .collect())
+    }
+}
+
+/// `out[m × n] = queries[m × dim] · rowsᵀ[dim × n]` (all row-major).
+pub(crate) fn dot_products(queries: &[f32], m: usize, rows: &[f32], n: usize, dim: usize, out: &mut [f32]) {
+    assert!(queries.len() >= m * dim && rows.len() >= n * dim && out.len() >= m * n);
+    if m <= SMALL_BATCH {
+        // A few queries: matrix-vector products. matrixmultiply would copy (pack)
+        // the whole tile for each call, which costs more than the arithmetic here.
+        // SAFETY: the slices hold m×dim, n×dim and m×n floats at the strides given.
+        unsafe {
+            gemm::gemm(
+                m,
+                n,
+                dim,
+                out.as_mut_ptr(),
+                1,
+                n as isize,
+                false,
+                queries.as_ptr(),
+                1,
+                dim as isize,
+                rows.as_ptr(),
+                dim as isize,
+                1,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            );
+        }
+    } else {
+        // SAFETY: as above.
+        unsafe {
+            matrixmultiply::sgemm(
+                m,
+                dim,
+                n,
+                1.0,
+                queries.as_ptr(),
+                dim as isize,
+                1,
+                rows.as_ptr(),
+                1,
+                dim as isize,
+                0.0,
+                out.as_mut_ptr(),
+                n as isize,
+                1,
+            );
+        }
     }
 }

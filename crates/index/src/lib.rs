@@ -3,13 +3,16 @@
 //! [`VectorIndex`] is what search, recommendation and evaluation talk to. [`ExactIndex`] is
 //! brute force done well: queries are batched into one matrix product (`matrixmultiply`'s
 //! SIMD SGEMM), so a 100k gallery answers thousands of queries a second on one core, and its
-//! answers are the ground truth an approximate index is measured against. [`HnswIndex`] is
-//! the approximate one, for large galleries: usearch's HNSW graph, optionally i8-quantised. [`store`] keeps
+//! answers are the ground truth an approximate index is measured against. Two approximate
+//! ones for large galleries: [`HnswIndex`], usearch's HNSW graph (optionally i8-quantised),
+//! fastest one query at a time; [`IvfIndex`], k-means lists scanned as matrix products,
+//! fastest for batches of queries and smallest (i8 residuals). [`store`] keeps
 //! an index on disk: [`IndexWriter`] commits generations atomically, [`IndexReader`] verifies them.
 
 mod error;
 mod exact;
 mod hnsw;
+mod ivf;
 mod metric;
 mod records;
 pub mod store;
@@ -18,6 +21,7 @@ pub mod synthetic;
 pub use error::IndexError;
 pub use exact::ExactIndex;
 pub use hnsw::{HnswConfig, HnswIndex, Quantiser, Quantization};
+pub use ivf::{IvfConfig, IvfIndex};
 pub use metric::Metric;
 pub use records::Records;
 pub use store::{FloatRows, IndexContents, IndexInfo, IndexReader, IndexWriter, Record, SearchMode};

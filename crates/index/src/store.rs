@@ -8,6 +8,7 @@
 //! INDEX/records-000003.jsonl   one JSON object per row: key, item id, image, attributes
 //! INDEX/keys-000003.u64        the rows' keys, little-endian (so a mapped open need not parse)
 //! INDEX/graph-000003.usearch   the HNSW graph over the vectors (when the index has one)
+//! INDEX/lists-000003.ivf        or the inverted-file lists over them (when it has those)
 //! ```
 //! [`IndexWriter::commit`] writes a new generation's files, fsyncs them and the folder, then
 //! swaps `manifest.json` by rename. A run killed at any point leaves the previous manifest
@@ -29,7 +30,9 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ExactIndex, Hit, HnswConfig, HnswIndex, IndexError, Metric, Quantiser, Records, VectorIndex};
+use crate::{
+    ExactIndex, Hit, HnswConfig, HnswIndex, IndexError, IvfConfig, IvfIndex, Metric, Quantiser, Records, VectorIndex,
+};
 
 /// Written into every manifest; a reader refuses other formats and newer versions.
 pub const FORMAT: &str = "lookbook-index";
@@ -54,6 +57,9 @@ pub struct IndexInfo {
     /// Build an HNSW graph over the vectors at every commit (none: searches are exact).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ann: Option<HnswConfig>,
+    /// Or keep inverted-file lists over them (fast for batches of queries); not both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ivf: Option<IvfConfig>,
 }
 
 /// One indexed image.
@@ -90,6 +96,8 @@ struct Manifest {
     keys: Option<FileEntry>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     graph: Option<GraphEntry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lists: Option<FileEntry>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -204,6 +212,8 @@ pub struct IndexContents {
     /// Kept in step by upsert/remove when it is writable; dropped (and rebuilt by the next
     /// commit) when it is a read-only mapping.
     graph: Option<HnswIndex>,
+    /// The IVF lists, always in memory and kept in step.
+    ivf: Option<IvfIndex>,
 }
 
 /// Equal when they hold the same rows (the graph is derived from the vectors).
@@ -219,7 +229,7 @@ impl PartialEq for IndexContents {
 /// How [`IndexContents::search`] finds neighbours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SearchMode {
-    /// The graph when the index has one, exact otherwise.
+    /// The graph or IVF lists when the index has them, exact otherwise.
     #[default]
     Auto,
     Exact,
@@ -235,6 +245,7 @@ impl IndexContents {
             rows: OnceLock::new(),
             exact: OnceLock::new(),
             graph: None,
+            ivf: None,
         }
     }
 
@@ -243,10 +254,22 @@ impl IndexContents {
         self.graph.as_ref()
     }
 
+    /// The IVF lists, when the index has them and they are current.
+    pub fn ivf(&self) -> Option<&IvfIndex> {
+        self.ivf.as_ref()
+    }
+
     /// Sets ef of the graph for later searches (no effect without one).
     pub fn set_expansion_search(&mut self, ef: usize) {
         if let Some(graph) = &mut self.graph {
             graph.set_expansion_search(ef);
+        }
+    }
+
+    /// Sets how many IVF lists later searches scan (no effect without them).
+    pub fn set_probes(&mut self, probes: usize) {
+        if let Some(ivf) = &mut self.ivf {
+            ivf.set_probes(probes);
         }
     }
 
@@ -328,6 +351,11 @@ impl IndexContents {
             // Cannot happen for a checked vector; if it does, rebuild rather than diverge.
             self.graph = None;
         }
+        if let Some(ivf) = &mut self.ivf
+            && ivf.add(key, vector).is_err()
+        {
+            self.ivf = None;
+        }
         Ok(())
     }
 
@@ -368,8 +396,13 @@ impl IndexContents {
         filter(&mut self.parts, part_len);
         self.index_rows();
         if let Some(graph) = self.writable_graph() {
-            for key in gone {
+            for &key in &gone {
                 graph.remove(key);
+            }
+        }
+        if let Some(ivf) = &mut self.ivf {
+            for &key in &gone {
+                ivf.remove(key);
             }
         }
         Ok(removed)
@@ -390,7 +423,7 @@ impl IndexContents {
     }
 
     /// The `k` nearest rows to `query` among the keys `filter` accepts: through the graph
-    /// when there is one (and `mode` allows), else exactly.
+    /// or the IVF lists when there are (and `mode` allows), else exactly.
     pub fn search(
         &self,
         query: &[f32],
@@ -409,8 +442,9 @@ impl IndexContents {
         filter: Option<&(dyn Fn(u64) -> bool + Sync)>,
         mode: SearchMode,
     ) -> Result<Vec<Vec<Hit>>, IndexError> {
-        match (&self.graph, mode) {
-            (Some(graph), SearchMode::Auto) => graph.search_batch(queries, k, filter),
+        match (&self.graph, &self.ivf, mode) {
+            (Some(graph), _, SearchMode::Auto) => graph.search_batch(queries, k, filter),
+            (None, Some(ivf), SearchMode::Auto) => ivf.search_batch(queries, k, filter),
             _ => {
                 if self.exact.get().is_none() {
                     // Two threads racing here build it twice; one copy is kept.
@@ -439,7 +473,7 @@ fn checksum(bytes: &[u8]) -> String {
     format!("{:016x}", xxhash_rust::xxh3::xxh3_64(bytes))
 }
 
-fn f32_bytes(values: &[f32]) -> Vec<u8> {
+pub(crate) fn f32_bytes(values: &[f32]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
@@ -492,6 +526,11 @@ impl IndexWriter {
         let previous = read_manifest(&self.dir).ok();
         let generation = previous.as_ref().map_or(1, |m| m.generation + 1);
         let info = contents.info.clone();
+        if info.ann.is_some() && info.ivf.is_some() {
+            return Err(IndexError::Invalid(
+                "an index keeps an HNSW graph or IVF lists, not both".into(),
+            ));
+        }
         if contents.vectors.len() != contents.records.len() * info.dim
             || contents.parts.len() != contents.records.len() * info.parts * info.part_dim
         {
@@ -548,6 +587,43 @@ impl IndexWriter {
                 })
             }
         };
+        let lists = match info.ivf {
+            None => {
+                contents.ivf = None;
+                None
+            }
+            Some(config) => {
+                let n = contents.records.len();
+                // Lists trained on the first few thousand images of a build are too few
+                // (and too skewed) for the finished index: retrain when √n has doubled.
+                let current = contents.ivf.as_ref().is_some_and(|ivf| {
+                    let built = ivf.config();
+                    ivf.len() == n
+                        && built.quantization == config.quantization
+                        && match config.lists {
+                            0 => built.lists * 2 >= config.lists_for(n).min(n.max(1)),
+                            lists => built.lists == lists.min(n.max(1)),
+                        }
+                });
+                if !current {
+                    contents.ivf = Some(IvfIndex::build(
+                        info.dim,
+                        info.metric,
+                        config,
+                        contents.records.keys(),
+                        &contents.vectors,
+                    )?);
+                }
+                let ivf = contents.ivf.as_mut().expect("built above");
+                ivf.set_probes(config.probes);
+                let name = name_of("lists", "ivf");
+                let path = self.dir.join(&name);
+                ivf.save(&path)?;
+                File::open(&path).and_then(|f| f.sync_all()).map_err(|e| io(&path, e))?;
+                let (bytes, xxh3) = file_checksum(&path)?;
+                Some(FileEntry { name, bytes, xxh3 })
+            }
+        };
         sync_dir(&self.dir)?;
         self.injected(FailPoint::BeforeManifest)?;
         let manifest = Manifest {
@@ -561,6 +637,7 @@ impl IndexWriter {
             records,
             keys: Some(keys),
             graph,
+            lists,
         };
         let tmp = self.dir.join("manifest.json.tmp");
         write_synced(
@@ -575,10 +652,11 @@ impl IndexWriter {
         let mut current = vec![&manifest.vectors.name, &manifest.parts.name, &manifest.records.name];
         current.extend(manifest.keys.as_ref().map(|k| &k.name));
         current.extend(manifest.graph.as_ref().map(|g| &g.file.name));
+        current.extend(manifest.lists.as_ref().map(|l| &l.name));
         if let Ok(listing) = fs::read_dir(&self.dir) {
             for entry in listing.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
-                let ours = ["vectors-", "parts-", "records-", "keys-", "graph-"]
+                let ours = ["vectors-", "parts-", "records-", "keys-", "graph-", "lists-"]
                     .iter()
                     .any(|p| name.starts_with(p));
                 if ours && !current.iter().any(|c| **c == name) {
@@ -724,6 +802,7 @@ impl IndexReader {
             .into_iter()
             .chain(manifest.keys.as_ref())
             .chain(manifest.graph.as_ref().map(|g| &g.file))
+            .chain(manifest.lists.as_ref())
         {
             check_file(dir, entry, true)?;
         }
@@ -819,6 +898,29 @@ impl IndexReader {
             }
             _ => None,
         };
+        let ivf = match (&manifest.lists, info.ivf) {
+            (Some(entry), Some(config)) => {
+                // Read, not mapped (the lists change on every add), and checked as read.
+                let path = check_file(dir, entry, !mapped)?;
+                let ivf = IvfIndex::open(&path, config)?;
+                if ivf.len() != records.len() || ivf.dim() != info.dim || ivf.metric() != info.metric {
+                    return Err(IndexError::Corrupt {
+                        path,
+                        message: format!(
+                            "IVF lists of {} {}-d {} vectors for {} records of {}-d {}",
+                            ivf.len(),
+                            ivf.dim(),
+                            ivf.metric(),
+                            records.len(),
+                            info.dim,
+                            info.metric
+                        ),
+                    });
+                }
+                Some(ivf)
+            }
+            _ => None,
+        };
         let contents = IndexContents {
             info,
             records,
@@ -827,6 +929,7 @@ impl IndexReader {
             rows: OnceLock::new(),
             exact: OnceLock::new(),
             graph,
+            ivf,
         };
         // A mapped open leaves this to `verify` (or the first lookup) to stay fast.
         if !mapped && contents.rows().len() != contents.records.len() {

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use lookbook_index::store::FailPoint;
 use lookbook_index::synthetic::Clusters;
 use lookbook_index::{
-    HnswConfig, IndexContents, IndexError, IndexInfo, IndexReader, IndexWriter, Metric, Quantization, Record,
-    SearchMode, VectorIndex,
+    HnswConfig, IndexContents, IndexError, IndexInfo, IndexReader, IndexWriter, IvfConfig, Metric, Quantization,
+    Record, SearchMode, VectorIndex,
 };
 
 fn info() -> IndexInfo {
@@ -21,6 +21,7 @@ fn info() -> IndexInfo {
         catalog_root: PathBuf::from("/data/hm"),
         columns: vec!["colour".into()],
         ann: None,
+        ivf: None,
     }
 }
 
@@ -150,17 +151,14 @@ fn damaged_or_foreign_files_are_reported_not_read() {
     assert!(missing.to_string().contains("nowhere"), "{missing}");
 }
 
-/// An index with an HNSW graph: 2,000 clustered 32-d vectors.
-fn graph_contents(quantization: Quantization) -> (IndexContents, Vec<f32>) {
+/// 2,000 clustered 32-d vectors, every third "Black", in an index `configure` sets up.
+fn clustered_contents(configure: impl Fn(&mut IndexInfo)) -> (IndexContents, Vec<f32>) {
     let dim = 32;
     let mut info = info();
     info.dim = dim;
     info.parts = 0;
     info.part_dim = 0;
-    info.ann = Some(HnswConfig {
-        quantization,
-        ..HnswConfig::default()
-    });
+    configure(&mut info);
     let vectors = Clusters::new(dim, 20).sample(2_000, 0, 9);
     let mut c = IndexContents::new(info);
     for (key, v) in vectors.chunks_exact(dim).enumerate() {
@@ -172,6 +170,16 @@ fn graph_contents(quantization: Quantization) -> (IndexContents, Vec<f32>) {
         .unwrap();
     }
     (c, vectors)
+}
+
+/// An index with an HNSW graph.
+fn graph_contents(quantization: Quantization) -> (IndexContents, Vec<f32>) {
+    clustered_contents(|info| {
+        info.ann = Some(HnswConfig {
+            quantization,
+            ..HnswConfig::default()
+        })
+    })
 }
 
 #[test]
@@ -324,4 +332,71 @@ fn a_mapped_open_reads_records_on_demand() {
     let old = IndexReader::open_mapped(dir.path()).unwrap();
     assert!(!old.records.is_lazy());
     assert_eq!(old.records.len(), 5);
+}
+
+#[test]
+fn ivf_lists_are_kept_in_step_committed_and_reopened_with_the_same_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut written, vectors) = clustered_contents(|info| info.ivf = Some(IvfConfig::default()));
+    let writer = IndexWriter::new(dir.path()).unwrap();
+    writer.commit(&mut written).unwrap();
+    let ivf = written.ivf().expect("commit builds the lists");
+    assert_eq!((ivf.len(), ivf.config().lists), (2_000, 45));
+    assert!(file_of(dir.path(), "lists-").exists());
+    let queries = &vectors[..10 * 32];
+    let want = written.search_batch(queries, 10, None, SearchMode::Auto).unwrap();
+    let exact = written.search_batch(queries, 10, None, SearchMode::Exact).unwrap();
+    let overlap: usize = want
+        .iter()
+        .zip(&exact)
+        .map(|(w, e)| w.iter().filter(|h| e.iter().any(|x| x.key == h.key)).count())
+        .sum();
+    assert!(overlap >= 95, "IVF and exact share {overlap}/100");
+    for mut opened in [
+        IndexReader::open(dir.path()).unwrap(),
+        IndexReader::open_mapped(dir.path()).unwrap(),
+    ] {
+        let got = opened.search_batch(queries, 10, None, SearchMode::Auto).unwrap();
+        for (g, w) in got.iter().zip(&want) {
+            let keys = |hits: &[lookbook_index::Hit]| hits.iter().map(|h| h.key).collect::<Vec<_>>();
+            assert_eq!(keys(g), keys(w));
+        }
+        let black = |key: u64| key.is_multiple_of(3);
+        let hits = opened
+            .search(&vectors[..32], 10, Some(&black), SearchMode::Auto)
+            .unwrap();
+        assert_eq!(hits.len(), 10);
+        assert!(hits.iter().all(|h| black(h.key)));
+        // The lists follow upserts and removals whether the vectors are mapped or not.
+        let new_vector: Vec<f32> = vectors[5 * 32..6 * 32].iter().map(|x| -x).collect();
+        opened.upsert(record(90_000, "Green"), &new_vector, &[]).unwrap();
+        assert_eq!(opened.remove_where(|r| r.key == 5).unwrap(), 1);
+        assert_eq!(opened.ivf().unwrap().len(), 2_000);
+        assert_eq!(
+            opened.search(&new_vector, 1, None, SearchMode::Auto).unwrap()[0].key,
+            90_000
+        );
+        let near_5 = opened
+            .search(&vectors[5 * 32..6 * 32], 10, None, SearchMode::Auto)
+            .unwrap();
+        assert!(near_5.iter().all(|h| h.key != 5));
+    }
+    IndexReader::verify(dir.path()).unwrap();
+    // A flipped byte in the lists: verify and a checked open say which file.
+    let lists = file_of(dir.path(), "lists-");
+    let mut bytes = fs::read(&lists).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    fs::write(&lists, &bytes).unwrap();
+    for err in [
+        IndexReader::verify(dir.path()).unwrap_err(),
+        IndexReader::open(dir.path()).unwrap_err(),
+    ] {
+        assert!(err.to_string().contains("lists-"), "{err}");
+    }
+    // A graph and lists at once is refused before anything is written.
+    written.info.ann = Some(HnswConfig::default());
+    let err = writer.commit(&mut written).unwrap_err();
+    assert!(matches!(err, IndexError::Invalid(_)), "{err}");
+    assert_eq!(file_of(dir.path(), "lists-"), lists, "the previous generation stays");
 }

@@ -351,3 +351,36 @@ fn an_hnsw_index_answers_like_exact_search_and_draws_a_contact_sheet() {
     let inside = picture.get_pixel(8 + 80, 8 + 60).0;
     assert!(inside[0] > 200 && inside[2] < 60, "{inside:?}");
 }
+
+#[test]
+fn an_ivf_index_answers_like_exact_search_and_takes_probes_per_query() {
+    let (_dir, catalog, index) = fixture();
+    let idx = index.to_str().unwrap();
+    let built = histogram_index(&catalog, &index, &["--ann", "ivf", "--lists", "3", "--probes", "1"]);
+    assert!(built.status.success(), "{}", stderr(&built));
+    assert!(
+        stdout(&built).contains("IVF 3 lists, 1 probes, i8"),
+        "{}",
+        stdout(&built)
+    );
+    let verified = lookbook(&["index", "verify", "--index", idx]);
+    assert!(stdout(&verified).contains("IVF 3 lists"), "{}", stdout(&verified));
+    let query = catalog.join("Img/img/WOMEN/Dresses/id_00000002/02_front.png");
+    let q = query.to_str().unwrap();
+    let items = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec!["search", "--index", idx, q, "-k", "10", "--json"];
+        args.extend_from_slice(extra);
+        json(&lookbook(&args))
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["item_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // Every list scanned: the exact answer.
+    assert_eq!(items(&["--probes", "3"]), items(&["--exact"]));
+    // One list and a filter its photos may not pass: the search widens until 10 do.
+    let shirts = items(&["--filter", "category=Shirts"]);
+    assert_eq!(shirts.len(), 10);
+    assert!(shirts.iter().all(|i| i == "id_00000003" || i == "id_00000004"));
+}

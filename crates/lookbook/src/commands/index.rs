@@ -11,7 +11,9 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use lookbook_catalog::Catalog;
 use lookbook_embed::Embedder;
-use lookbook_index::{HnswConfig, IndexContents, IndexInfo, IndexReader, IndexWriter, Metric, Quantization, Record};
+use lookbook_index::{
+    HnswConfig, IndexContents, IndexInfo, IndexReader, IndexWriter, IvfConfig, Metric, Quantization, Record,
+};
 
 use super::embedding::{EmbedderArgs, SplitChoice, embed_with_progress, embedder_for, open_catalog, progress_bar};
 
@@ -39,13 +41,17 @@ enum IndexAction {
     },
 }
 
-/// `--ann`: whether to build an HNSW graph.
+/// `--ann`: which approximate index to keep beside the vectors.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Ann {
     /// A graph when the index holds at least 20,000 images (below that exact search is
     /// fast enough and exact).
     Auto,
+    /// An HNSW graph: the fastest single queries.
     Hnsw,
+    /// Inverted-file lists (k-means): the fastest batches of queries, the smallest index.
+    Ivf,
+    /// None: every search is exact.
     None,
 }
 
@@ -97,24 +103,42 @@ struct AnnArgs {
     /// Candidates while searching (ef); `lookbook search --ef` overrides it per query.
     #[arg(long, default_value_t = HnswConfig::default().expansion_search)]
     ef: usize,
-    /// How the graph stores vectors: f32, f16 or i8 (a quarter of f32's memory).
-    #[arg(long, default_value = "f32")]
-    quantization: Quantization,
+    /// IVF lists (k-means centres); 0 = about √n.
+    #[arg(long, default_value_t = IvfConfig::default().lists)]
+    lists: usize,
+    /// IVF lists each query scans; `lookbook search --probes` overrides it per query.
+    #[arg(long, default_value_t = IvfConfig::default().probes)]
+    probes: usize,
+    /// How vectors are stored: f32, f16 (HNSW only) or i8 (a quarter of f32's memory).
+    /// Default: f32 for a graph, i8 for IVF lists.
+    #[arg(long)]
+    quantization: Option<Quantization>,
 }
 
 impl AnnArgs {
-    fn config(&self, images: usize) -> Option<HnswConfig> {
-        let wanted = match self.ann {
-            Ann::Auto => images >= ANN_AUTO_THRESHOLD,
-            Ann::Hnsw => true,
-            Ann::None => false,
-        };
-        wanted.then_some(HnswConfig {
-            connectivity: self.connectivity,
-            expansion_add: self.ef_construction,
-            expansion_search: self.ef,
-            quantization: self.quantization,
-        })
+    /// The graph or IVF settings for an index of `images` (neither: exact search only).
+    fn config(&self, images: usize) -> (Option<HnswConfig>, Option<IvfConfig>) {
+        match self.ann {
+            Ann::Auto if images < ANN_AUTO_THRESHOLD => (None, None),
+            Ann::Auto | Ann::Hnsw => (
+                Some(HnswConfig {
+                    connectivity: self.connectivity,
+                    expansion_add: self.ef_construction,
+                    expansion_search: self.ef,
+                    quantization: self.quantization.unwrap_or(Quantization::F32),
+                }),
+                None,
+            ),
+            Ann::Ivf => (
+                None,
+                Some(IvfConfig {
+                    lists: self.lists,
+                    probes: self.probes,
+                    quantization: self.quantization.unwrap_or(Quantization::I8),
+                }),
+            ),
+            Ann::None => (None, None),
+        }
     }
 }
 
@@ -256,7 +280,8 @@ fn build(args: BuildArgs, quiet: bool) -> Result<ExitCode> {
         model,
         catalog_root: root_of(&catalog),
         columns: catalog.columns.clone(),
-        ann: args.ann.config(selected.len()),
+        ann: args.ann.config(selected.len()).0,
+        ivf: args.ann.config(selected.len()).1,
     };
     // Resume only what was built the same way; anything else is replaced on commit.
     let previous = match args.fresh || !out.join("manifest.json").is_file() {
@@ -275,6 +300,7 @@ fn build(args: BuildArgs, quiet: bool) -> Result<ExitCode> {
             let wanted: HashSet<u64> = selected.iter().map(|&i| image_key(&catalog.entries[i].image)).collect();
             let gone = previous.remove_where(|r| !wanted.contains(&r.key))?;
             previous.info.ann = info.ann;
+            previous.info.ivf = info.ivf;
             eprintln!(
                 "resuming {}: {} images already indexed{}",
                 out.display(),
@@ -323,12 +349,16 @@ fn build(args: BuildArgs, quiet: bool) -> Result<ExitCode> {
         skipped,
         contents.info.dim,
         contents.info.metric,
-        match contents.info.ann {
-            Some(c) => format!(
+        match (contents.info.ann, contents.info.ivf) {
+            (Some(c), _) => format!(
                 ", HNSW M {} ef {} {}",
                 c.connectivity, c.expansion_search, c.quantization
             ),
-            None => String::new(),
+            (None, Some(_)) => contents.ivf().map_or(String::new(), |ivf| {
+                let c = ivf.config();
+                format!(", IVF {} lists, {} probes, {}", c.lists, c.probes, c.quantization)
+            }),
+            (None, None) => String::new(),
         },
         seconds,
         (todo.len() - skipped) as f64 / seconds.max(1e-9)
@@ -469,8 +499,8 @@ fn verify(index: &Path) -> Result<ExitCode> {
         info.part_dim,
         info.model,
         info.catalog_root.display(),
-        match (info.ann, contents.graph()) {
-            (Some(c), Some(g)) => format!(
+        match (info.ann, contents.graph(), contents.ivf()) {
+            (Some(c), Some(g), _) => format!(
                 ", HNSW M {} ef_construction {} ef {} {} ({:.1} MiB)",
                 c.connectivity,
                 c.expansion_add,
@@ -478,6 +508,16 @@ fn verify(index: &Path) -> Result<ExitCode> {
                 c.quantization,
                 g.serialized_len() as f64 / 1048576.0
             ),
+            (_, _, Some(ivf)) => {
+                let c = ivf.config();
+                format!(
+                    ", IVF {} lists, {} probes, {} ({:.1} MiB)",
+                    c.lists,
+                    c.probes,
+                    c.quantization,
+                    ivf.memory_usage() as f64 / 1048576.0
+                )
+            }
             _ => ", exact search".into(),
         }
     );

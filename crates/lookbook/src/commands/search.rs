@@ -26,12 +26,15 @@ pub struct QueryArgs {
     /// The model to embed a photo query with (default: the one the index was built with).
     #[arg(long)]
     model: Option<PathBuf>,
-    /// Search every vector instead of the HNSW graph.
+    /// Search every vector instead of the HNSW graph or IVF lists.
     #[arg(long)]
     exact: bool,
     /// Graph candidates per query (speed against recall; default: the index's).
     #[arg(long)]
     ef: Option<usize>,
+    /// IVF lists scanned per query (speed against recall; default: the index's).
+    #[arg(long)]
+    probes: Option<usize>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -85,6 +88,9 @@ impl QueryArgs {
             .with_context(|| format!("opening the index {}", self.index.display()))?;
         if let Some(ef) = self.ef {
             contents.set_expansion_search(ef);
+        }
+        if let Some(probes) = self.probes {
+            contents.set_probes(probes);
         }
         let dim = contents.info.dim;
         let path = PathBuf::from(&self.query);
