@@ -24,8 +24,13 @@ echo "== nearest to $query"
 $lookbook search --index "$run/index" "$query" -k 5 --sheet "$run/search.png"
 echo "== tagging the same photo from its 10 nearest catalogue images"
 $lookbook tag --index "$run/index" "$query" -k 10 --top 2
+echo "== varied alternatives (one per item, each with the part that brought it in), and what the model looks at"
+$lookbook recommend --index "$run/index" "$query" -k 10 --diversity 0.5 --sheet "$run/recommend.png"
+$lookbook explain --model "$run" "$query" --out "$run/explain.png"
 echo "== the study's table on the test split (product code = same garment)"
 $lookbook eval --model "$run" --catalog "$catalogue" --protocol product-code
 $lookbook eval --baseline histogram --catalog "$catalogue" --protocol product-code
 echo "== kNN tagging of the test split from the other splits, beside the majority class"
 $lookbook eval --model "$run" --catalog "$catalogue" --protocol tag
+echo "== recommendations against plain kNN: relevance and diversity for λ = 0 … 0.75"
+$lookbook eval --model "$run" --catalog "$catalogue" --protocol recommend

@@ -7,6 +7,7 @@
 //! histogram the evaluation reports as a sanity row. [`embed_images`] drives either over
 //! a list of catalogue entries and keeps going past bad photos.
 
+mod explain;
 mod histogram;
 mod seed;
 
@@ -17,6 +18,7 @@ use std::time::Instant;
 use lookbook_catalog::Catalog;
 use lookbook_imaging::{BadImage, BatchLoader, LoaderOptions};
 
+pub use explain::{Explanation, Region, region_box};
 pub use histogram::{HistogramEmbedder, rgb_histogram};
 pub use seed::SeedEmbedder;
 

@@ -12,12 +12,12 @@ use crate::{EmbedError, Embedder};
 /// The retrieval embedding (global feature ⊕ each step's encoding, each L2-normalised) and
 /// the per-step part vectors of a trained model, on the CPU.
 pub struct SeedEmbedder {
-    model: SeedModel<InferBackend>,
-    preprocessor: Preprocessor,
-    spec: ImageSpec,
+    pub(crate) model: SeedModel<InferBackend>,
+    pub(crate) preprocessor: Preprocessor,
+    pub(crate) spec: ImageSpec,
     dim: usize,
     parts: (usize, usize),
-    checkpoint: Checkpoint,
+    pub(crate) checkpoint: Checkpoint,
 }
 
 impl SeedEmbedder {

@@ -74,7 +74,8 @@ const PALETTE: [RGBColor; 6] = [
     RGBColor(230, 140, 20),
 ];
 
-/// Lines over a shared x axis with y in [0, 1] (accuracies, precisions), with a legend.
+/// Lines over a shared x axis with a legend; y in [0, 1] for accuracies and shares (up to
+/// the data's maximum when it is small or above 1).
 pub fn line_chart(title: &str, x_label: &str, lines: &[Line], size: (u32, u32)) -> Result<RgbImage, String> {
     let (width, height) = size;
     let text = font_available();
@@ -84,14 +85,26 @@ pub fn line_chart(title: &str, x_label: &str, lines: &[Line], size: (u32, u32)) 
         let x_max = lines
             .iter()
             .flat_map(|l| l.points.iter().map(|p| p.0))
-            .fold(1.0f64, f64::max);
+            .fold(0.0f64, f64::max);
+        let x_max = if x_max > 0.0 { x_max } else { 1.0 };
+        // Shares and accuracies keep the whole [0, 1]; small quantities (distances) get an
+        // axis that shows them.
+        let y_max = lines
+            .iter()
+            .flat_map(|l| l.points.iter().map(|p| p.1))
+            .fold(0.0f64, f64::max);
+        let y_top = if y_max > 0.5 || y_max <= 0.0 {
+            y_max.max(1.0)
+        } else {
+            y_max * 1.1
+        };
         let mut chart = ChartBuilder::on(&root);
         chart.margin(16).x_label_area_size(40).y_label_area_size(50);
         if text {
             chart.caption(title, (FONT_FAMILY, 20));
         }
         let mut chart = chart
-            .build_cartesian_2d(0.0..x_max * 1.02, 0.0..1.0f64)
+            .build_cartesian_2d(0.0..x_max * 1.02, 0.0..y_top)
             .map_err(|e| e.to_string())?;
         let mut mesh = chart.configure_mesh();
         if text {
@@ -134,6 +147,9 @@ pub fn line_chart(title: &str, x_label: &str, lines: &[Line], size: (u32, u32)) 
 pub struct Tile {
     pub image: PathBuf,
     pub caption: String,
+    /// Boxes to draw on the photo, as fractions of its width and height
+    /// `[x0, y0, x1, y1]` (e.g. the part a recommendation matched).
+    pub boxes: Vec<[f32; 4]>,
 }
 
 const TILE_WIDTH: u32 = 160;
@@ -151,6 +167,8 @@ pub fn contact_sheet(tiles: &[Tile], columns: usize) -> Result<RgbImage, String>
     let (width, height) = (columns * cell_w + GAP, rows * cell_h + GAP);
     let mut sheet = RgbImage::from_pixel(width, height, Rgb([255, 255, 255]));
     let mut unreadable = Vec::new();
+    // Where each photo landed in its cell: (dx, dy, width, height); dx = MAX when unreadable.
+    let mut placed: Vec<(u32, u32, u32, u32)> = Vec::with_capacity(tiles.len());
     for (i, tile) in tiles.iter().enumerate() {
         let (x, y) = (GAP + (i as u32 % columns) * cell_w, GAP + (i as u32 / columns) * cell_h);
         match crate::decode_file(
@@ -167,14 +185,27 @@ pub fn contact_sheet(tiles: &[Tile], columns: usize) -> Result<RgbImage, String>
                 );
                 let (dx, dy) = ((TILE_WIDTH - thumb.width()) / 2, (TILE_HEIGHT - thumb.height()) / 2);
                 image::imageops::overlay(&mut sheet, &thumb, (x + dx) as i64, (y + dy) as i64);
+                placed.push((dx, dy, thumb.width(), thumb.height()));
             }
             Err(_) => {
+                placed.push((u32::MAX, 0, 0, 0));
                 for py in y..y + TILE_HEIGHT {
                     for px in x..x + TILE_WIDTH {
                         sheet.put_pixel(px, py, Rgb([200, 200, 200]));
                     }
                 }
                 unreadable.push(i);
+            }
+        }
+        if let Some(&(dx, dy, tw, th)) = placed.last().filter(|p| p.0 != u32::MAX) {
+            for fraction in &tile.boxes {
+                let pixels = [
+                    fraction[0] * tw as f32,
+                    fraction[1] * th as f32,
+                    fraction[2] * tw as f32,
+                    fraction[3] * th as f32,
+                ];
+                draw_box(&mut sheet, (x + dx, y + dy), pixels, Rgb([30, 90, 220]), 2);
             }
         }
         if i == 0 {
@@ -221,4 +252,97 @@ fn fit(width: u32, height: u32) -> (u32, u32) {
         ((width as f64 * scale).round() as u32).clamp(1, TILE_WIDTH),
         ((height as f64 * scale).round() as u32).clamp(1, TILE_HEIGHT),
     )
+}
+
+/// A rectangle outline `[x0, y0, x1, y1]` (pixels, relative to `origin`), clipped to `image`.
+pub fn draw_box(image: &mut RgbImage, origin: (u32, u32), bbox: [f32; 4], colour: Rgb<u8>, thickness: u32) {
+    let (w, h) = image.dimensions();
+    let clamp =
+        |v: f32, offset: u32, max: u32| ((offset as f32 + v).round().max(0.0) as u32).min(max.saturating_sub(1));
+    let (x0, x1) = (clamp(bbox[0], origin.0, w), clamp(bbox[2], origin.0, w));
+    let (y0, y1) = (clamp(bbox[1], origin.1, h), clamp(bbox[3], origin.1, h));
+    for t in 0..thickness {
+        for x in x0..=x1 {
+            image.put_pixel(x, (y0 + t).min(y1), colour);
+            image.put_pixel(x, y1.saturating_sub(t).max(y0), colour);
+        }
+        for y in y0..=y1 {
+            image.put_pixel((x0 + t).min(x1), y, colour);
+            image.put_pixel(x1.saturating_sub(t).max(x0), y, colour);
+        }
+    }
+}
+
+/// One labelled box of an [`annotate`]d picture, in the photo's pixels.
+#[derive(Debug, Clone)]
+pub struct Annotation {
+    pub bbox: [f32; 4],
+    pub label: String,
+}
+
+/// Colours of annotated boxes, one per step (cycled).
+const BOX_COLOURS: [Rgb<u8>; 6] = [
+    Rgb([30, 90, 220]),
+    Rgb([220, 40, 40]),
+    Rgb([20, 160, 60]),
+    Rgb([230, 140, 0]),
+    Rgb([150, 40, 190]),
+    Rgb([0, 160, 170]),
+];
+
+/// `photo` with a heat overlay (`heat(x, y)` in 0..=1, red where high), each annotation's box
+/// in its own colour with its label, and `notes` (e.g. predicted labels) in a panel on the
+/// right. Without a font the boxes and heat are drawn, the text is not.
+pub fn annotate(
+    photo: &RgbImage,
+    annotations: &[Annotation],
+    heat: Option<&dyn Fn(u32, u32) -> f32>,
+    notes: &[String],
+) -> Result<RgbImage, String> {
+    const PANEL: u32 = 260;
+    let (pw, ph) = photo.dimensions();
+    let height = ph.max(24 + 18 * notes.len() as u32);
+    let mut picture = RgbImage::from_pixel(pw + PANEL, height, Rgb([255, 255, 255]));
+    for (x, y, pixel) in photo.enumerate_pixels() {
+        let mut rgb = pixel.0;
+        if let Some(heat) = heat {
+            let alpha = 0.55 * heat(x, y).clamp(0.0, 1.0);
+            let red = [230.0, 30.0, 30.0];
+            for c in 0..3 {
+                rgb[c] = (rgb[c] as f32 * (1.0 - alpha) + red[c] * alpha).round() as u8;
+            }
+        }
+        picture.put_pixel(x, y, Rgb(rgb));
+    }
+    for (annotation, colour) in annotations.iter().zip(BOX_COLOURS.iter().cycle()) {
+        draw_box(&mut picture, (0, 0), annotation.bbox, *colour, 3);
+    }
+    if font_available() {
+        let (w, h) = picture.dimensions();
+        let root = BitMapBackend::with_buffer(picture.as_mut(), (w, h)).into_drawing_area();
+        for (annotation, colour) in annotations.iter().zip(BOX_COLOURS.iter().cycle()) {
+            let (x, y) = (
+                annotation.bbox[0].max(0.0) as i32 + 4,
+                annotation.bbox[1].max(0.0) as i32 + 4,
+            );
+            let colour = RGBColor(colour.0[0], colour.0[1], colour.0[2]);
+            root.draw(&Text::new(
+                annotation.label.clone(),
+                (x, y),
+                (FONT_FAMILY, 16).into_font().color(&colour),
+            ))
+            .map_err(|e| e.to_string())?;
+        }
+        for (i, note) in notes.iter().enumerate() {
+            let clipped: String = note.chars().take(34).collect();
+            root.draw(&Text::new(
+                clipped,
+                (pw as i32 + 10, 10 + 18 * i as i32),
+                (FONT_FAMILY, 14).into_font().color(&BLACK),
+            ))
+            .map_err(|e| e.to_string())?;
+        }
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(picture)
 }

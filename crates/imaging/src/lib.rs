@@ -21,5 +21,5 @@ mod spec;
 pub use decode::{DecodeLimits, decode, decode_file};
 pub use error::{BadImage, ImageError};
 pub use loader::{Batch, BatchLoader, LoaderOptions};
-pub use preprocess::{Preprocessor, letterbox, letterbox_geometry, normalise_into};
+pub use preprocess::{Preprocessor, letterbox, letterbox_geometry, normalise_into, unletterbox_box};
 pub use spec::ImageSpec;

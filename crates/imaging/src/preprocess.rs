@@ -25,6 +25,16 @@ pub fn letterbox_geometry(src_w: u32, src_h: u32, dst_w: u32, dst_h: u32) -> (u3
     (w, h, (dst_w - w) / 2, (dst_h - h) / 2)
 }
 
+/// A box `[x0, y0, x1, y1]` in pixels of the `dst_w`×`dst_h` letterbox back in pixels of the
+/// `src_w`×`src_h` image it was made from (bars cut off: the box is clamped to the photo).
+pub fn unletterbox_box(bbox: [f32; 4], src_w: u32, src_h: u32, dst_w: u32, dst_h: u32) -> [f32; 4] {
+    let (w, h, left, top) = letterbox_geometry(src_w, src_h, dst_w, dst_h);
+    let (sx, sy) = (src_w as f32 / w as f32, src_h as f32 / h as f32);
+    let x = |v: f32| ((v - left as f32) * sx).clamp(0.0, src_w as f32);
+    let y = |v: f32| ((v - top as f32) * sy).clamp(0.0, src_h as f32);
+    [x(bbox[0]), y(bbox[1]), x(bbox[2]), y(bbox[3])]
+}
+
 /// Resize `img` to fit `spec`'s H×W keeping its aspect ratio (antialiased bilinear,
 /// as torchvision's `Resize`), centred on a canvas of `spec.pad`.
 pub fn letterbox(img: &RgbImage, spec: &ImageSpec) -> RgbImage {

@@ -7,7 +7,7 @@ use image::{ImageFormat, Rgb, RgbImage, Rgba, RgbaImage};
 use jpeg_encoder::{ColorType, Encoder};
 use lookbook_imaging::{
     BatchLoader, ImageSpec, LoaderOptions, Preprocessor, decode, decode_file, letterbox, letterbox_geometry,
-    normalise_into,
+    normalise_into, unletterbox_box,
 };
 
 const RED: [u8; 3] = [230, 20, 20];
@@ -123,6 +123,29 @@ fn format_comes_from_content_not_extension() {
             .unwrap()
             .dimensions(),
         (8, 8)
+    );
+}
+
+#[test]
+fn a_box_in_the_letterbox_maps_back_to_the_photo() {
+    // 400×400 in 256×384: scaled by 0.64 to 256×256, 64 px bars above and below.
+    assert_eq!(
+        unletterbox_box([0.0, 64.0, 256.0, 320.0], 400, 400, 256, 384),
+        [0.0, 0.0, 400.0, 400.0]
+    );
+    assert_eq!(
+        unletterbox_box([64.0, 128.0, 128.0, 192.0], 400, 400, 256, 384),
+        [100.0, 100.0, 200.0, 200.0]
+    );
+    // The whole letterbox: the bars are cut off, the photo is the box.
+    assert_eq!(
+        unletterbox_box([0.0, 0.0, 256.0, 384.0], 400, 400, 256, 384),
+        [0.0, 0.0, 400.0, 400.0]
+    );
+    // An H&M packshot (360×540) fills 256×384 exactly: a plain rescale by 360/256.
+    assert_eq!(
+        unletterbox_box([128.0, 0.0, 256.0, 192.0], 360, 540, 256, 384),
+        [180.0, 0.0, 360.0, 270.0]
     );
 }
 

@@ -116,17 +116,7 @@ impl ExactIndex {
                         Metric::Euclidean => (query_norms[q] - 2.0 * dot + self.norms[row]).max(0.0),
                         Metric::Cosine => 1.0 - dot,
                     };
-                    if heap.len() == k && heap.peek().is_some_and(|worst| distance >= worst.0.distance) {
-                        continue;
-                    }
-                    let key = self.keys[row];
-                    if filter.is_some_and(|accept| !accept(key)) {
-                        continue;
-                    }
-                    heap.push(Candidate(Hit { key, distance }));
-                    if heap.len() > k {
-                        heap.pop();
-                    }
+                    offer(heap, k, distance, || self.keys[row], filter);
                 }
             }
         }
@@ -223,6 +213,29 @@ impl VectorIndex for ExactIndex {
             .par_chunks(QUERY_BLOCK * self.dim)
             .flat_map_iter(|block| self.search_block(block, k, filter))
             .collect())
+    }
+}
+
+/// Keeps `heap` the `k` closest seen: a candidate at `distance` (key from `key`, asked only
+/// when it would make the cut, so filters run on few rows) goes in if `filter` accepts it.
+#[inline]
+pub(crate) fn offer(
+    heap: &mut BinaryHeap<Candidate>,
+    k: usize,
+    distance: f32,
+    key: impl FnOnce() -> u64,
+    filter: Option<&(dyn Fn(u64) -> bool + Sync)>,
+) {
+    if heap.len() == k && heap.peek().is_some_and(|worst| distance >= worst.0.distance) {
+        return;
+    }
+    let key = key();
+    if filter.is_some_and(|accept| !accept(key)) {
+        return;
+    }
+    heap.push(Candidate(Hit { key, distance }));
+    if heap.len() > k {
+        heap.pop();
     }
 }
 

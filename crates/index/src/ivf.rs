@@ -24,7 +24,7 @@ use rand::seq::index::sample;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::exact::{Candidate, dot_products, squared_norm};
+use crate::exact::{Candidate, dot_products, offer, squared_norm};
 use crate::store::f32_bytes;
 use crate::{ExactIndex, Hit, IndexError, Metric, Quantization, VectorIndex};
 
@@ -386,17 +386,7 @@ impl IvfIndex {
                         Metric::Euclidean => (base - 2.0 * scale * dot + list.norms[row]).max(0.0),
                         Metric::Cosine => base - scale * dot,
                     };
-                    if heap.len() == k && heap.peek().is_some_and(|worst| distance >= worst.0.distance) {
-                        continue;
-                    }
-                    let key = list.keys[row];
-                    if filter.is_some_and(|accept| !accept(key)) {
-                        continue;
-                    }
-                    heap.push(Candidate(Hit { key, distance }));
-                    if heap.len() > k {
-                        heap.pop();
-                    }
+                    offer(heap, k, distance, || list.keys[row], filter);
                 }
             }
         }

@@ -209,6 +209,9 @@ pub struct IndexContents {
     /// The exact index over `vectors`, built by the first exact search and kept (a copy of
     /// the vectors with their norms); forgotten when the rows change.
     exact: OnceLock<ExactIndex>,
+    /// One exact index per part (`parts` of them, over `part_dim`-d vectors), built by the
+    /// first part search (recommendations) and forgotten when the rows change.
+    part_exact: OnceLock<Vec<ExactIndex>>,
     /// Kept in step by upsert/remove when it is writable; dropped (and rebuilt by the next
     /// commit) when it is a read-only mapping.
     graph: Option<HnswIndex>,
@@ -244,6 +247,7 @@ impl IndexContents {
             parts: Vec::new().into(),
             rows: OnceLock::new(),
             exact: OnceLock::new(),
+            part_exact: OnceLock::new(),
             graph: None,
             ivf: None,
         }
@@ -291,6 +295,7 @@ impl IndexContents {
     fn index_rows(&mut self) {
         self.rows = OnceLock::new();
         self.exact = OnceLock::new();
+        self.part_exact = OnceLock::new();
     }
 
     fn rows(&self) -> &RowMap {
@@ -331,6 +336,7 @@ impl IndexContents {
         }
         let key = record.key;
         self.exact = OnceLock::new();
+        self.part_exact = OnceLock::new();
         match self.row_of(key) {
             Some(row) => {
                 self.records.set(row, record)?;
@@ -455,6 +461,41 @@ impl IndexContents {
         }
     }
 
+    /// The `k` rows whose part `part` is nearest to `query` (a `part_dim` vector), among the
+    /// keys `filter` accepts; exact, by the index's metric.
+    pub fn search_part(
+        &self,
+        part: usize,
+        query: &[f32],
+        k: usize,
+        filter: Option<&(dyn Fn(u64) -> bool + Sync)>,
+    ) -> Result<Vec<Hit>, IndexError> {
+        let (parts, part_dim) = (self.info.parts, self.info.part_dim);
+        if part >= parts || query.len() != part_dim {
+            return Err(IndexError::Dimension {
+                expected: part_dim,
+                got: if part >= parts { 0 } else { query.len() },
+            });
+        }
+        if self.part_exact.get().is_none() {
+            let mut indexes: Vec<ExactIndex> = (0..parts)
+                .map(|_| ExactIndex::new(part_dim, self.info.metric))
+                .collect();
+            for (key, row_parts) in self
+                .records
+                .keys()
+                .iter()
+                .zip(self.parts.chunks_exact(parts * part_dim))
+            {
+                for (index, vector) in indexes.iter_mut().zip(row_parts.chunks_exact(part_dim)) {
+                    index.add(*key, vector)?;
+                }
+            }
+            let _ = self.part_exact.set(indexes);
+        }
+        self.part_exact.get().expect("set above")[part].search(query, k, filter)
+    }
+
     /// The per-part vectors of row `row`: `parts × part_dim`.
     pub fn parts_of(&self, row: usize) -> &[f32] {
         let len = self.info.parts * self.info.part_dim;
@@ -577,12 +618,8 @@ impl IndexWriter {
                 }
                 let graph = contents.graph.as_ref().expect("built above");
                 let name = name_of("graph", "usearch");
-                let path = self.dir.join(&name);
-                graph.save(&path)?;
-                File::open(&path).and_then(|f| f.sync_all()).map_err(|e| io(&path, e))?;
-                let (bytes, xxh3) = file_checksum(&path)?;
                 Some(GraphEntry {
-                    file: FileEntry { name, bytes, xxh3 },
+                    file: saved_entry(&self.dir, name, |path| graph.save(path))?,
                     quantiser: graph.quantiser().clone(),
                 })
             }
@@ -616,12 +653,8 @@ impl IndexWriter {
                 }
                 let ivf = contents.ivf.as_mut().expect("built above");
                 ivf.set_probes(config.probes);
-                let name = name_of("lists", "ivf");
-                let path = self.dir.join(&name);
-                ivf.save(&path)?;
-                File::open(&path).and_then(|f| f.sync_all()).map_err(|e| io(&path, e))?;
-                let (bytes, xxh3) = file_checksum(&path)?;
-                Some(FileEntry { name, bytes, xxh3 })
+                let ivf: &IvfIndex = ivf;
+                Some(saved_entry(&self.dir, name_of("lists", "ivf"), |path| ivf.save(path))?)
             }
         };
         sync_dir(&self.dir)?;
@@ -666,6 +699,19 @@ impl IndexWriter {
         }
         Ok(())
     }
+}
+
+/// Has `save` write `dir/name`, fsyncs it and returns its manifest entry.
+fn saved_entry(
+    dir: &Path,
+    name: String,
+    save: impl FnOnce(&Path) -> Result<(), IndexError>,
+) -> Result<FileEntry, IndexError> {
+    let path = dir.join(&name);
+    save(&path)?;
+    File::open(&path).and_then(|f| f.sync_all()).map_err(|e| io(&path, e))?;
+    let (bytes, xxh3) = file_checksum(&path)?;
+    Ok(FileEntry { name, bytes, xxh3 })
 }
 
 /// Length and XXH3 of a file, read in blocks.
@@ -928,6 +974,7 @@ impl IndexReader {
             parts,
             rows: OnceLock::new(),
             exact: OnceLock::new(),
+            part_exact: OnceLock::new(),
             graph,
             ivf,
         };

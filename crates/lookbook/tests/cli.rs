@@ -234,6 +234,128 @@ fn train_index_search_and_eval_end_to_end() {
         "top-k grows with k: {values:?}"
     );
     assert_eq!(values[2], 1.0, "with k = 15 every other image is retrieved");
+
+    recommend_and_explain(&catalogue, run, index, dir.path());
+}
+
+/// `recommend`, `explain` and `eval --protocol recommend` on the trained run of the
+/// end-to-end test (3 parts: the whole map and 2 attention steps).
+fn recommend_and_explain(catalogue: &Path, run: &str, index: &str, scratch: &Path) {
+    let cat = catalogue.to_str().unwrap();
+    let json_of = |o: &Output| -> serde_json::Value {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_str(&stdout(o)).unwrap()
+    };
+    // λ = 0: the nearest images, one per item — the first image of each new item in search.
+    let plain = json_of(&lookbook(&[
+        "recommend",
+        "--index",
+        index,
+        "item2",
+        "-k",
+        "5",
+        "--diversity",
+        "0",
+        "--json",
+    ]));
+    let plain = plain.as_array().unwrap();
+    let searched = json_of(&lookbook(&["search", "--index", index, "item2", "-k", "15", "--json"]));
+    let mut first_per_item: Vec<String> = Vec::new();
+    for hit in searched.as_array().unwrap() {
+        let item = hit["item_id"].as_str().unwrap().to_string();
+        if !first_per_item.contains(&item) {
+            first_per_item.push(item);
+        }
+    }
+    let items: Vec<String> = plain
+        .iter()
+        .map(|r| r["item_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(items, first_per_item[..5]);
+    // λ = 0.5: still five different items, never the query's; each says why, with a box
+    // inside the 64×96 photo.
+    let sheet = scratch.join("recommend.png");
+    let varied = json_of(&lookbook(&[
+        "recommend",
+        "--index",
+        index,
+        "item2",
+        "-k",
+        "5",
+        "--json",
+        "--sheet",
+        sheet.to_str().unwrap(),
+    ]));
+    let varied = varied.as_array().unwrap();
+    let mut items: Vec<&str> = varied.iter().map(|r| r["item_id"].as_str().unwrap()).collect();
+    items.sort();
+    items.dedup();
+    assert_eq!(items.len(), 5);
+    assert!(!items.contains(&"item2"));
+    for r in varied {
+        assert!(r["matched"] == "whole" || r["matched"]["part"].is_u64(), "{r}");
+        let region: Vec<f64> = r["region"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert!(
+            region[0] >= 0.0 && region[2] <= 64.0 && region[1] >= 0.0 && region[3] <= 96.0,
+            "{region:?}"
+        );
+        assert!(region[0] <= region[2] && region[1] <= region[3], "{region:?}");
+    }
+    assert!(image::open(&sheet).is_ok());
+    let bad = lookbook(&["recommend", "--index", index, "item2", "--diversity", "1.5"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--diversity"));
+
+    // explain: step 0 is the whole photo; every step's box lies inside it; labels scored.
+    let picture = scratch.join("explain.png");
+    let photo = catalogue.join("5.png");
+    let explained = json_of(&lookbook(&[
+        "explain",
+        "--model",
+        run,
+        photo.to_str().unwrap(),
+        "--out",
+        picture.to_str().unwrap(),
+        "--top",
+        "3",
+        "--json",
+    ]));
+    let regions = explained["regions"].as_array().unwrap();
+    assert_eq!(regions.len(), 3);
+    assert_eq!(regions[0]["region"], serde_json::json!([0.0, 0.0, 64.0, 96.0]));
+    assert_eq!(explained["labels"].as_array().unwrap().len(), 3);
+    let drawn = image::open(&picture).unwrap();
+    assert_eq!((drawn.width(), drawn.height()), (64 + 260, 96));
+
+    // eval --protocol recommend: kNN and four λ, with k = 3 distinct items each.
+    let report = json_of(&lookbook(&[
+        "-q",
+        "eval",
+        "--model",
+        run,
+        "--catalog",
+        cat,
+        "--protocol",
+        "recommend",
+        "--split",
+        "all",
+        "--k",
+        "3",
+        "--png",
+        scratch.join("tradeoff.png").to_str().unwrap(),
+        "--json",
+    ]));
+    let rows = report["rows"].as_array().unwrap();
+    assert_eq!(report["queries"], 16);
+    assert_eq!(rows.len(), 5);
+    assert_eq!(rows[0]["method"], "knn");
+    assert!(rows[1..].iter().all(|r| r["distinct_items"] == 3.0), "{rows:?}");
+    assert!(scratch.join("tradeoff.png").is_file());
 }
 
 #[test]

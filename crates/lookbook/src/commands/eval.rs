@@ -6,9 +6,11 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 use lookbook_catalog::{Catalog, Entry, Split};
+use lookbook_embed::Embedded;
 use lookbook_eval::{Role, TopKTable, precision_at_k, tag_accuracy, top_k_accuracy};
 use lookbook_imaging::draw::{Line, line_chart, write_png};
-use lookbook_index::Metric;
+use lookbook_index::{IndexContents, IndexInfo, Metric, Record, SearchMode};
+use lookbook_recommend::{ListStats, Query as RecommendQuery, RecommendConfig, list_stats, recommend};
 use serde::Serialize;
 
 use super::embedding::{EmbedderArgs, SplitChoice, embed_with_progress, open_catalog, progress_bar};
@@ -27,6 +29,11 @@ pub enum Protocol {
     /// images of other splits (other items, with --split all); accuracy per attribute
     /// beside always guessing the most common value.
     Tag,
+    /// Recommendations against plain kNN at equal k (--k) over every image of the split:
+    /// distance to the query, intra-list diversity, distinct attribute values (--attribute,
+    /// default product_type_name or articleType) and items, share with the query's value;
+    /// for λ = 0, .25, .5, .75.
+    Recommend,
 }
 
 #[derive(Args)]
@@ -42,7 +49,7 @@ pub struct EvalArgs {
     /// this one, instead of every column).
     #[arg(long, required_if_eq("protocol", "category"))]
     attribute: Option<String>,
-    /// K of `--protocol tag`: how many neighbours vote.
+    /// K of `--protocol tag` (how many neighbours vote) and of `recommend` (list length).
     #[arg(long, default_value_t = 10)]
     k: usize,
     /// Where to draw the top-k curve (default: eval-PROTOCOL-SPLIT.png in the model's
@@ -84,17 +91,21 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<ExitCode> {
             Protocol::Inshop => matches!(catalog.entries[i].split, Split::Query | Split::Gallery),
             // Queries are the split; the gallery is everything else.
             Protocol::Tag => true,
+            Protocol::Recommend => args.split.accepts(catalog.entries[i].split),
             _ => args.split.accepts(catalog.entries[i].split),
         })
         .collect();
     if order.is_empty() {
         bail!("no images of {} fit this protocol and split", catalog.root.display());
     }
-    let dim = embedder.dim();
+    let (dim, part_shape) = (embedder.dim(), embedder.parts());
     let bar = progress_bar(order.len(), quiet);
     let embedded = embed_with_progress(embedder, &catalog, order, args.embedder.batch, &bar, 0)?;
     bar.finish_and_clear();
     let entries: Vec<_> = embedded.entries.iter().map(|&i| &catalog.entries[i]).collect();
+    if args.protocol == Protocol::Recommend {
+        return recommend_report(&args, &catalog, &entries, &embedded, (dim, part_shape), model);
+    }
     if args.protocol == Protocol::Tag {
         return tag_report(
             &args,
@@ -151,7 +162,7 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<ExitCode> {
                 &args.ks,
             )?
         }
-        Protocol::Tag => unreachable!("answered above"),
+        Protocol::Tag | Protocol::Recommend => unreachable!("answered above"),
     };
     let report = Report {
         protocol: args.protocol,
@@ -220,6 +231,7 @@ fn protocol_title(protocol: Protocol) -> &'static str {
         Protocol::ProductCode => "product-code top-k accuracy",
         Protocol::Category => "category precision@k",
         Protocol::Tag => "kNN tagging accuracy",
+        Protocol::Recommend => "recommendations against kNN",
     }
 }
 
@@ -323,6 +335,243 @@ fn tag_report(
             println!(
                 "| {} | {:.3} | {:.3} ({}) | {} |",
                 a.attribute, a.accuracy, a.prior, a.majority, a.queries
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Serialize)]
+struct RecommendRow {
+    /// `knn`, or `recommend λ=…`.
+    method: String,
+    diversity_lambda: Option<f32>,
+    #[serde(flatten)]
+    stats: ListStats,
+    /// Mean distance to the query relative to kNN's (1 = as close).
+    relevance_vs_knn: f64,
+}
+
+#[derive(Serialize)]
+struct RecommendReport {
+    protocol: Protocol,
+    model: String,
+    k: usize,
+    attribute: String,
+    queries: usize,
+    rows: Vec<RecommendRow>,
+}
+
+/// `--protocol recommend`: every image of the split asks for k results from the rest of the
+/// split (its own item left out), by plain kNN and by `recommend` at four λ.
+fn recommend_report(
+    args: &EvalArgs,
+    catalog: &Catalog,
+    entries: &[&Entry],
+    embedded: &Embedded,
+    (dim, (parts, part_dim)): (usize, (usize, usize)),
+    model: String,
+) -> Result<ExitCode> {
+    if args.k == 0 {
+        bail!("--k must be at least 1");
+    }
+    let attribute = match &args.attribute {
+        Some(a) => a.clone(),
+        None => ["product_type_name", "articleType"]
+            .iter()
+            .find(|c| catalog.columns.iter().any(|x| x == *c))
+            .map(|c| c.to_string())
+            .or_else(|| catalog.columns.first().cloned())
+            .unwrap_or_default(),
+    };
+    let column = catalog.column_index(&attribute);
+    if column.is_none() && !attribute.is_empty() {
+        bail!(
+            "no column `{attribute}` in {} (columns: {})",
+            catalog.root.display(),
+            catalog.columns.join(", ")
+        );
+    }
+    let part_len = parts * part_dim;
+    if embedded.parts.len() != entries.len() * part_len {
+        bail!(
+            "{} part floats for {} images of {parts} × {part_dim}",
+            embedded.parts.len(),
+            entries.len()
+        );
+    }
+    let mut contents = IndexContents::new(IndexInfo {
+        dim,
+        metric: args.metric,
+        parts,
+        part_dim,
+        model: model.clone(),
+        catalog_root: catalog.root.clone(),
+        columns: column.map(|_| vec![attribute.clone()]).unwrap_or_default(),
+        ann: None,
+        ivf: None,
+    });
+    for (row, entry) in entries.iter().enumerate() {
+        let mut attributes = std::collections::BTreeMap::new();
+        if let Some(c) = column
+            && !entry.values[c].is_empty()
+        {
+            attributes.insert(attribute.clone(), entry.values[c].clone());
+        }
+        let record = Record {
+            key: row as u64,
+            item_id: entry.item_id.clone(),
+            image: entry.image.clone(),
+            attributes,
+        };
+        let part_values = &embedded.parts[row * part_len..][..part_len];
+        contents.upsert(record, &embedded.vectors[row * dim..][..dim], part_values)?;
+    }
+    let value_of = |row: usize| column.map(|c| entries[row].values[c].clone()).filter(|v| !v.is_empty());
+    let item_of = |row: usize| entries[row].item_id.clone();
+    let lambdas = [0.0f32, 0.25, 0.5, 0.75];
+    let mut sums = vec![ListStats::default(); lambdas.len() + 1];
+    let mut queries = 0usize;
+    for row in 0..entries.len() {
+        let vector = contents.vector_of(row).to_vec();
+        let query_parts = contents.parts_of(row).to_vec();
+        let item = entries[row].item_id.as_str();
+        let other_item = |key: u64| entries[key as usize].item_id != item;
+        let knn: Vec<usize> = contents
+            .search(&vector, args.k, Some(&other_item), SearchMode::Exact)?
+            .iter()
+            .map(|h| h.key as usize)
+            .collect();
+        if knn.is_empty() {
+            continue;
+        }
+        queries += 1;
+        let value = value_of(row);
+        let mut lists = vec![knn];
+        for &lambda in &lambdas {
+            let config = RecommendConfig {
+                k: args.k,
+                diversity: lambda,
+                ..RecommendConfig::default()
+            };
+            let query = RecommendQuery {
+                vector: &vector,
+                parts: &query_parts,
+                item_id: Some(item),
+            };
+            lists.push(
+                recommend(&contents, &query, &config, None)?
+                    .iter()
+                    .map(|r| r.row)
+                    .collect(),
+            );
+        }
+        for (sum, rows) in sums.iter_mut().zip(&lists) {
+            let stats = list_stats(&contents, &vector, value.as_deref(), rows, value_of, item_of);
+            sum.relevance_distance += stats.relevance_distance;
+            sum.diversity += stats.diversity;
+            sum.distinct_values += stats.distinct_values;
+            sum.distinct_items += stats.distinct_items;
+            sum.same_value += stats.same_value;
+        }
+    }
+    if queries == 0 {
+        bail!("no queries: the split needs images of at least two items");
+    }
+    let n = queries as f64;
+    let mean = |s: &ListStats| ListStats {
+        relevance_distance: s.relevance_distance / n,
+        diversity: s.diversity / n,
+        distinct_values: s.distinct_values / n,
+        distinct_items: s.distinct_items / n,
+        same_value: s.same_value / n,
+    };
+    let knn_relevance = mean(&sums[0]).relevance_distance;
+    let rows: Vec<RecommendRow> = sums
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let stats = mean(s);
+            RecommendRow {
+                method: match i {
+                    0 => "knn".into(),
+                    i => format!("recommend λ={}", lambdas[i - 1]),
+                },
+                diversity_lambda: i.checked_sub(1).map(|j| lambdas[j]),
+                relevance_vs_knn: stats.relevance_distance / knn_relevance.max(f64::MIN_POSITIVE),
+                stats,
+            }
+        })
+        .collect();
+    let report = RecommendReport {
+        protocol: Protocol::Recommend,
+        model,
+        k: args.k,
+        attribute: attribute.clone(),
+        queries,
+        rows,
+    };
+    let png = args.png.clone().or_else(|| {
+        let split = args.split.to_possible_value().expect("no skipped values");
+        args.embedder
+            .model
+            .as_ref()
+            .map(|run| run.join(format!("eval-recommend-{}.png", split.get_name())))
+    });
+    if let Some(png) = &png {
+        let point = |r: &RecommendRow| (r.stats.diversity, r.stats.relevance_distance);
+        let lines = [
+            Line {
+                label: "recommend, λ = 0 … 0.75".into(),
+                points: report.rows[1..].iter().map(point).collect(),
+            },
+            Line {
+                label: "plain kNN".into(),
+                points: vec![point(&report.rows[0])],
+            },
+        ];
+        let title = format!(
+            "distance to the query against diversity ({queries} queries, k = {})",
+            args.k
+        );
+        match line_chart(
+            &title,
+            "intra-list diversity (mean pairwise distance)",
+            &lines,
+            (800, 500),
+        )
+        .and_then(|chart| write_png(png, &chart))
+        {
+            Ok(()) => eprintln!("trade-off curve: {}", png.display()),
+            Err(err) => eprintln!("could not draw {}: {err}", png.display()),
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "{} on {}: {} queries, k = {}, attribute {}",
+            report.model,
+            catalog.root.display(),
+            report.queries,
+            report.k,
+            report.attribute
+        );
+        println!(
+            "| method | distance to query (vs kNN) | intra-list diversity | distinct {} | distinct items | same {} as query |",
+            report.attribute, report.attribute
+        );
+        println!("|---|---|---|---|---|---|");
+        for r in &report.rows {
+            println!(
+                "| {} | {:.4} ({:.2}) | {:.4} | {:.2} | {:.2} | {:.3} |",
+                r.method,
+                r.stats.relevance_distance,
+                r.relevance_vs_knn,
+                r.stats.diversity,
+                r.stats.distinct_values,
+                r.stats.distinct_items,
+                r.stats.same_value
             );
         }
     }

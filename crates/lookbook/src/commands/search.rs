@@ -14,18 +14,19 @@ use lookbook_index::{Hit, IndexContents, IndexReader, Record, SearchMode};
 use serde::Serialize;
 
 use super::embedding::embedder_for;
+use super::recommend::{part_region, seed_model};
 
 /// What `search` and `tag` share: the index and how to turn the query into a vector.
 #[derive(Args)]
 pub struct QueryArgs {
     /// Index folder (from `lookbook index`).
     #[arg(long)]
-    index: PathBuf,
+    pub(crate) index: PathBuf,
     /// A photo, or the item id of an image in the index.
-    query: String,
+    pub(crate) query: String,
     /// The model to embed a photo query with (default: the one the index was built with).
     #[arg(long)]
-    model: Option<PathBuf>,
+    pub(crate) model: Option<PathBuf>,
     /// Search every vector instead of the HNSW graph or IVF lists.
     #[arg(long)]
     exact: bool,
@@ -37,7 +38,7 @@ pub struct QueryArgs {
     probes: Option<usize>,
     /// Print JSON.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 #[derive(Args)]
@@ -75,15 +76,17 @@ pub fn parse_filter(text: &str) -> Result<(String, String), String> {
 
 /// The opened index, the query vector, and the query's own item when it came from the index
 /// (whose images are then left out of the answers).
-struct Query {
-    contents: IndexContents,
-    vector: Vec<f32>,
-    own_item: Option<String>,
-    mode: SearchMode,
+pub(crate) struct Query {
+    pub(crate) contents: IndexContents,
+    pub(crate) vector: Vec<f32>,
+    /// Its part vectors (`parts × part_dim`; empty when the model has none).
+    pub(crate) parts: Vec<f32>,
+    pub(crate) own_item: Option<String>,
+    pub(crate) mode: SearchMode,
 }
 
 impl QueryArgs {
-    fn resolve(&self) -> Result<Query> {
+    pub(crate) fn resolve(&self) -> Result<Query> {
         let mut contents = IndexReader::open_mapped(&self.index)
             .with_context(|| format!("opening the index {}", self.index.display()))?;
         if let Some(ef) = self.ef {
@@ -94,12 +97,13 @@ impl QueryArgs {
         }
         let dim = contents.info.dim;
         let path = PathBuf::from(&self.query);
-        let (vector, own_item) = if path.is_file() {
+        let (vector, parts, own_item) = if path.is_file() {
             let model = self
                 .model
                 .clone()
                 .unwrap_or_else(|| PathBuf::from(&contents.info.model));
-            (embed_photo(&model, &path, dim)?, None)
+            let (vector, parts) = embed_photo(&model, &path, dim)?;
+            (vector, parts, None)
         } else {
             let Some(row) = contents.records.find_item(&self.query)? else {
                 bail!(
@@ -107,7 +111,11 @@ impl QueryArgs {
                     self.query
                 );
             };
-            (contents.vector_of(row).to_vec(), Some(self.query.clone()))
+            (
+                contents.vector_of(row).to_vec(),
+                contents.parts_of(row).to_vec(),
+                Some(self.query.clone()),
+            )
         };
         let mode = if self.exact {
             SearchMode::Exact
@@ -117,14 +125,15 @@ impl QueryArgs {
         Ok(Query {
             contents,
             vector,
+            parts,
             own_item,
             mode,
         })
     }
 }
 
-/// One photo through the model.
-fn embed_photo(model: &Path, photo: &Path, dim: usize) -> Result<Vec<f32>> {
+/// One photo through the model: its retrieval vector and its part vectors.
+fn embed_photo(model: &Path, photo: &Path, dim: usize) -> Result<(Vec<f32>, Vec<f32>)> {
     let (embedder, _) = embedder_for(model)?;
     if embedder.dim() != dim {
         bail!("the model gives {}-d vectors; the index holds {dim}-d", embedder.dim());
@@ -133,10 +142,24 @@ fn embed_photo(model: &Path, photo: &Path, dim: usize) -> Result<Vec<f32>> {
     embedder
         .load_item(photo, &mut item)
         .map_err(|bad| anyhow::anyhow!("{bad}"))?;
-    Ok(Arc::clone(&embedder).embed_batch(item, 1).0)
+    Ok(Arc::clone(&embedder).embed_batch(item, 1))
 }
 
 impl Query {
+    /// The query's photo: the file given, or the first image of the item asked about.
+    pub(crate) fn image(&self, args: &QueryArgs) -> Result<PathBuf> {
+        Ok(match &self.own_item {
+            Some(item) => {
+                let row = self.contents.records.find_item(item)?.expect("resolved from it");
+                self.contents
+                    .info
+                    .catalog_root
+                    .join(&self.contents.records.get(row)?.image)
+            }
+            None => PathBuf::from(&args.query),
+        })
+    }
+
     /// The k nearest images passing `filters`, other than the query item's own.
     fn nearest(&self, k: usize, filters: &[(String, String)]) -> Result<Vec<Hit>> {
         let contents = &self.contents;
@@ -155,7 +178,7 @@ impl Query {
 }
 
 /// The record of a key a search returned.
-fn record_of(contents: &IndexContents, key: u64) -> Result<Record> {
+pub(crate) fn record_of(contents: &IndexContents, key: u64) -> Result<Record> {
     let row = contents
         .row_of(key)
         .with_context(|| format!("key {key} came back from a search but has no record"))?;
@@ -190,21 +213,40 @@ pub fn run(args: SearchArgs, _quiet: bool) -> Result<ExitCode> {
         })
         .collect::<Result<_>>()?;
     if let Some(sheet) = &args.sheet {
-        let query_image = match &query.own_item {
-            Some(item) => {
-                let row = contents.records.find_item(item)?.expect("resolved above");
-                contents.info.catalog_root.join(&contents.records.get(row)?.image)
-            }
-            None => PathBuf::from(&args.query.query),
-        };
         let mut tiles = vec![Tile {
-            image: query_image,
+            image: query.image(&args.query)?,
             caption: format!("query\n{}", query.own_item.as_deref().unwrap_or("")),
+            boxes: Vec::new(),
         }];
-        tiles.extend(results.iter().map(|r| Tile {
-            image: r.image.clone(),
-            caption: format!("{}. {}\nd = {:.3}", r.rank, r.item_id, r.distance),
-        }));
+        // Each result's box: the attention step whose part is nearest the query's.
+        let model = args
+            .query
+            .model
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(&contents.info.model));
+        let seed = match contents.info.parts > 1 && query.parts.len() == contents.info.parts * contents.info.part_dim {
+            true => seed_model(&model),
+            false => None,
+        };
+        for (r, hit) in results.iter().zip(&hits) {
+            let step = contents
+                .row_of(hit.key)
+                .map_or(0, |row| nearest_step(contents, &query.parts, row));
+            let boxes = match (&seed, step) {
+                (Some(seed), 1..) => part_region(Some(seed), &r.image, step).1,
+                _ => Vec::new(),
+            };
+            let part = if boxes.is_empty() {
+                String::new()
+            } else {
+                format!(" part {step}")
+            };
+            tiles.push(Tile {
+                image: r.image.clone(),
+                caption: format!("{}. {}\nd = {:.3}{part}", r.rank, r.item_id, r.distance),
+                boxes,
+            });
+        }
         let picture = contact_sheet(&tiles, 6).map_err(anyhow::Error::msg)?;
         write_png(sheet, &picture).map_err(anyhow::Error::msg)?;
         eprintln!("contact sheet: {}", sheet.display());
@@ -273,4 +315,19 @@ pub fn tag(args: TagArgs, _quiet: bool) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The attention step (1..=K) whose part vector of `row` is nearest the query's (0 when the
+/// index has no steps beyond the whole picture).
+fn nearest_step(contents: &IndexContents, query_parts: &[f32], row: usize) -> usize {
+    let part_dim = contents.info.part_dim.max(1);
+    contents
+        .parts_of(row)
+        .chunks_exact(part_dim)
+        .zip(query_parts.chunks_exact(part_dim))
+        .enumerate()
+        .skip(1)
+        .map(|(t, (a, b))| (t, lookbook_recommend::distance(contents.info.metric, a, b)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map_or(0, |(t, _)| t)
 }

@@ -1,0 +1,98 @@
+//! What the model looked at: each attention step's region as a box in the photo's own
+//! pixels, the attention maps, and the labels it predicts — for `lookbook explain` and for
+//! the "why" of a recommendation.
+
+use std::path::Path;
+
+use burn::tensor::{Tensor, TensorData};
+use lookbook_imaging::{BadImage, ImageSpec, letterbox, normalise_into, unletterbox_box};
+use lookbook_model::{InferBackend, Theta};
+
+use crate::SeedEmbedder;
+
+/// One attention step's region.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Region {
+    /// 0 is the whole picture (θ = identity); 1..=K are the steps the LSTM proposed.
+    pub step: usize,
+    pub theta: Theta,
+    /// `[x0, y0, x1, y1]` in pixels of the upright photo (letterbox bars cut off).
+    pub bbox: [f32; 4],
+}
+
+/// One photo as the model sees it.
+#[derive(Debug, Clone)]
+pub struct Explanation {
+    /// The upright photo's size in pixels: the boxes' coordinate frame.
+    pub width: u32,
+    pub height: u32,
+    /// Step 0 (the whole picture), then each attention step.
+    pub regions: Vec<Region>,
+    /// Steps 1..=K: each step's attention on the feature grid (`map_size`, rows first),
+    /// which covers the letterboxed model input.
+    pub attention: Vec<Vec<f32>>,
+    /// (rows, columns) of the feature grid.
+    pub map_size: (usize, usize),
+    /// Every label with its score, highest first.
+    pub labels: Vec<(String, f32)>,
+}
+
+/// Where θ's crop of a model input of `spec`'s size lies in a `width`×`height` photo.
+pub fn region_box(theta: &Theta, spec: &ImageSpec, width: u32, height: u32) -> [f32; 4] {
+    let in_input = theta.to_box(spec.width as f32, spec.height as f32);
+    unletterbox_box(in_input, width, height, spec.width, spec.height)
+}
+
+impl SeedEmbedder {
+    /// Runs the model on one photo and keeps what it looked at.
+    pub fn explain(&self, path: &Path) -> Result<Explanation, BadImage> {
+        let photo = self.preprocessor.decode(path)?;
+        // The decoder may shrink a large photo (JPEG DCT scaling); boxes are given in the
+        // photo's own pixels, upright (the header's size, swapped when EXIF rotated it).
+        let (width, height) = match image::image_dimensions(path) {
+            Ok((w, h)) if (w > h) == (photo.width() > photo.height()) || w == h => (w, h),
+            Ok((w, h)) => (h, w),
+            Err(_) => photo.dimensions(),
+        };
+        let spec = self.spec;
+        let mut input = vec![0.0f32; spec.tensor_len()];
+        normalise_into(&letterbox(&photo, &spec), &spec, &mut input);
+        let (h, w) = (spec.height as usize, spec.width as usize);
+        let images = Tensor::<InferBackend, 4>::from_data(TensorData::new(input, [1, 3, h, w]), &Default::default());
+        let output = self.model.forward(images);
+        let floats = |data: TensorData| data.convert::<f32>().into_vec::<f32>().expect("f32 tensor");
+        let mut regions = vec![Region {
+            step: 0,
+            theta: Theta::IDENTITY,
+            bbox: region_box(&Theta::IDENTITY, &spec, width, height),
+        }];
+        for (i, theta) in output.thetas.iter().enumerate() {
+            let theta = Theta::from_tensor(theta.clone())[0];
+            regions.push(Region {
+                step: i + 1,
+                theta,
+                bbox: region_box(&theta, &spec, width, height),
+            });
+        }
+        let map_size = output.attention.first().map_or((0, 0), |a| (a.dims()[1], a.dims()[2]));
+        let attention = output.attention.iter().map(|a| floats(a.clone().into_data())).collect();
+        let scores = floats(output.scores.into_data());
+        let mut labels: Vec<(String, f32)> = self
+            .checkpoint
+            .meta
+            .vocabulary
+            .names()
+            .into_iter()
+            .zip(scores)
+            .collect();
+        labels.sort_by(|a, b| b.1.total_cmp(&a.1));
+        Ok(Explanation {
+            width,
+            height,
+            regions,
+            attention,
+            map_size,
+            labels,
+        })
+    }
+}
