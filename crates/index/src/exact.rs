@@ -5,7 +5,7 @@ use std::collections::{BinaryHeap, HashMap};
 
 use rayon::prelude::*;
 
-use crate::{Hit, IndexError, Metric, VectorIndex};
+use crate::{Hit, IndexError, Metric, VectorIndex, check_vector};
 
 /// Gallery rows per matrix product: the query block's dot products with one tile
 /// (queries × TILE floats) stay in cache while the top-k heaps read them.
@@ -79,15 +79,7 @@ impl ExactIndex {
     }
 
     fn prepare(&self, key: u64, vector: &[f32]) -> Result<Vec<f32>, IndexError> {
-        if vector.len() != self.dim {
-            return Err(IndexError::Dimension {
-                expected: self.dim,
-                got: vector.len(),
-            });
-        }
-        if vector.iter().any(|v| !v.is_finite()) {
-            return Err(IndexError::NonFinite { key });
-        }
+        check_vector(self.dim, key, vector)?;
         let mut v = vector.to_vec();
         if self.metric == Metric::Cosine {
             let norm = squared_norm(&v).sqrt();

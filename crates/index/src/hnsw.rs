@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use usearch::ffi::{IndexOptions, MetricKind, ScalarKind};
 
-use crate::{Hit, IndexError, Metric, VectorIndex};
+use crate::{Hit, IndexError, Metric, VectorIndex, check_vector};
 
 /// How the graph stores each vector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -295,16 +295,7 @@ impl HnswIndex {
     }
 
     fn check(&self, key: u64, vector: &[f32]) -> Result<(), IndexError> {
-        if vector.len() != self.dim {
-            return Err(IndexError::Dimension {
-                expected: self.dim,
-                got: vector.len(),
-            });
-        }
-        if vector.iter().any(|v| !v.is_finite()) {
-            return Err(IndexError::NonFinite { key });
-        }
-        Ok(())
+        check_vector(self.dim, key, vector)
     }
 
     fn quantise(&self, vector: &[f32]) -> Vec<i8> {

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::exact::{Candidate, dot_products, offer, squared_norm};
 use crate::store::f32_bytes;
-use crate::{ExactIndex, Hit, IndexError, Metric, Quantization, VectorIndex};
+use crate::{ExactIndex, Hit, IndexError, Metric, Quantization, VectorIndex, check_vector};
 
 /// List rows per matrix product (bounds the scratch when one list is large).
 const TILE: usize = 2048;
@@ -641,15 +641,7 @@ impl VectorIndex for IvfIndex {
     }
 
     fn add(&mut self, key: u64, vector: &[f32]) -> Result<(), IndexError> {
-        if vector.len() != self.dim {
-            return Err(IndexError::Dimension {
-                expected: self.dim,
-                got: vector.len(),
-            });
-        }
-        if vector.iter().any(|v| !v.is_finite()) {
-            return Err(IndexError::NonFinite { key });
-        }
+        check_vector(self.dim, key, vector)?;
         self.remove(key);
         let mut prepared = vector.to_vec();
         if self.metric == Metric::Cosine {

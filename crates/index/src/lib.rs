@@ -63,3 +63,17 @@ pub trait VectorIndex: Send + Sync {
         Ok(self.search_batch(query, k, filter)?.pop().unwrap_or_default())
     }
 }
+
+/// A vector an index can take under `key`: `dim` long, every value finite.
+pub(crate) fn check_vector(dim: usize, key: u64, vector: &[f32]) -> Result<(), IndexError> {
+    if vector.len() != dim {
+        return Err(IndexError::Dimension {
+            expected: dim,
+            got: vector.len(),
+        });
+    }
+    if vector.iter().any(|v| !v.is_finite()) {
+        return Err(IndexError::NonFinite { key });
+    }
+    Ok(())
+}

@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     ExactIndex, Hit, HnswConfig, HnswIndex, IndexError, IvfConfig, IvfIndex, Metric, Quantiser, Records, VectorIndex,
+    check_vector,
 };
 
 /// Written into every manifest; a reader refuses other formats and newer versions.
@@ -319,20 +320,12 @@ impl IndexContents {
     /// Appends one image, or replaces the row with the same key.
     pub fn upsert(&mut self, record: Record, vector: &[f32], parts: &[f32]) -> Result<(), IndexError> {
         let (dim, part_len) = (self.info.dim, self.info.parts * self.info.part_dim);
-        if vector.len() != dim {
-            return Err(IndexError::Dimension {
-                expected: dim,
-                got: vector.len(),
-            });
-        }
+        check_vector(dim, record.key, vector)?;
         if parts.len() != part_len {
             return Err(IndexError::Dimension {
                 expected: part_len,
                 got: parts.len(),
             });
-        }
-        if vector.iter().any(|v| !v.is_finite()) {
-            return Err(IndexError::NonFinite { key: record.key });
         }
         let key = record.key;
         self.exact = OnceLock::new();
