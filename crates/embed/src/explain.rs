@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::TensorData;
 use lookbook_imaging::{BadImage, ImageSpec, letterbox, normalise_into, unletterbox_box};
-use lookbook_model::{InferBackend, Theta};
+use lookbook_model::Theta;
 
 use crate::SeedEmbedder;
 
@@ -57,9 +57,7 @@ impl SeedEmbedder {
         let spec = self.spec;
         let mut input = vec![0.0f32; spec.tensor_len()];
         normalise_into(&letterbox(&photo, &spec), &spec, &mut input);
-        let (h, w) = (spec.height as usize, spec.width as usize);
-        let images = Tensor::<InferBackend, 4>::from_data(TensorData::new(input, [1, 3, h, w]), &Default::default());
-        let output = self.model.forward(images);
+        let output = self.forward(input, 1);
         let floats = |data: TensorData| data.convert::<f32>().into_vec::<f32>().expect("f32 tensor");
         let mut regions = vec![Region {
             step: 0,

@@ -4,11 +4,13 @@
 //! ([`Embedder::load_item`]) and how a batch of those becomes vectors
 //! ([`Embedder::embed_batch`]). [`SeedEmbedder`] is the trained model of a run folder (the
 //! retrieval embedding plus per-part vectors); [`HistogramEmbedder`] is the 8×8×8 RGB
-//! histogram the evaluation reports as a sanity row. [`embed_images`] drives either over
+//! histogram the evaluation reports as a sanity row; [`ImageNetEmbedder`] is an
+//! ImageNet-pretrained network's pooled features, the baseline a trained model must beat. [`embed_images`] drives either over
 //! a list of catalogue entries and keeps going past bad photos.
 
 mod explain;
 mod histogram;
+mod imagenet;
 mod seed;
 
 use std::path::{Path, PathBuf};
@@ -20,6 +22,7 @@ use lookbook_imaging::{BadImage, BatchLoader, LoaderOptions};
 
 pub use explain::{Explanation, Region, region_box};
 pub use histogram::{HistogramEmbedder, rgb_histogram};
+pub use imagenet::{IMAGENET_MODELS, ImageNetEmbedder, load_efficientnet};
 pub use seed::SeedEmbedder;
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +31,10 @@ pub enum EmbedError {
     Checkpoint(#[from] lookbook_train::TrainError),
     #[error(transparent)]
     Image(#[from] lookbook_imaging::ImageError),
+    #[error(transparent)]
+    Weights(#[from] lookbook_pretrained::WeightsError),
+    #[error("unknown model {0}")]
+    UnknownModel(String),
 }
 
 /// How images become vectors.

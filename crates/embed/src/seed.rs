@@ -4,7 +4,7 @@ use std::path::Path;
 
 use burn::tensor::{Tensor, TensorData};
 use lookbook_imaging::{BadImage, ImageSpec, Preprocessor};
-use lookbook_model::{InferBackend, SeedModel};
+use lookbook_model::{EfficientNetLite, InferBackend, SeedModel, SeedOutput};
 use lookbook_train::Checkpoint;
 
 use crate::{EmbedError, Embedder};
@@ -13,6 +13,8 @@ use crate::{EmbedError, Embedder};
 /// the per-step part vectors of a trained model, on the CPU.
 pub struct SeedEmbedder {
     pub(crate) model: SeedModel<InferBackend>,
+    /// The frozen pretrained trunk the model's head starts from (pretrained backbones only).
+    trunk: Option<EfficientNetLite<InferBackend>>,
     pub(crate) preprocessor: Preprocessor,
     pub(crate) spec: ImageSpec,
     dim: usize,
@@ -27,8 +29,17 @@ impl SeedEmbedder {
         let model = checkpoint.load_model::<InferBackend>(&Default::default())?;
         let config = checkpoint.meta.seed_config();
         let spec = checkpoint.meta.config.image_spec();
+        let trunk = if config.pretrained() {
+            Some(lookbook_train::trunk::load_backbone::<InferBackend>(
+                &config.backbone,
+                &Default::default(),
+            )?)
+        } else {
+            None
+        };
         Ok(SeedEmbedder {
             model,
+            trunk,
             preprocessor: Preprocessor::new(spec)?,
             spec,
             dim: config.embedding_dim(),
@@ -39,6 +50,16 @@ impl SeedEmbedder {
 
     pub fn checkpoint(&self) -> &Checkpoint {
         &self.checkpoint
+    }
+
+    /// `n` loaded images → the model's outputs (through the pretrained trunk when there is one).
+    pub fn forward(&self, items: Vec<f32>, n: usize) -> SeedOutput<InferBackend> {
+        let (h, w) = (self.spec.height as usize, self.spec.width as usize);
+        let images = Tensor::<InferBackend, 4>::from_data(TensorData::new(items, [n, 3, h, w]), &Default::default());
+        match &self.trunk {
+            Some(trunk) => self.model.forward_trunk(trunk.trunk(images)),
+            None => self.model.forward(images),
+        }
     }
 }
 
@@ -68,9 +89,7 @@ impl Embedder for SeedEmbedder {
     }
 
     fn embed_batch(&self, items: Vec<f32>, n: usize) -> (Vec<f32>, Vec<f32>) {
-        let (h, w) = (self.spec.height as usize, self.spec.width as usize);
-        let images = Tensor::<InferBackend, 4>::from_data(TensorData::new(items, [n, 3, h, w]), &Default::default());
-        let output = self.model.forward(images);
+        let output = self.forward(items, n);
         let floats = |data: TensorData| data.convert::<f32>().into_vec::<f32>().expect("f32 tensor");
         (
             floats(output.embedding().into_data()),

@@ -22,4 +22,4 @@ pub use decode::{DecodeLimits, decode, decode_file};
 pub use error::{BadImage, ImageError};
 pub use loader::{Batch, BatchLoader, LoaderOptions};
 pub use preprocess::{Preprocessor, letterbox, letterbox_geometry, normalise_into, unletterbox_box};
-pub use spec::ImageSpec;
+pub use spec::{Fit, ImageSpec, ResizeFilter};

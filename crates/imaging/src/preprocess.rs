@@ -9,7 +9,7 @@ use image::RgbImage;
 
 use crate::decode::{DecodeLimits, decode_file};
 use crate::error::{BadImage, ImageError};
-use crate::spec::ImageSpec;
+use crate::spec::{Fit, ImageSpec, ResizeFilter};
 
 thread_local! {
     // The resizer keeps scratch buffers between calls; one per decoding thread.
@@ -37,14 +37,18 @@ pub fn unletterbox_box(bbox: [f32; 4], src_w: u32, src_h: u32, dst_w: u32, dst_h
 
 /// Resize `img` to fit `spec`'s H×W keeping its aspect ratio (antialiased bilinear,
 /// as torchvision's `Resize`), centred on a canvas of `spec.pad`.
+/// With `Fit::Stretch` the picture fills the canvas instead.
 pub fn letterbox(img: &RgbImage, spec: &ImageSpec) -> RgbImage {
     let (src_w, src_h) = img.dimensions();
-    let (w, h, left, top) = letterbox_geometry(src_w, src_h, spec.width, spec.height);
+    let (w, h, left, top) = match spec.fit {
+        Fit::Letterbox => letterbox_geometry(src_w, src_h, spec.width, spec.height),
+        Fit::Stretch => (spec.width, spec.height, 0, 0),
+    };
     let resized;
     let fitted: &[u8] = if (w, h) == (src_w, src_h) {
         img.as_raw()
     } else {
-        resized = resize_rgb(img.as_raw(), src_w, src_h, w, h);
+        resized = resize_rgb(img.as_raw(), src_w, src_h, w, h, spec.filter);
         &resized
     };
     if (w, h) == (spec.width, spec.height) {
@@ -61,10 +65,14 @@ pub fn letterbox(img: &RgbImage, spec: &ImageSpec) -> RgbImage {
     canvas
 }
 
-fn resize_rgb(src: &[u8], src_w: u32, src_h: u32, dst_w: u32, dst_h: u32) -> Vec<u8> {
+fn resize_rgb(src: &[u8], src_w: u32, src_h: u32, dst_w: u32, dst_h: u32, filter: ResizeFilter) -> Vec<u8> {
     let src = ImageRef::new(src_w, src_h, src, PixelType::U8x3).expect("buffer sized to the image");
     let mut dst = Image::new(dst_w, dst_h, PixelType::U8x3);
-    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
+    let filter = match filter {
+        ResizeFilter::Bilinear => FilterType::Bilinear,
+        ResizeFilter::Bicubic => FilterType::CatmullRom,
+    };
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(filter));
     RESIZER
         .with_borrow_mut(|r| r.resize(&src, &mut dst, &options))
         .expect("same pixel type on both sides");
@@ -110,13 +118,12 @@ impl Preprocessor {
 
     /// The upright photo, decoded no larger than needed to fill the letterbox.
     pub fn decode(&self, path: &Path) -> Result<RgbImage, BadImage> {
-        decode_file(
-            path,
-            &self.limits,
-            Some((self.spec.height, self.spec.width)),
-            self.spec.pad,
-        )
-        .map_err(|error| BadImage {
+        // DCT downscaling fits the photo's longer side; a stretch needs both sides, so it decodes in full.
+        let fit = match self.spec.fit {
+            Fit::Letterbox => Some((self.spec.height, self.spec.width)),
+            Fit::Stretch => None,
+        };
+        decode_file(path, &self.limits, fit, self.spec.pad).map_err(|error| BadImage {
             path: path.to_path_buf(),
             error,
         })

@@ -14,6 +14,30 @@ pub struct ImageSpec {
     /// Per-channel mean and standard deviation on the 0..1 scale (ImageNet's by default).
     pub mean: [f32; 3],
     pub std: [f32; 3],
+    /// How the photo is brought to H×W: kept whole in a letterbox, or stretched.
+    pub fit: Fit,
+    /// The resampling filter (antialiased when shrinking, as PIL's).
+    pub filter: ResizeFilter,
+}
+
+/// Letterbox keeps the aspect ratio (bars of `pad`); stretch fills H×W exactly, as
+/// ImageNet models' reference preprocessing (PIL `resize((W, H))`) does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fit {
+    #[default]
+    Letterbox,
+    Stretch,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResizeFilter {
+    /// torchvision's `Resize` default.
+    #[default]
+    Bilinear,
+    /// PIL's `BICUBIC` (Catmull-Rom, a = −0.5).
+    Bicubic,
 }
 
 impl Default for ImageSpec {
@@ -25,6 +49,8 @@ impl Default for ImageSpec {
             pad: [255, 255, 255],
             mean: [0.485, 0.456, 0.406],
             std: [0.229, 0.224, 0.225],
+            fit: Fit::Letterbox,
+            filter: ResizeFilter::Bilinear,
         }
     }
 }

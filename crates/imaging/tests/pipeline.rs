@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use image::{ImageFormat, Rgb, RgbImage, Rgba, RgbaImage};
 use jpeg_encoder::{ColorType, Encoder};
 use lookbook_imaging::{
-    BatchLoader, ImageSpec, LoaderOptions, Preprocessor, decode, decode_file, letterbox, letterbox_geometry,
-    normalise_into, unletterbox_box,
+    BatchLoader, Fit, ImageSpec, LoaderOptions, Preprocessor, ResizeFilter, decode, decode_file, letterbox,
+    letterbox_geometry, normalise_into, unletterbox_box,
 };
 
 const RED: [u8; 3] = [230, 20, 20];
@@ -165,6 +165,27 @@ fn letterbox_keeps_aspect_and_centres() {
     assert_eq!(boxed.get_pixel(128, 64).0, [200, 100, 50], "picture starts at row 64");
     assert_eq!(boxed.get_pixel(128, 319).0, [200, 100, 50]);
     assert_eq!(boxed.get_pixel(128, 320).0, [1, 2, 3], "bar below");
+}
+
+#[test]
+fn stretch_fills_the_canvas_with_either_filter() {
+    // Left half red, right half blue: stretched, the boundary stays in the middle and no bars appear.
+    let img = RgbImage::from_fn(40, 10, |x, _| if x < 20 { Rgb([255, 0, 0]) } else { Rgb([0, 0, 255]) });
+    for filter in [ResizeFilter::Bilinear, ResizeFilter::Bicubic] {
+        let spec = ImageSpec {
+            fit: Fit::Stretch,
+            filter,
+            ..ImageSpec::with_size(20, 20)
+        };
+        let out = letterbox(&img, &spec);
+        assert_eq!(out.dimensions(), (20, 20));
+        assert_eq!(
+            out.get_pixel(2, 0).0,
+            [255, 0, 0],
+            "{filter:?}: top row is picture, not a bar"
+        );
+        assert_eq!(out.get_pixel(17, 19).0, [0, 0, 255], "{filter:?}");
+    }
 }
 
 #[test]

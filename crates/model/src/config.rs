@@ -30,7 +30,21 @@ pub struct SeedConfig {
     /// Attention steps K after step 0 (the whole map).
     #[config(default = 4)]
     pub steps: usize,
+    /// The feature extractor: `seed` (the study's branch, trained from scratch) or
+    /// `efficientnet-lite0` (ImageNet-pretrained; the model starts from its trunk's output).
+    #[config(default = "String::from(\"seed\")")]
+    pub backbone: String,
+    /// A learned projection of the whole embedding to this many dimensions, trained with
+    /// the identity loss (0: none, the embedding is the concatenation).
+    #[config(default = 0)]
+    pub projection_dim: usize,
+    /// Items (product codes) of the identity loss's classifier (0: no identity loss).
+    #[config(default = 0)]
+    pub identities: usize,
 }
+
+/// The backbones `backbone` accepts.
+pub const BACKBONES: [&str; 2] = ["seed", "efficientnet-lite0"];
 
 impl SeedConfig {
     /// Channels of the global branch's last feature map.
@@ -38,16 +52,39 @@ impl SeedConfig {
     /// The global branch pools twice by 4: the feature map is the input / 16.
     pub const DOWNSAMPLE: usize = 16;
 
+    pub fn pretrained(&self) -> bool {
+        self.backbone != "seed"
+    }
+
+    /// Channels of the feature map the attention branch works on.
+    pub fn feature_channels(&self) -> usize {
+        if self.pretrained() {
+            1280
+        } else {
+            Self::FEATURE_CHANNELS
+        }
+    }
+
+    /// Input size / feature-map size: 16 for the study's branch, 32 for EfficientNet.
+    pub fn downsample(&self) -> usize {
+        if self.pretrained() { 32 } else { Self::DOWNSAMPLE }
+    }
+
     pub fn feature_height(&self) -> usize {
-        self.input_height / Self::DOWNSAMPLE
+        self.input_height / self.downsample()
     }
 
     pub fn feature_width(&self) -> usize {
-        self.input_width / Self::DOWNSAMPLE
+        self.input_width / self.downsample()
     }
 
-    /// Length of the retrieval embedding: global feature + one encoding per step (0..=K).
+    /// Length of the retrieval embedding: the projection, or global feature + one
+    /// encoding per step (0..=K).
     pub fn embedding_dim(&self) -> usize {
-        Self::FEATURE_CHANNELS + (self.steps + 1) * self.encoding_dim
+        if self.projection_dim > 0 {
+            self.projection_dim
+        } else {
+            self.feature_channels() + (self.steps + 1) * self.encoding_dim
+        }
     }
 }

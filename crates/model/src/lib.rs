@@ -14,6 +14,7 @@
 pub mod backend;
 pub mod config;
 pub mod conv3x3;
+pub mod efficientnet;
 pub mod encoding;
 pub mod global;
 pub mod losses;
@@ -22,7 +23,8 @@ pub mod pool4;
 pub mod transformer;
 
 pub use backend::SeedBackend;
-pub use config::SeedConfig;
+pub use config::{BACKBONES, SeedConfig};
+pub use efficientnet::EfficientNetLite;
 pub use encoding::TextureEncoding;
 pub use global::GlobalBranch;
 pub use losses::{LossBreakdown, LossWeights};

@@ -136,3 +136,25 @@ pub fn seed_loss<B: Backend>(output: &SeedOutput<B>, targets: Tensor<B, 2>, weig
         positive,
     }
 }
+
+/// The identity loss: a normalised softmax over one proxy per training item,
+/// −log softmax(s · cos(e, proxyⱼ))[item], batch mean. It pulls photos of one item (a
+/// product code: the same garment in other colours) together, which the label loss alone
+/// does not ask for.
+pub fn identity_loss<B: Backend>(
+    embedding: Tensor<B, 2>,
+    proxies: Tensor<B, 2>,
+    items: Tensor<B, 1, burn::tensor::Int>,
+    scale: f64,
+) -> Tensor<B, 1> {
+    let [n, _] = embedding.dims();
+    let logits = crate::encoding::l2_normalise(embedding)
+        .matmul(crate::encoding::l2_normalise(proxies).transpose())
+        .mul_scalar(scale);
+    let log_probabilities = burn::tensor::activation::log_softmax(logits, 1);
+    log_probabilities
+        .gather(1, items.reshape([n, 1]))
+        .sum()
+        .neg()
+        .div_scalar(n as f64)
+}

@@ -7,13 +7,28 @@ use burn::tensor::{Tensor, TensorData};
 
 use crate::backend::SeedBackend;
 use crate::config::SeedConfig;
+use crate::efficientnet::{EfficientNetLite, FoldedConv};
 use crate::encoding::{TextureEncoding, l2_normalise};
 use crate::global::GlobalBranch;
 use crate::transformer::{attention_map, sample_region};
 
+/// The attention branch over a feature map, and what makes that map: the study's global
+/// branch (trained from scratch), or the head convolution of a pretrained EfficientNet whose
+/// frozen trunk runs outside the model (its output can then be computed once and cached).
 #[derive(Module, Debug)]
 pub struct SeedModel<B: Backend> {
-    pub global: GlobalBranch<B>,
+    pub global: Option<GlobalBranch<B>>,
+    /// EfficientNet's 1×1 head (320 → 1280, batch-norm folded), fine-tuned with the branch.
+    pub pretrained_head: Option<FoldedConv<B>>,
+    /// Global feature ⊕ step encodings → the retrieval embedding (when configured).
+    pub projection: Option<Linear<B>>,
+    /// One learned direction per training item, for the identity loss.
+    pub proxies: Option<burn::module::Param<Tensor<B, 2>>>,
+    /// A per-position linear map + ReLU (a 1×1 convolution) narrowing a pretrained head's
+    /// 1280 channels to the 256 the attention branch samples from (bilinear sampling's
+    /// backward pass costs per channel).
+    pub reduce: Option<Linear<B>>,
+    pub channels: usize,
     pub encoding: TextureEncoding<B>,
     pub lstm: Lstm<B>,
     /// LSTM state → θ of the next step (sx, sy, tx, ty).
@@ -40,12 +55,22 @@ pub struct SeedOutput<B: Backend> {
     pub thetas: Vec<Tensor<B, 2>>,
     /// Steps 1..=K, each `[N, h, w]`: softmax-normalised footprint on the feature map.
     pub attention: Vec<Tensor<B, 3>>,
+    /// `[N, P]`: the learned projection of the concatenated embedding (when the model has one).
+    pub projected: Option<Tensor<B, 2>>,
 }
 
 impl<B: Backend> SeedOutput<B> {
     /// The retrieval embedding `[N, 256 + (K+1)·E]`: the L2-normalised global feature
     /// followed by each step's L2-normalised encoding.
+    /// With a projection, the embedding is that projection, L2-normalised.
     pub fn embedding(&self) -> Tensor<B, 2> {
+        if let Some(projected) = &self.projected {
+            return l2_normalise(projected.clone());
+        }
+        self.concatenated()
+    }
+
+    fn concatenated(&self) -> Tensor<B, 2> {
         let mut parts = vec![l2_normalise(self.global_feature.clone())];
         parts.extend(self.encodings.iter().cloned().map(l2_normalise));
         Tensor::cat(parts, 1)
@@ -59,8 +84,10 @@ impl<B: Backend> SeedOutput<B> {
 }
 
 impl<B: Backend> SeedModel<B> {
+    /// A model of `config`'s shape; a pretrained backbone's head starts at zero (load a
+    /// checkpoint, or [`SeedModel::with_pretrained_head`] for a new run).
     pub fn new(config: &SeedConfig, device: &B::Device) -> Self {
-        let channels = SeedConfig::FEATURE_CHANNELS;
+        let channels = config.feature_channels();
         // Regions start as centred half-size crops (sx = sy = 0.5, the scale bound α of
         // the localisation loss) and move from there; the weights start at zero so the
         // first steps do not jump to random places.
@@ -74,9 +101,42 @@ impl<B: Backend> SeedModel<B> {
             ))),
             ..locator
         };
+        let (global, pretrained_head) = if config.pretrained() {
+            let head = FoldedConv::zeros(channels, EfficientNetLite::<B>::TRUNK_CHANNELS, 1, true, device);
+            (None, Some(head))
+        } else {
+            (Some(GlobalBranch::new(config, device)), None)
+        };
+        let concatenated = channels + (config.steps + 1) * config.encoding_dim;
+        let projection =
+            (config.projection_dim > 0).then(|| LinearConfig::new(concatenated, config.projection_dim).init(device));
+        let proxy_dim = if config.projection_dim > 0 {
+            config.projection_dim
+        } else {
+            concatenated
+        };
+        let proxies = (config.identities > 0).then(|| {
+            burn::module::Param::from_tensor(Tensor::random(
+                [config.identities, proxy_dim],
+                burn::tensor::Distribution::Normal(0.0, 1.0),
+                device,
+            ))
+        });
         SeedModel {
-            global: GlobalBranch::new(config, device),
-            encoding: TextureEncoding::new(channels, config.codewords, config.encoding_dim, device),
+            global,
+            pretrained_head,
+            projection,
+            proxies,
+            reduce: config
+                .pretrained()
+                .then(|| LinearConfig::new(channels, SeedConfig::FEATURE_CHANNELS).init(device)),
+            channels,
+            encoding: TextureEncoding::new(
+                SeedConfig::FEATURE_CHANNELS,
+                config.codewords,
+                config.encoding_dim,
+                device,
+            ),
             lstm: LstmConfig::new(config.encoding_dim, config.lstm_hidden, true).init(device),
             locator,
             global_head: LinearConfig::new(channels, config.num_labels).init(device),
@@ -88,16 +148,63 @@ impl<B: Backend> SeedModel<B> {
     }
 }
 
+impl<B: Backend> SeedModel<B> {
+    /// Replaces the head with a pretrained network's (a new run on a pretrained backbone).
+    pub fn with_pretrained_head(self, network: &EfficientNetLite<B>) -> Self {
+        SeedModel {
+            pretrained_head: Some(network.head.clone()),
+            ..self
+        }
+    }
+}
+
 impl<B: SeedBackend> SeedModel<B> {
-    /// `[N, 3, H, W]` normalised images → scores, features, regions and attention maps.
+    /// `[N, 3, H, W]` normalised images → scores, features, regions and attention maps
+    /// (the study's backbone; a pretrained one starts from [`SeedModel::forward_trunk`]).
     pub fn forward(&self, images: Tensor<B, 4>) -> SeedOutput<B> {
-        let features = self.global.forward(images);
-        let [n, _, h, w] = features.dims();
+        let global = self
+            .global
+            .as_ref()
+            .expect("a model on a pretrained backbone is fed the trunk's output (forward_trunk)");
+        self.forward_features(global.forward(images))
+    }
+
+    /// `[N, 320, H/32, W/32]`, the output of a frozen EfficientNet trunk → as [`SeedModel::forward`].
+    pub fn forward_trunk(&self, trunk: Tensor<B, 4>) -> SeedOutput<B> {
+        self.forward_trunk_nhwc(trunk.permute([0, 2, 3, 1]))
+    }
+
+    /// As [`SeedModel::forward_trunk`] with the trunk's output channels-last, `[N, h, w, 320]`
+    /// (how training caches it): the 1×1 head and reduction are then plain matrix products
+    /// over positions, with no layout changes on the 1280-channel map.
+    pub fn forward_trunk_nhwc(&self, trunk: Tensor<B, 4>) -> SeedOutput<B> {
+        let head = self.pretrained_head.as_ref().expect("the model has a pretrained head");
+        let [n, h, w, c] = trunk.dims();
+        let features = head.pointwise(trunk.reshape([n * h * w, c]));
         let global_feature = features
             .clone()
-            .mean_dim(3)
-            .mean_dim(2)
-            .reshape([n, SeedConfig::FEATURE_CHANNELS]);
+            .reshape([n, h * w, self.channels])
+            .mean_dim(1)
+            .reshape([n, self.channels]);
+        let reduced = match &self.reduce {
+            Some(reduce) => burn::tensor::activation::relu(reduce.forward(features)),
+            None => features,
+        };
+        let [_, reduced_channels] = reduced.dims();
+        let map = reduced.reshape([n, h, w, reduced_channels]).permute([0, 3, 1, 2]);
+        self.attend(map, global_feature)
+    }
+
+    /// The attention branch on a `[N, C, h, w]` feature map.
+    pub fn forward_features(&self, features: Tensor<B, 4>) -> SeedOutput<B> {
+        let [n, _, _, _] = features.dims();
+        let global_feature = features.clone().mean_dim(3).mean_dim(2).reshape([n, self.channels]);
+        self.attend(features, global_feature)
+    }
+
+    /// Steps 0..=K over `features` `[N, C, h, w]`, with the pooled `global_feature` `[N, G]`.
+    fn attend(&self, features: Tensor<B, 4>, global_feature: Tensor<B, 2>) -> SeedOutput<B> {
+        let [n, _, h, w] = features.dims();
         let mut scores = self.global_head.forward(global_feature.clone());
 
         // Step 0: the whole map, θ₀ = identity.
@@ -130,13 +237,18 @@ impl<B: SeedBackend> SeedModel<B> {
             thetas.push(theta);
             encodings.push(encoding.clone());
         }
-        SeedOutput {
+        let mut output = SeedOutput {
             scores,
             global_feature,
             encodings,
             thetas,
             attention,
+            projected: None,
+        };
+        if let Some(projection) = &self.projection {
+            output.projected = Some(projection.forward(output.concatenated()));
         }
+        output
     }
 }
 

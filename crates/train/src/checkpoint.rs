@@ -41,11 +41,16 @@ pub struct CheckpointMeta {
     /// Metrics of every epoch so far.
     pub history: Vec<EpochReport>,
     pub catalog: PathBuf,
+    /// Training items of the identity loss (its proxies' count; 0 without it).
+    #[serde(default)]
+    pub identities: usize,
 }
 
 impl CheckpointMeta {
     pub fn seed_config(&self) -> SeedConfig {
-        self.config.seed_config(self.vocabulary.len())
+        self.config
+            .seed_config(self.vocabulary.len())
+            .with_identities(self.identities)
     }
 }
 

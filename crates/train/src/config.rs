@@ -4,7 +4,7 @@ use std::path::Path;
 
 use lookbook_catalog::{SplitFractions, VocabularyConfig};
 use lookbook_imaging::ImageSpec;
-use lookbook_model::{LossWeights, SeedConfig};
+use lookbook_model::{BACKBONES, LossWeights, SeedConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;
@@ -35,6 +35,11 @@ pub struct ModelSection {
     pub encoding_dim: usize,
     pub lstm_hidden: usize,
     pub steps: usize,
+    /// `seed` (the study's branch, from scratch) or `efficientnet-lite0` (ImageNet-pretrained
+    /// trunk, frozen and cached; its head convolution is fine-tuned with the attention branch).
+    pub backbone: String,
+    /// A learned projection of the embedding to this many dimensions (0: none).
+    pub projection_dim: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -66,6 +71,10 @@ pub struct LossSection {
     pub positive: f64,
     pub max_scale: f64,
     pub min_scale: f64,
+    /// Weight of the identity loss (photos of one item together; 0 = the study's losses only).
+    pub identity: f64,
+    /// Its scale s (inverse temperature) on cosine similarities.
+    pub identity_scale: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -118,6 +127,8 @@ impl Default for ModelSection {
             encoding_dim: s.encoding_dim,
             lstm_hidden: s.lstm_hidden,
             steps: s.steps,
+            backbone: s.backbone,
+            projection_dim: s.projection_dim,
         }
     }
 }
@@ -157,6 +168,8 @@ impl Default for LossSection {
             positive: w.positive,
             max_scale: w.max_scale,
             min_scale: w.min_scale,
+            identity: 0.0,
+            identity_scale: 16.0,
         }
     }
 }
@@ -198,15 +211,22 @@ impl TrainConfig {
 
     pub fn validate(&self) -> Result<(), String> {
         let m = &self.model;
-        if !m.input_height.is_multiple_of(SeedConfig::DOWNSAMPLE)
-            || !m.input_width.is_multiple_of(SeedConfig::DOWNSAMPLE)
-        {
+        if !BACKBONES.contains(&m.backbone.as_str()) {
             return Err(format!(
-                "input {}x{} must be a multiple of {} on both sides",
-                m.input_height,
-                m.input_width,
-                SeedConfig::DOWNSAMPLE
+                "backbone {:?}: expected one of {}",
+                m.backbone,
+                BACKBONES.join(", ")
             ));
+        }
+        let downsample = self.seed_config(1).downsample();
+        if !m.input_height.is_multiple_of(downsample) || !m.input_width.is_multiple_of(downsample) {
+            return Err(format!(
+                "input {}x{} must be a multiple of {downsample} on both sides",
+                m.input_height, m.input_width,
+            ));
+        }
+        if self.loss.identity < 0.0 || self.loss.identity_scale <= 0.0 {
+            return Err("loss.identity must be ≥ 0 and loss.identity_scale positive".into());
         }
         if m.input_height == 0 || m.input_width == 0 || m.steps == 0 || m.codewords == 0 {
             return Err("input size, steps and codewords must be positive".into());
@@ -229,6 +249,8 @@ impl TrainConfig {
             .with_encoding_dim(m.encoding_dim)
             .with_lstm_hidden(m.lstm_hidden)
             .with_steps(m.steps)
+            .with_backbone(m.backbone.clone())
+            .with_projection_dim(m.projection_dim)
     }
 
     pub fn loss_weights(&self) -> LossWeights {
@@ -251,7 +273,18 @@ impl TrainConfig {
         }
     }
 
+    /// The study's branch: ImageNet statistics, bilinear. EfficientNet-Lite0: the
+    /// normalisation and filter its weights were trained with ((p − ½)/½, bicubic).
     pub fn image_spec(&self) -> ImageSpec {
-        ImageSpec::with_size(self.model.input_height as u32, self.model.input_width as u32)
+        let spec = ImageSpec::with_size(self.model.input_height as u32, self.model.input_width as u32);
+        if self.model.backbone == "seed" {
+            return spec;
+        }
+        ImageSpec {
+            mean: [0.5; 3],
+            std: [0.5; 3],
+            filter: lookbook_imaging::ResizeFilter::Bicubic,
+            ..spec
+        }
     }
 }

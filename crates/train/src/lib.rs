@@ -12,6 +12,7 @@ pub mod curves;
 mod error;
 pub mod metrics;
 mod trainer;
+pub mod trunk;
 
 pub use checkpoint::{Checkpoint, CheckpointMeta};
 pub use config::TrainConfig;

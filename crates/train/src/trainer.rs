@@ -10,9 +10,10 @@ use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Tensor, TensorData};
 use lookbook_catalog::{Catalog, LabelVocabulary, OpenOptions, Split};
-use lookbook_imaging::{BadImage, BatchLoader, LoaderOptions, Preprocessor, normalise_into};
-use lookbook_model::losses::seed_loss;
-use lookbook_model::{SeedBackend, SeedModel};
+use lookbook_imaging::{BadImage, Batch, BatchLoader, LoaderOptions, Preprocessor, normalise_into};
+use lookbook_model::losses::{identity_loss, seed_loss};
+use lookbook_model::{EfficientNetLite, SeedBackend, SeedModel, SeedOutput};
+use rand::Rng;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,7 @@ use crate::checkpoint::{self, Checkpoint, CheckpointMeta, FORMAT_VERSION};
 use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::metrics;
+use crate::trunk::{TrunkCache, load_backbone};
 
 /// One optimisation step, as the progress display sees it.
 #[derive(Debug, Clone)]
@@ -33,6 +35,7 @@ pub struct StepReport {
     pub classification: f64,
     pub diversity: f64,
     pub localisation: f64,
+    pub identity: f64,
     pub images_per_second: f64,
 }
 
@@ -49,6 +52,9 @@ pub struct EpochReport {
     pub scale: f64,
     pub anchor: f64,
     pub positive: f64,
+    /// Mean identity loss (0 when the config has none).
+    #[serde(default)]
+    pub identity: f64,
     pub val_images: usize,
     pub val_map: f64,
     pub val_prior_map: f64,
@@ -64,6 +70,11 @@ pub enum TrainingEvent<'a> {
         epochs: usize,
         steps_per_epoch: usize,
         first_epoch: usize,
+    },
+    /// Photos run through the frozen pretrained trunk so far (once per run).
+    Caching {
+        done: usize,
+        total: usize,
     },
     Step(&'a StepReport),
     BadImage(&'a BadImage),
@@ -166,7 +177,11 @@ impl Trainer {
     where
         B::InnerBackend: SeedBackend,
     {
-        let seed_config = self.config.seed_config(self.vocabulary.len());
+        let identities = self.identities();
+        let seed_config = self
+            .config
+            .seed_config(self.vocabulary.len())
+            .with_identities(identities.len());
         B::seed(device, self.config.seed);
         let opt = &self.config.optimizer;
         let adam = AdamConfig::new()
@@ -174,6 +189,16 @@ impl Trainer {
             .with_beta_1(opt.beta_1)
             .with_beta_2(opt.beta_2);
         let mut model = SeedModel::<B>::new(&seed_config, device);
+        let cache = if seed_config.pretrained() {
+            if self.resume_from.is_none() {
+                let network = load_backbone::<B>(&seed_config.backbone, device)?;
+                model = model.with_pretrained_head(&network);
+            }
+            let network = load_backbone::<B::InnerBackend>(&seed_config.backbone, device)?;
+            Some(self.cache_trunk(&network, device, &mut observer)?)
+        } else {
+            None
+        };
         let mut optimizer = adam.init::<B, SeedModel<B>>();
         let mut history = Vec::new();
         let mut first_epoch = 0;
@@ -202,11 +227,20 @@ impl Trainer {
             let started = Instant::now();
             let mut order = self.train_items.clone();
             order.shuffle(&mut rng_for(self.config.seed, epoch, usize::MAX));
-            let loader = self.loader(order, epoch, true)?;
-            let mut sums = [0.0f64; 7];
+            let batches: Box<dyn Iterator<Item = Batch>> = match &cache {
+                Some(cache) => {
+                    let flip = self.config.augment.flip;
+                    let seed = self.config.seed;
+                    Box::new(cached_batches(cache, order, batch_size, move |item| {
+                        flip && rng_for(seed, epoch, item).random_bool(0.5)
+                    }))
+                }
+                None => Box::new(self.loader(order, epoch, true)?),
+            };
+            let mut sums = [0.0f64; 8];
             let mut seen = 0usize;
             let mut bad = 0usize;
-            for (step, batch) in loader.enumerate() {
+            for (step, batch) in batches.enumerate() {
                 for (_, failure) in &batch.failures {
                     observer(TrainingEvent::BadImage(failure));
                 }
@@ -215,10 +249,20 @@ impl Trainer {
                 if n == 0 {
                     continue;
                 }
-                let images = Tensor::<B, 4>::from_data(TensorData::new(batch.pixels, [n, 3, h, w]), device);
                 let targets = self.targets_of::<B>(&batch.items, device);
-                let output = model.forward(images);
-                let loss = seed_loss(&output, targets, &weights);
+                let output = forward_batch(&model, cache.as_ref(), batch.pixels, n, [h, w], device);
+                let mut loss = seed_loss(&output, targets, &weights);
+                let mut identity = loss.total.clone().mul_scalar(0.0);
+                if let Some(proxies) = &model.proxies {
+                    let ids: Vec<i64> = batch
+                        .items
+                        .iter()
+                        .map(|i| identities[&self.catalog.entries[*i].item_id] as i64)
+                        .collect();
+                    let ids = Tensor::<B, 1, burn::tensor::Int>::from_data(TensorData::new(ids, [n]), device);
+                    identity = identity_loss(output.embedding(), proxies.val(), ids, self.config.loss.identity_scale);
+                    loss.total = loss.total + identity.clone().mul_scalar(self.config.loss.identity);
+                }
                 let values = [
                     &loss.total,
                     &loss.classification,
@@ -227,6 +271,7 @@ impl Trainer {
                     &loss.scale,
                     &loss.anchor,
                     &loss.positive,
+                    &identity,
                 ]
                 .map(|t| t.clone().into_scalar().elem::<f64>());
                 let grads = GradientsParams::from_grads(loss.total.backward(), &model);
@@ -243,11 +288,12 @@ impl Trainer {
                     classification: values[1],
                     diversity: values[2],
                     localisation: values[3],
+                    identity: values[7],
                     images_per_second: seen as f64 / started.elapsed().as_secs_f64().max(1e-9),
                 }));
             }
             let mean = |i: usize| if seen == 0 { f64::NAN } else { sums[i] / seen as f64 };
-            let val = self.validate::<B::InnerBackend>(&model.valid(), device, labels)?;
+            let val = self.validate::<B::InnerBackend>(&model.valid(), cache.as_ref(), device, labels)?;
             let report = EpochReport {
                 epoch: epoch + 1,
                 train_images: seen,
@@ -259,6 +305,7 @@ impl Trainer {
                 scale: mean(4),
                 anchor: mean(5),
                 positive: mean(6),
+                identity: mean(7),
                 val_images: val.images,
                 val_map: val.map,
                 val_prior_map: val.prior_map,
@@ -277,6 +324,7 @@ impl Trainer {
                 vocabulary: self.vocabulary.clone(),
                 history: history.clone(),
                 catalog: self.catalog.root.clone(),
+                identities: identities.len(),
             };
             latest = Some(checkpoint::save(&self.run_dir, &model, &optimizer, &meta)?);
             write_metrics_csv(&self.run_dir, &history)?;
@@ -286,6 +334,63 @@ impl Trainer {
             }
         }
         latest.ok_or(TrainError::NoData("epochs left to train (the run is already complete)"))
+    }
+
+    /// Identity-loss class of each training item id (none when the loss is off).
+    fn identities(&self) -> std::collections::HashMap<String, usize> {
+        let mut ids = std::collections::HashMap::new();
+        if self.config.loss.identity > 0.0 {
+            for &i in &self.train_items {
+                let next = ids.len();
+                ids.entry(self.catalog.entries[i].item_id.clone()).or_insert(next);
+            }
+        }
+        ids
+    }
+
+    /// The frozen trunk's output of every training and validation photo.
+    fn cache_trunk<Bk: burn::tensor::backend::Backend>(
+        &self,
+        network: &EfficientNetLite<Bk>,
+        device: &Bk::Device,
+        observer: &mut impl FnMut(TrainingEvent),
+    ) -> Result<TrunkCache, TrainError> {
+        let items: Vec<usize> = self.train_items.iter().chain(&self.val_items).copied().collect();
+        // Valid for this catalogue, these photos and this preprocessing only.
+        let key = format!(
+            "{} {} {} {:?} {:?}",
+            self.config.model.backbone,
+            self.catalog.root.display(),
+            self.catalog.entries.len(),
+            items,
+            self.config.image_spec()
+        );
+        let key = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(key.as_bytes()));
+        let path = self.run_dir.join("trunk-cache.bin");
+        if let Some(cache) = TrunkCache::load(&path, &key) {
+            return Ok(cache);
+        }
+        let options = LoaderOptions {
+            batch_size: 16,
+            prefetch: self.config.data.prefetch,
+            threads: self.config.data.threads,
+        };
+        let (cache, bad) = TrunkCache::build(
+            network,
+            device,
+            &self.catalog,
+            items,
+            self.config.image_spec(),
+            options,
+            |done, total| observer(TrainingEvent::Caching { done, total }),
+        )?;
+        bad.iter()
+            .for_each(|failure| observer(TrainingEvent::BadImage(failure)));
+        // A convenience for reruns: a cache that cannot be written never stops training.
+        if let Err(err) = cache.save(&path, &key) {
+            tracing::warn!("{err}");
+        }
+        Ok(cache)
     }
 
     fn targets_of<Bk: Backend>(&self, items: &[usize], device: &Bk::Device) -> Tensor<Bk, 2> {
@@ -335,6 +440,7 @@ impl Trainer {
     fn validate<Bk: SeedBackend>(
         &self,
         model: &SeedModel<Bk>,
+        cache: Option<&TrunkCache>,
         device: &Bk::Device,
         labels: usize,
     ) -> Result<Validation, TrainError> {
@@ -345,13 +451,16 @@ impl Trainer {
         let mut embeddings = Vec::new();
         let mut items = Vec::new();
         let mut dim = 0;
-        for batch in self.loader(self.val_items.clone(), 0, false)? {
+        let batches: Box<dyn Iterator<Item = Batch>> = match cache {
+            Some(cache) => Box::new(cached_batches(cache, self.val_items.clone(), 32, |_| false)),
+            None => Box::new(self.loader(self.val_items.clone(), 0, false)?),
+        };
+        for batch in batches {
             let n = batch.len();
             if n == 0 {
                 continue;
             }
-            let images = Tensor::<Bk, 4>::from_data(TensorData::new(batch.pixels, [n, 3, h, w]), device);
-            let output = model.forward(images);
+            let output = forward_batch(model, cache, batch.pixels, n, [h, w], device);
             let embedding = output.embedding();
             dim = embedding.dims()[1];
             scores.extend(output.scores.into_data().convert::<f32>().to_vec::<f32>().expect("f32"));
@@ -372,6 +481,41 @@ impl Trainer {
     }
 }
 
+/// `n` photos (`[n, 3, h, w]`) through the model, or `n` cached trunk outputs through its head.
+fn forward_batch<Bk: SeedBackend>(
+    model: &SeedModel<Bk>,
+    cache: Option<&TrunkCache>,
+    values: Vec<f32>,
+    n: usize,
+    [h, w]: [usize; 2],
+    device: &Bk::Device,
+) -> SeedOutput<Bk> {
+    match cache {
+        Some(cache) => {
+            let [fh, fw, c] = cache.shape;
+            model.forward_trunk_nhwc(Tensor::from_data(TensorData::new(values, [n, fh, fw, c]), device))
+        }
+        None => model.forward(Tensor::from_data(TensorData::new(values, [n, 3, h, w]), device)),
+    }
+}
+
+/// Batches of cached trunk outputs in `order` (entries whose photo failed are left out).
+fn cached_batches(
+    cache: &TrunkCache,
+    order: Vec<usize>,
+    batch_size: usize,
+    flip: impl Fn(usize) -> bool,
+) -> impl Iterator<Item = Batch> {
+    let order: Vec<usize> = order.into_iter().filter(|&i| cache.contains(i)).collect();
+    let chunks: Vec<Vec<usize>> = order.chunks(batch_size.max(1)).map(<[usize]>::to_vec).collect();
+    chunks.into_iter().map(move |items| Batch {
+        pixels: cache.gather(&items, &flip),
+        item_len: cache.item_len(),
+        items,
+        failures: Vec::new(),
+    })
+}
+
 struct Validation {
     images: usize,
     map: f64,
@@ -384,11 +528,11 @@ struct Validation {
 fn write_metrics_csv(run_dir: &Path, history: &[EpochReport]) -> Result<(), TrainError> {
     let mut text = String::from(
         "epoch,train_images,bad_images,loss,classification,diversity,localisation,scale,anchor,positive,\
-         val_images,val_map,val_prior_map,val_queries,val_top1,val_top5,val_top10,seconds\n",
+         identity,val_images,val_map,val_prior_map,val_queries,val_top1,val_top5,val_top10,seconds\n",
     );
     for r in history {
         text.push_str(&format!(
-            "{},{},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{},{:.4},{:.4},{},{:.4},{:.4},{:.4},{:.1}\n",
+            "{},{},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{},{:.4},{:.4},{},{:.4},{:.4},{:.4},{:.1}\n",
             r.epoch,
             r.train_images,
             r.bad_images,
@@ -399,6 +543,7 @@ fn write_metrics_csv(run_dir: &Path, history: &[EpochReport]) -> Result<(), Trai
             r.scale,
             r.anchor,
             r.positive,
+            r.identity,
             r.val_images,
             r.val_map,
             r.val_prior_map,

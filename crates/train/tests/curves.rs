@@ -15,6 +15,7 @@ fn report(epoch: usize, loss: f64, val_map: f64) -> EpochReport {
         scale: 0.0,
         anchor: 0.5,
         positive: 0.0,
+        identity: 0.0,
         val_images: 20,
         val_map,
         val_prior_map: 0.03,

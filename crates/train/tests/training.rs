@@ -146,6 +146,7 @@ fn checkpoint_round_trip_gives_identical_outputs() {
         vocabulary,
         history: vec![],
         catalog: PathBuf::from("x"),
+        identities: 0,
     };
     checkpoint::save(dir.path(), &model, &optim, &meta).unwrap();
     let loaded = Checkpoint::open(dir.path()).unwrap();

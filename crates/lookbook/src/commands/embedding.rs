@@ -8,11 +8,13 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use lookbook_catalog::{Catalog, OpenOptions, Split};
-use lookbook_embed::{Embedded, Embedder, HistogramEmbedder, SeedEmbedder, embed_images};
+use lookbook_embed::{Embedded, Embedder, HistogramEmbedder, ImageNetEmbedder, SeedEmbedder, embed_images};
 use lookbook_imaging::LoaderOptions;
 
 /// The `model` an index records for the histogram baseline.
 pub const HISTOGRAM_MODEL: &str = "baseline:histogram";
+/// `--model imagenet:NAME`: a pretrained network's pooled features, untrained here.
+pub const IMAGENET_PREFIX: &str = "imagenet:";
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Baseline {
@@ -23,7 +25,8 @@ pub enum Baseline {
 /// Which vectors: a trained run, or a baseline.
 #[derive(Args)]
 pub struct EmbedderArgs {
-    /// Run folder (its latest checkpoint) or a checkpoint folder.
+    /// Run folder (its latest checkpoint), a checkpoint folder, or `imagenet:efficientnet-lite0`
+    /// (ImageNet features, untrained here: the baseline a trained model must beat).
     #[arg(long, required_unless_present = "baseline", conflicts_with = "baseline")]
     pub model: Option<PathBuf>,
     /// A model-free baseline instead of --model.
@@ -49,6 +52,10 @@ impl EmbedderArgs {
 pub fn embedder_for(model: &Path) -> Result<(Arc<dyn Embedder>, String)> {
     if model.as_os_str() == HISTOGRAM_MODEL {
         return Ok((Arc::new(HistogramEmbedder::new()), HISTOGRAM_MODEL.into()));
+    }
+    if let Some(name) = model.to_str().and_then(|m| m.strip_prefix(IMAGENET_PREFIX)) {
+        let embedder = ImageNetEmbedder::new(name, None)?;
+        return Ok((Arc::new(embedder), format!("{IMAGENET_PREFIX}{name}")));
     }
     let seed = SeedEmbedder::from_run(model).with_context(|| format!("loading the model in {}", model.display()))?;
     let dir = seed.checkpoint().dir.clone();

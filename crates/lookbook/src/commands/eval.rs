@@ -172,7 +172,7 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<ExitCode> {
         table,
     };
     let png = args.png.clone().or_else(|| {
-        args.embedder.model.as_ref().map(|run| {
+        args.embedder.model.as_ref().filter(|run| run.is_dir()).map(|run| {
             let protocol = serde_json::to_value(args.protocol).expect("serialises");
             let split = args.split.to_possible_value().expect("no skipped values");
             run.join(format!(
@@ -516,6 +516,7 @@ fn recommend_report(
         args.embedder
             .model
             .as_ref()
+            .filter(|run| run.is_dir())
             .map(|run| run.join(format!("eval-recommend-{}.png", split.get_name())))
     });
     if let Some(png) = &png {

@@ -13,7 +13,7 @@ use lookbook_imaging::{DecodeLimits, decode_file, letterbox_geometry};
 use lookbook_recommend::{Matched, Query, RecommendConfig, recommend};
 use serde::Serialize;
 
-use super::embedding::HISTOGRAM_MODEL;
+use super::embedding::{HISTOGRAM_MODEL, IMAGENET_PREFIX};
 use super::search::{QueryArgs, parse_filter, record_of};
 
 #[derive(Args)]
@@ -59,7 +59,7 @@ struct Recommended {
 
 /// The seed model behind an index, when it has one that loads.
 pub(crate) fn seed_model(model: &Path) -> Option<SeedEmbedder> {
-    if model.as_os_str() == HISTOGRAM_MODEL {
+    if model.as_os_str() == HISTOGRAM_MODEL || model.to_str().is_some_and(|m| m.starts_with(IMAGENET_PREFIX)) {
         return None;
     }
     match SeedEmbedder::from_run(model) {

@@ -89,11 +89,20 @@ where
         .set_style(ProgressStyle::with_template("epoch {prefix} {bar:30} {pos}/{len} {msg}").expect("static template"));
     let checkpoint = trainer.run::<B>(device, |event| match event {
         TrainingEvent::Started { steps_per_epoch, .. } => progress.set_length(steps_per_epoch as u64),
+        TrainingEvent::Caching { done, total } => {
+            // Once per run: the frozen pretrained trunk over the train and val photos.
+            if progress.is_hidden() && !quiet && (done % 500 < 16 || done == total) {
+                eprintln!("caching the pretrained trunk's output: {done}/{total}");
+            }
+            progress.set_prefix("cache");
+            progress.set_length(total as u64);
+            progress.set_position(done as u64);
+        }
         TrainingEvent::Step(s) => {
             // Without a terminal the bar is hidden: leave a line in the log now and then.
             if progress.is_hidden() && !quiet && (s.step % 20 == 0 || s.step == s.steps) {
                 eprintln!(
-                    "epoch {} step {}/{}: loss {:.4} (cls {:.4} div {:.4} loc {:.4}) {:.1} img/s",
+                    "epoch {} step {}/{}: loss {:.4} (cls {:.4} div {:.4} loc {:.4} id {:.4}) {:.1} img/s",
                     s.epoch + 1,
                     s.step,
                     s.steps,
@@ -101,10 +110,12 @@ where
                     s.classification,
                     s.diversity,
                     s.localisation,
+                    s.identity,
                     s.images_per_second
                 );
             }
             progress.set_prefix(format!("{}", s.epoch + 1));
+            progress.set_length(s.steps as u64);
             progress.set_position(s.step as u64);
             progress.set_message(format!(
                 "loss {:.4} (cls {:.4} div {:.4} loc {:.4}) {:.1} img/s",

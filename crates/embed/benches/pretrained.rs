@@ -1,0 +1,57 @@
+//! EfficientNet-Lite0 embedding throughput, decode included: the first N photos of the H&M
+//! catalogue's articles.csv, decoded and resized (bicubic 224×224) on loader threads ahead of
+//! the model, batched, forward to the pooled 1280-d features — what
+//! `benches/reference/efficientnet_lite0.py` measures in PyTorch on the same photos.
+//!
+//! `cargo bench -p lookbook-embed --bench pretrained -- [--catalog ../shared/data/hm]
+//!  [--images 512] [--threads 2] [--batch 32]`  (`scripts/bench-pretrained.sh` runs both sides)
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use lookbook_catalog::{Catalog, OpenOptions};
+use lookbook_embed::{Embedder, ImageNetEmbedder, embed_images};
+use lookbook_imaging::LoaderOptions;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: a process-wide integer option, set before any work starts.
+        unsafe { libmimalloc_sys::mi_option_set(15, -1) };
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let catalog_dir = PathBuf::from(value("--catalog").unwrap_or_else(|| "../shared/data/hm".into()));
+    let images: usize = value("--images").and_then(|v| v.parse().ok()).unwrap_or(512);
+    let threads: usize = value("--threads").and_then(|v| v.parse().ok()).unwrap_or(2);
+    let batch: usize = value("--batch").and_then(|v| v.parse().ok()).unwrap_or(32);
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .expect("one global pool");
+    let catalog = Catalog::open(&catalog_dir, &OpenOptions::default()).expect("the catalogue opens");
+    let order: Vec<usize> = (0..catalog.entries.len().min(images)).collect();
+    let embedder: Arc<dyn Embedder> =
+        Arc::new(ImageNetEmbedder::new("efficientnet-lite0", None).expect("weights: run scripts/setup-weights.sh"));
+    let options = LoaderOptions {
+        batch_size: batch,
+        threads,
+        ..LoaderOptions::default()
+    };
+    let start = Instant::now();
+    let embedded = embed_images(embedder, &catalog, order, options, |_| {}).expect("embedding runs");
+    let seconds = start.elapsed().as_secs_f64();
+    let count = embedded.entries.len();
+    println!(
+        "efficientnet-lite0 side=lookbook threads={threads} images={count} img_per_s={:.1}",
+        count as f64 / seconds
+    );
+}

@@ -1,0 +1,117 @@
+//! An ImageNet-pretrained network's pooled features as an [`Embedder`]: the baseline a
+//! trained model must beat (`--model imagenet:efficientnet-lite0`).
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::{Tensor, TensorData};
+use lookbook_imaging::{BadImage, Fit, ImageSpec, Preprocessor, ResizeFilter};
+use lookbook_model::{EfficientNetLite, InferBackend};
+use lookbook_pretrained::{EFFICIENTNET_LITE0, WeightsError, locate, read_safetensors};
+
+use crate::{EmbedError, Embedder};
+
+/// The networks `--model imagenet:NAME` accepts.
+pub const IMAGENET_MODELS: [&str; 1] = ["efficientnet-lite0"];
+
+/// EfficientNet-Lite0's L2-normalised 1280-d average-pooled features, preprocessed as its
+/// PyTorch reference: the whole photo stretched to 224×224 (bicubic), x = (p/255 − ½)/½.
+pub struct ImageNetEmbedder {
+    network: EfficientNetLite<InferBackend>,
+    preprocessor: Preprocessor,
+    spec: ImageSpec,
+    weights: PathBuf,
+}
+
+impl ImageNetEmbedder {
+    /// The preprocessing the published weights were evaluated with.
+    pub fn reference_spec() -> ImageSpec {
+        ImageSpec {
+            height: 224,
+            width: 224,
+            pad: [255, 255, 255],
+            mean: [0.5; 3],
+            std: [0.5; 3],
+            fit: Fit::Stretch,
+            filter: ResizeFilter::Bicubic,
+        }
+    }
+
+    /// `name` (one of [`IMAGENET_MODELS`]) with weights from `weights` or where
+    /// [`lookbook_pretrained::locate`] finds them.
+    pub fn new(name: &str, weights: Option<&Path>) -> Result<Self, EmbedError> {
+        if name != EFFICIENTNET_LITE0.name {
+            return Err(EmbedError::UnknownModel(format!(
+                "imagenet:{name} (known: {})",
+                IMAGENET_MODELS.map(|m| format!("imagenet:{m}")).join(", ")
+            )));
+        }
+        let path = locate(&EFFICIENTNET_LITE0, weights)?;
+        let network = load_efficientnet(&path)?;
+        let spec = Self::reference_spec();
+        Ok(ImageNetEmbedder {
+            network,
+            preprocessor: Preprocessor::new(spec)?,
+            spec,
+            weights: path,
+        })
+    }
+
+    pub fn network(&self) -> &EfficientNetLite<InferBackend> {
+        &self.network
+    }
+
+    pub fn spec(&self) -> &ImageSpec {
+        &self.spec
+    }
+
+    /// `n` loaded images → the raw pooled features `[n, 1280]` (not normalised).
+    pub fn pooled(&self, items: Vec<f32>, n: usize) -> Tensor<InferBackend, 2> {
+        let (h, w) = (self.spec.height as usize, self.spec.width as usize);
+        let images = Tensor::<InferBackend, 4>::from_data(TensorData::new(items, [n, 3, h, w]), &Default::default());
+        self.network.pooled(images)
+    }
+}
+
+/// The network from a converted safetensors file, its names and shapes checked.
+pub fn load_efficientnet(path: &Path) -> Result<EfficientNetLite<InferBackend>, EmbedError> {
+    let tensors = read_safetensors(path)?;
+    EfficientNetLite::from_tensors(&tensors, &Default::default()).map_err(|message| {
+        EmbedError::Weights(WeightsError::Mismatch {
+            path: path.to_path_buf(),
+            message,
+        })
+    })
+}
+
+impl Embedder for ImageNetEmbedder {
+    fn describe(&self) -> String {
+        format!("imagenet:efficientnet-lite0 ({})", self.weights.display())
+    }
+
+    fn dim(&self) -> usize {
+        EfficientNetLite::<InferBackend>::FEATURE_CHANNELS
+    }
+
+    fn parts(&self) -> (usize, usize) {
+        (0, 0)
+    }
+
+    fn item_len(&self) -> usize {
+        self.spec.tensor_len()
+    }
+
+    fn load_item(&self, path: &Path, out: &mut [f32]) -> Result<(), BadImage> {
+        self.preprocessor.load_into(path, out)
+    }
+
+    fn embed_batch(&self, items: Vec<f32>, n: usize) -> (Vec<f32>, Vec<f32>) {
+        let pooled = self.pooled(items, n);
+        let norm = pooled.clone().powf_scalar(2.0).sum_dim(1).sqrt().clamp_min(1e-12);
+        let vectors = (pooled / norm)
+            .into_data()
+            .convert::<f32>()
+            .into_vec::<f32>()
+            .expect("f32 tensor");
+        (vectors, Vec::new())
+    }
+}

@@ -1,0 +1,164 @@
+//! A frozen pretrained trunk's output for every training and validation photo, computed
+//! once per run, so that an epoch on the CPU runs only the head and the attention branch
+//! (seconds instead of a forward pass of the whole network per photo).
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, TensorData};
+use lookbook_catalog::Catalog;
+use lookbook_imaging::{BadImage, BatchLoader, ImageSpec, LoaderOptions, Preprocessor};
+use lookbook_model::EfficientNetLite;
+use lookbook_pretrained::{EFFICIENTNET_LITE0, locate, read_safetensors};
+
+use crate::error::TrainError;
+
+/// The pretrained network a config names, from the converted weights.
+pub fn load_backbone<Bk: Backend>(name: &str, device: &Bk::Device) -> Result<EfficientNetLite<Bk>, TrainError> {
+    if name != EFFICIENTNET_LITE0.name {
+        return Err(TrainError::Pretrained(format!("unknown backbone {name}")));
+    }
+    let path = locate(&EFFICIENTNET_LITE0, None).map_err(|e| TrainError::Pretrained(e.to_string()))?;
+    let tensors = read_safetensors(&path).map_err(|e| TrainError::Pretrained(e.to_string()))?;
+    EfficientNetLite::from_tensors(&tensors, device)
+        .map_err(|message| TrainError::Pretrained(format!("{}: {message}", path.display())))
+}
+
+/// Trunk outputs `[h, w, C]` (channels-last) by catalogue entry.
+pub struct TrunkCache {
+    /// (height, width, channels) of one entry.
+    pub shape: [usize; 3],
+    rows: HashMap<usize, usize>,
+    data: Vec<f32>,
+}
+
+impl TrunkCache {
+    /// Runs `network`'s trunk over `items` (unaugmented); photos that fail to load are
+    /// returned beside the cache, left out of it.
+    pub fn build<Bk: Backend>(
+        network: &EfficientNetLite<Bk>,
+        device: &Bk::Device,
+        catalog: &Catalog,
+        items: Vec<usize>,
+        spec: ImageSpec,
+        options: LoaderOptions,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<(Self, Vec<BadImage>), TrainError> {
+        let total = items.len();
+        let preprocessor = Preprocessor::new(spec)?;
+        let paths: Arc<Vec<PathBuf>> = Arc::new(catalog.entries.iter().map(|e| catalog.image_path(e)).collect());
+        let loader = BatchLoader::spawn(items, spec.tensor_len(), options, move |item, out| {
+            preprocessor.load_into(&paths[item], out)
+        })?;
+        let [h, w] = [spec.height as usize, spec.width as usize];
+        let mut cache = TrunkCache {
+            shape: [0; 3],
+            rows: HashMap::new(),
+            data: Vec::new(),
+        };
+        let mut done = 0;
+        let mut bad = Vec::new();
+        for mut batch in loader {
+            bad.extend(batch.failures.drain(..).map(|(_, failure)| failure));
+            done += batch.len() + batch.failures.len();
+            let n = batch.len();
+            if n > 0 {
+                let images = Tensor::<Bk, 4>::from_data(TensorData::new(batch.pixels, [n, 3, h, w]), device);
+                // Channels-last: what the model's head multiplies by.
+                let trunk = network.trunk(images).permute([0, 2, 3, 1]);
+                let [_, fh, fw, c] = trunk.dims();
+                cache.shape = [fh, fw, c];
+                let values = trunk
+                    .into_data()
+                    .convert::<f32>()
+                    .into_vec::<f32>()
+                    .expect("f32 tensor");
+                for &item in &batch.items {
+                    cache.rows.insert(item, cache.rows.len());
+                }
+                cache.data.extend(values);
+            }
+            progress(done, total);
+        }
+        Ok((cache, bad))
+    }
+
+    /// Writes the cache as `path` (through a temporary name): a header line of JSON
+    /// (`key`, shape, items in row order) then the rows as little-endian f32.
+    pub fn save(&self, path: &Path, key: &str) -> Result<(), TrainError> {
+        let mut items = vec![0usize; self.rows.len()];
+        for (&item, &row) in &self.rows {
+            items[row] = item;
+        }
+        let header = serde_json::json!({ "key": key, "shape": self.shape, "items": items });
+        let tmp = path.with_extension("bin.tmp");
+        let write = || -> std::io::Result<()> {
+            let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+            writeln!(file, "{header}")?;
+            for value in &self.data {
+                file.write_all(&value.to_le_bytes())?;
+            }
+            file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            std::fs::rename(&tmp, path)
+        };
+        write().map_err(|e| TrainError::io(path, e))
+    }
+
+    /// The cache [`TrunkCache::save`] wrote with the same `key`, or `None` (absent,
+    /// another key, damaged: the caller computes it again).
+    pub fn load(path: &Path, key: &str) -> Option<Self> {
+        let bytes = std::fs::read(path).ok()?;
+        let end = bytes.iter().position(|&b| b == b'\n')?;
+        let header: serde_json::Value = serde_json::from_slice(&bytes[..end]).ok()?;
+        if header["key"].as_str()? != key {
+            return None;
+        }
+        let shape: [usize; 3] = serde_json::from_value(header["shape"].clone()).ok()?;
+        let items: Vec<usize> = serde_json::from_value(header["items"].clone()).ok()?;
+        let body = &bytes[end + 1..];
+        if body.len() != items.len() * shape.iter().product::<usize>() * 4 {
+            return None;
+        }
+        Some(TrunkCache {
+            shape,
+            rows: items.iter().enumerate().map(|(row, &item)| (item, row)).collect(),
+            data: body
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+                .collect(),
+        })
+    }
+
+    pub fn contains(&self, item: usize) -> bool {
+        self.rows.contains_key(&item)
+    }
+
+    pub fn item_len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// The cached rows of `items` (all must be cached), each mirrored left-right when
+    /// `flip(item)`: flipping the trunk's output stands in for flipping the photo.
+    pub fn gather(&self, items: &[usize], flip: impl Fn(usize) -> bool) -> Vec<f32> {
+        let len = self.item_len();
+        let [_, w, c] = self.shape;
+        let mut out = Vec::with_capacity(items.len() * len);
+        for &item in items {
+            let row = self.rows[&item];
+            let source = &self.data[row * len..(row + 1) * len];
+            if flip(item) {
+                for line in source.chunks_exact(w * c) {
+                    for position in line.chunks_exact(c).rev() {
+                        out.extend_from_slice(position);
+                    }
+                }
+            } else {
+                out.extend_from_slice(source);
+            }
+        }
+        out
+    }
+}
