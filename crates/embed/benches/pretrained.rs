@@ -4,7 +4,7 @@
 //! `benches/reference/efficientnet_lite0.py` measures in PyTorch on the same photos.
 //!
 //! `cargo bench -p lookbook-embed --bench pretrained -- [--catalog ../shared/data/hm]
-//!  [--images 512] [--threads 2] [--batch 32]`  (`scripts/bench-pretrained.sh` runs both sides)
+//!  [--catalog DIR] [--images 512] [--threads 2] [--batch 32]`  (`scripts/bench-pretrained.sh` runs both sides)
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,7 +29,10 @@ fn main() {
             .and_then(|i| args.get(i + 1))
             .cloned()
     };
-    let catalog_dir = PathBuf::from(value("--catalog").unwrap_or_else(|| "../shared/data/hm".into()));
+    // cargo runs benches in the crate's folder: the default is the shared data beside the repository.
+    let catalog_dir = value("--catalog")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/hm"));
     let images: usize = value("--images").and_then(|v| v.parse().ok()).unwrap_or(512);
     let threads: usize = value("--threads").and_then(|v| v.parse().ok()).unwrap_or(2);
     let batch: usize = value("--batch").and_then(|v| v.parse().ok()).unwrap_or(32);
