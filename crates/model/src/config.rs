@@ -38,10 +38,23 @@ pub struct SeedConfig {
     /// the identity loss (0: none, the embedding is the concatenation).
     #[config(default = 0)]
     pub projection_dim: usize,
+    /// What the projection sees: `all` (the normalised global feature ⊕ every step's
+    /// encoding) or `global` (the pooled global feature alone; the step encodings stay the
+    /// parts that recommendations and `explain` use).
+    #[config(default = "String::from(\"all\")")]
+    pub projection_input: String,
     /// Items (product codes) of the identity loss's classifier (0: no identity loss).
     #[config(default = 0)]
     pub identities: usize,
+    /// Exponent p of the generalised-mean pooling of the global feature, (mean xᵖ)^(1/p):
+    /// 1 is average pooling (the study), 3 weights each channel's strongest responses
+    /// more, which suits retrieval (a garment's detail fills few cells of the map).
+    #[config(default = 1.0)]
+    pub gem_power: f64,
 }
+
+/// The values `projection_input` accepts.
+pub const PROJECTION_INPUTS: [&str; 2] = ["all", "global"];
 
 /// The backbones `backbone` accepts.
 pub const BACKBONES: [&str; 2] = ["seed", "efficientnet-lite0"];
@@ -76,6 +89,11 @@ impl SeedConfig {
 
     pub fn feature_width(&self) -> usize {
         self.input_width / self.downsample()
+    }
+
+    /// Whether the projection sees the global feature alone.
+    pub fn projects_global(&self) -> bool {
+        self.projection_input == "global"
     }
 
     /// Length of the retrieval embedding: the projection, or global feature + one

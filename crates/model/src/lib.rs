@@ -23,7 +23,7 @@ pub mod pool4;
 pub mod transformer;
 
 pub use backend::SeedBackend;
-pub use config::{BACKBONES, SeedConfig};
+pub use config::{BACKBONES, PROJECTION_INPUTS, SeedConfig};
 pub use efficientnet::EfficientNetLite;
 pub use encoding::TextureEncoding;
 pub use global::GlobalBranch;

@@ -22,6 +22,8 @@ pub struct SeedModel<B: Backend> {
     pub pretrained_head: Option<FoldedConv<B>>,
     /// Global feature ⊕ step encodings → the retrieval embedding (when configured).
     pub projection: Option<Linear<B>>,
+    /// The projection sees the raw global feature alone (`projection_input = "global"`).
+    pub projects_global: bool,
     /// One learned direction per training item, for the identity loss.
     pub proxies: Option<burn::module::Param<Tensor<B, 2>>>,
     /// A per-position linear map + ReLU (a 1×1 convolution) narrowing a pretrained head's
@@ -29,6 +31,8 @@ pub struct SeedModel<B: Backend> {
     /// backward pass costs per channel).
     pub reduce: Option<Linear<B>>,
     pub channels: usize,
+    /// Generalised-mean exponent of the global pooling (1 = average).
+    pub gem_power: f64,
     pub encoding: TextureEncoding<B>,
     pub lstm: Lstm<B>,
     /// LSTM state → θ of the next step (sx, sy, tx, ty).
@@ -55,7 +59,8 @@ pub struct SeedOutput<B: Backend> {
     pub thetas: Vec<Tensor<B, 2>>,
     /// Steps 1..=K, each `[N, h, w]`: softmax-normalised footprint on the feature map.
     pub attention: Vec<Tensor<B, 3>>,
-    /// `[N, P]`: the learned projection of the concatenated embedding (when the model has one).
+    /// `[N, P]`: the learned projection of the concatenated embedding, or of the global
+    /// feature alone (when the model has one).
     pub projected: Option<Tensor<B, 2>>,
 }
 
@@ -108,17 +113,24 @@ impl<B: Backend> SeedModel<B> {
             (Some(GlobalBranch::new(config, device)), None)
         };
         let concatenated = channels + (config.steps + 1) * config.encoding_dim;
+        let projected_len = if config.projects_global() {
+            channels
+        } else {
+            concatenated
+        };
         let projection =
-            (config.projection_dim > 0).then(|| LinearConfig::new(concatenated, config.projection_dim).init(device));
+            (config.projection_dim > 0).then(|| LinearConfig::new(projected_len, config.projection_dim).init(device));
         let proxy_dim = if config.projection_dim > 0 {
             config.projection_dim
         } else {
             concatenated
         };
+        // Small proxies: Adam moves every weight by about the learning rate per step, so
+        // unit-scale proxies would barely turn in a short run (the loss stayed near ln(items)).
         let proxies = (config.identities > 0).then(|| {
             burn::module::Param::from_tensor(Tensor::random(
                 [config.identities, proxy_dim],
-                burn::tensor::Distribution::Normal(0.0, 1.0),
+                burn::tensor::Distribution::Normal(0.0, 0.01),
                 device,
             ))
         });
@@ -126,11 +138,13 @@ impl<B: Backend> SeedModel<B> {
             global,
             pretrained_head,
             projection,
+            projects_global: config.projects_global(),
             proxies,
             reduce: config
                 .pretrained()
                 .then(|| LinearConfig::new(channels, SeedConfig::FEATURE_CHANNELS).init(device)),
             channels,
+            gem_power: config.gem_power,
             encoding: TextureEncoding::new(
                 SeedConfig::FEATURE_CHANNELS,
                 config.codewords,
@@ -181,11 +195,7 @@ impl<B: SeedBackend> SeedModel<B> {
         let head = self.pretrained_head.as_ref().expect("the model has a pretrained head");
         let [n, h, w, c] = trunk.dims();
         let features = head.pointwise(trunk.reshape([n * h * w, c]));
-        let global_feature = features
-            .clone()
-            .reshape([n, h * w, self.channels])
-            .mean_dim(1)
-            .reshape([n, self.channels]);
+        let global_feature = self.pool(features.clone().reshape([n, h * w, self.channels]), 1);
         let reduced = match &self.reduce {
             Some(reduce) => burn::tensor::activation::relu(reduce.forward(features)),
             None => features,
@@ -197,9 +207,24 @@ impl<B: SeedBackend> SeedModel<B> {
 
     /// The attention branch on a `[N, C, h, w]` feature map.
     pub fn forward_features(&self, features: Tensor<B, 4>) -> SeedOutput<B> {
-        let [n, _, _, _] = features.dims();
-        let global_feature = features.clone().mean_dim(3).mean_dim(2).reshape([n, self.channels]);
+        let [n, c, h, w] = features.dims();
+        let global_feature = self.pool(features.clone().reshape([n, c, h * w]), 2);
         self.attend(features, global_feature)
+    }
+
+    /// `[N, ·, ·]` → `[N, C]`: the generalised mean over the positions in dimension `dim`
+    /// (the features are non-negative: ReLU or ReLU6 outputs).
+    fn pool(&self, features: Tensor<B, 3>, dim: usize) -> Tensor<B, 2> {
+        let [n, _, _] = features.dims();
+        if self.gem_power == 1.0 {
+            return features.mean_dim(dim).reshape([n, self.channels]);
+        }
+        features
+            .clamp_min(1e-6)
+            .powf_scalar(self.gem_power)
+            .mean_dim(dim)
+            .powf_scalar(1.0 / self.gem_power)
+            .reshape([n, self.channels])
     }
 
     /// Steps 0..=K over `features` `[N, C, h, w]`, with the pooled `global_feature` `[N, G]`.
@@ -246,7 +271,12 @@ impl<B: SeedBackend> SeedModel<B> {
             projected: None,
         };
         if let Some(projection) = &self.projection {
-            output.projected = Some(projection.forward(output.concatenated()));
+            let input = if self.projects_global {
+                output.global_feature.clone()
+            } else {
+                output.concatenated()
+            };
+            output.projected = Some(projection.forward(input));
         }
         output
     }

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use lookbook_catalog::{SplitFractions, VocabularyConfig};
 use lookbook_imaging::ImageSpec;
-use lookbook_model::{BACKBONES, LossWeights, SeedConfig};
+use lookbook_model::{BACKBONES, LossWeights, PROJECTION_INPUTS, SeedConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;
@@ -36,10 +36,15 @@ pub struct ModelSection {
     pub lstm_hidden: usize,
     pub steps: usize,
     /// `seed` (the study's branch, from scratch) or `efficientnet-lite0` (ImageNet-pretrained
-    /// trunk, frozen and cached; its head convolution is fine-tuned with the attention branch).
+    /// trunk, frozen and cached; its head convolution is fine-tuned with the attention branch
+    /// unless `optimizer.head_learning_rate` is 0).
     pub backbone: String,
     /// A learned projection of the embedding to this many dimensions (0: none).
     pub projection_dim: usize,
+    /// What the projection sees: `all` (global feature ⊕ step encodings) or `global`.
+    pub projection_input: String,
+    /// Generalised-mean exponent of the global feature's pooling (1 = average, the study).
+    pub gem_power: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,6 +65,10 @@ pub struct OptimizerSection {
     pub epsilon: f32,
     pub beta_1: f32,
     pub beta_2: f32,
+    /// Learning rate of a pretrained backbone's head convolution: 0 keeps it frozen (the
+    /// ImageNet features, and only the branch, projection and proxies learn); absent, the
+    /// head trains at `learning_rate` with the rest.
+    pub head_learning_rate: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -129,6 +138,8 @@ impl Default for ModelSection {
             steps: s.steps,
             backbone: s.backbone,
             projection_dim: s.projection_dim,
+            projection_input: s.projection_input,
+            gem_power: s.gem_power,
         }
     }
 }
@@ -154,6 +165,7 @@ impl Default for OptimizerSection {
             epsilon: 1e-8,
             beta_1: 0.9,
             beta_2: 0.999,
+            head_learning_rate: None,
         }
     }
 }
@@ -218,6 +230,16 @@ impl TrainConfig {
                 BACKBONES.join(", ")
             ));
         }
+        if !PROJECTION_INPUTS.contains(&m.projection_input.as_str()) {
+            return Err(format!(
+                "projection_input {:?}: expected one of {}",
+                m.projection_input,
+                PROJECTION_INPUTS.join(", ")
+            ));
+        }
+        if !(1.0..=16.0).contains(&m.gem_power) {
+            return Err(format!("gem_power {}: expected 1 (average pooling) to 16", m.gem_power));
+        }
         let downsample = self.seed_config(1).downsample();
         if !m.input_height.is_multiple_of(downsample) || !m.input_width.is_multiple_of(downsample) {
             return Err(format!(
@@ -233,6 +255,13 @@ impl TrainConfig {
         }
         if self.optimizer.batch_size == 0 || self.optimizer.learning_rate <= 0.0 {
             return Err("batch_size and learning_rate must be positive".into());
+        }
+        if self
+            .optimizer
+            .head_learning_rate
+            .is_some_and(|lr| lr < 0.0 || !lr.is_finite())
+        {
+            return Err("optimizer.head_learning_rate must be ≥ 0 (0 freezes the pretrained head)".into());
         }
         self.data.split.validate().map_err(|e| e.to_string())
     }
@@ -251,6 +280,8 @@ impl TrainConfig {
             .with_steps(m.steps)
             .with_backbone(m.backbone.clone())
             .with_projection_dim(m.projection_dim)
+            .with_projection_input(m.projection_input.clone())
+            .with_gem_power(m.gem_power)
     }
 
     pub fn loss_weights(&self) -> LossWeights {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use burn::module::AutodiffModule;
+use burn::module::{AutodiffModule, Module};
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Tensor, TensorData};
@@ -207,6 +207,10 @@ impl Trainer {
             history = checkpoint.meta.history.clone();
             first_epoch = checkpoint.meta.epoch;
         }
+        if opt.head_learning_rate == Some(0.0) {
+            // Frozen: no gradient is even computed for the 1280×320 head.
+            model.pretrained_head = model.pretrained_head.map(|head| head.no_grad());
+        }
         let batch_size = opt.batch_size;
         let steps = self.train_items.len().div_ceil(batch_size);
         observer(TrainingEvent::Started {
@@ -274,8 +278,21 @@ impl Trainer {
                     &identity,
                 ]
                 .map(|t| t.clone().into_scalar().elem::<f64>());
-                let grads = GradientsParams::from_grads(loss.total.backward(), &model);
+                let mut grads = loss.total.backward();
+                // The pretrained head steps at its own rate (or not at all): one optimizer,
+                // two steps over disjoint parameters, so its Adam state is checkpointed too.
+                let head_grads = model
+                    .pretrained_head
+                    .as_ref()
+                    .map(|head| GradientsParams::from_module(&mut grads, head));
+                let grads = GradientsParams::from_grads(grads, &model);
                 model = optimizer.step(opt.learning_rate, model, grads);
+                if let Some(head_grads) = head_grads {
+                    let head_rate = opt.head_learning_rate.unwrap_or(opt.learning_rate);
+                    if head_rate > 0.0 {
+                        model = optimizer.step(head_rate, model, head_grads);
+                    }
+                }
                 for (s, v) in sums.iter_mut().zip(values) {
                     *s += v * n as f64;
                 }

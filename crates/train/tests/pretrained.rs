@@ -68,7 +68,17 @@ fn fixture(root: &Path) {
 }
 
 fn train(catalogue: &Path, run: &Path, resume: bool, epochs: usize) -> (usize, Vec<lookbook_train::EpochReport>) {
-    let trainer = Trainer::new(catalogue, config(), run, resume, Some(epochs)).unwrap();
+    train_with(config(), catalogue, run, resume, epochs)
+}
+
+fn train_with(
+    config: TrainConfig,
+    catalogue: &Path,
+    run: &Path,
+    resume: bool,
+    epochs: usize,
+) -> (usize, Vec<lookbook_train::EpochReport>) {
+    let trainer = Trainer::new(catalogue, config, run, resume, Some(epochs)).unwrap();
     let mut cached = 0;
     let mut reports = Vec::new();
     trainer
@@ -122,6 +132,66 @@ fn trains_on_the_cached_trunk_and_reloads() {
     assert_eq!(embedding.len(), 16);
     let norm = embedding.iter().map(|v| v * v).sum::<f32>().sqrt();
     assert!((norm - 1.0).abs() < 1e-4, "norm {norm}");
+}
+
+/// The largest |a − b| over two tensors' values.
+fn max_difference(a: Tensor<Flex, 4>, b: Tensor<Flex, 4>) -> f32 {
+    let a: Vec<f32> = a.into_data().into_vec().unwrap();
+    let b: Vec<f32> = b.into_data().into_vec().unwrap();
+    a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+#[test]
+fn a_zero_head_rate_keeps_the_imagenet_head_and_the_projection_sees_the_global_feature() {
+    if !weights_present() {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    fixture(data.path());
+    let runs = tempfile::tempdir().unwrap();
+    let network = load_backbone::<Flex>("efficientnet-lite0", &Default::default()).unwrap();
+    let head_after = |head_learning_rate: Option<f64>, name: &str| {
+        let mut c = config();
+        c.optimizer.head_learning_rate = head_learning_rate;
+        c.model.gem_power = 3.0;
+        c.model.projection_input = "global".into();
+        let run = runs.path().join(name);
+        let (_, reports) = train_with(c, data.path(), &run, false, 1);
+        assert!(reports[0].loss.is_finite(), "{:?}", reports[0]);
+        let model = Checkpoint::open(&run)
+            .unwrap()
+            .load_model::<Flex>(&Default::default())
+            .unwrap();
+        assert_eq!(
+            model.gem_power, 3.0,
+            "the config's pooling comes back with the checkpoint"
+        );
+        assert!(model.projects_global);
+        let [input, output] = model.projection.as_ref().unwrap().weight.dims();
+        assert_eq!(
+            [input, output],
+            [1280, 16],
+            "the projection sees the global feature alone"
+        );
+        model.pretrained_head.unwrap().weight.val()
+    };
+    let frozen = head_after(Some(0.0), "frozen");
+    assert_eq!(max_difference(frozen, network.head.weight.val()), 0.0);
+    let tuned = head_after(None, "tuned");
+    assert!(
+        max_difference(tuned, network.head.weight.val()) > 1e-5,
+        "the head trained at the main rate"
+    );
+
+    let mut c = config();
+    c.model.gem_power = 0.5;
+    assert!(c.validate().unwrap_err().contains("gem_power"));
+    c.model.gem_power = 1.0;
+    c.optimizer.head_learning_rate = Some(-1.0);
+    assert!(c.validate().unwrap_err().contains("head_learning_rate"));
+    c.optimizer.head_learning_rate = None;
+    c.model.projection_input = "parts".into();
+    assert!(c.validate().unwrap_err().contains("projection_input"));
 }
 
 #[test]
