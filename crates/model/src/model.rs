@@ -20,7 +20,8 @@ pub struct SeedModel<B: Backend> {
     pub global: Option<GlobalBranch<B>>,
     /// EfficientNet's 1×1 head (320 → 1280, batch-norm folded), fine-tuned with the branch.
     pub pretrained_head: Option<FoldedConv<B>>,
-    /// Global feature ⊕ step encodings → the retrieval embedding (when configured).
+    /// Global feature ⊕ step encodings (or the global feature alone) → the retrieval
+    /// embedding (when configured).
     pub projection: Option<Linear<B>>,
     /// The projection sees the raw global feature alone (`projection_input = "global"`).
     pub projects_global: bool,
