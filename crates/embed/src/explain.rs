@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use burn::tensor::TensorData;
-use lookbook_imaging::{BadImage, ImageSpec, letterbox, normalise_into, unletterbox_box};
+use image::RgbImage;
+use lookbook_imaging::{BadImage, ImageError, ImageSpec, letterbox, normalise_into, unletterbox_box};
 use lookbook_model::Theta;
 
 use crate::SeedEmbedder;
@@ -35,6 +36,10 @@ pub struct Explanation {
     pub map_size: (usize, usize),
     /// Every label with its score, highest first.
     pub labels: Vec<(String, f32)>,
+    /// The photo's retrieval vector and part vectors (what [`crate::Embedder::embed_batch`]
+    /// gives), from the same forward pass: a server explaining an upload embeds it too.
+    pub vector: Vec<f32>,
+    pub part_vectors: Vec<f32>,
 }
 
 /// Where θ's crop of a model input of `spec`'s size lies in a `width`×`height` photo.
@@ -49,14 +54,30 @@ impl SeedEmbedder {
         let photo = self.preprocessor.decode(path)?;
         // The decoder may shrink a large photo (JPEG DCT scaling); boxes are given in the
         // photo's own pixels, upright (the header's size, swapped when EXIF rotated it).
-        let (width, height) = match image::image_dimensions(path) {
-            Ok((w, h)) if (w > h) == (photo.width() > photo.height()) || w == h => (w, h),
-            Ok((w, h)) => (h, w),
-            Err(_) => photo.dimensions(),
+        let header = image::image_dimensions(path).ok();
+        Ok(self.explain_decoded(&photo, header))
+    }
+
+    /// [`SeedEmbedder::explain`] for a photo in memory (an upload to the server).
+    pub fn explain_bytes(&self, bytes: &[u8]) -> Result<Explanation, ImageError> {
+        let photo = self.preprocessor.decode_bytes(bytes)?;
+        let header = image::ImageReader::new(std::io::Cursor::new(bytes))
+            .with_guessed_format()
+            .ok()
+            .and_then(|reader| reader.into_dimensions().ok());
+        Ok(self.explain_decoded(&photo, header))
+    }
+
+    /// `photo` decoded (perhaps shrunk), `header` its stored size when known.
+    fn explain_decoded(&self, photo: &RgbImage, header: Option<(u32, u32)>) -> Explanation {
+        let (width, height) = match header {
+            Some((w, h)) if (w > h) == (photo.width() > photo.height()) || w == h => (w, h),
+            Some((w, h)) => (h, w),
+            None => photo.dimensions(),
         };
         let spec = self.spec;
         let mut input = vec![0.0f32; spec.tensor_len()];
-        normalise_into(&letterbox(&photo, &spec), &spec, &mut input);
+        normalise_into(&letterbox(photo, &spec), &spec, &mut input);
         let output = self.forward(input, 1);
         let floats = |data: TensorData| data.convert::<f32>().into_vec::<f32>().expect("f32 tensor");
         let mut regions = vec![Region {
@@ -74,7 +95,9 @@ impl SeedEmbedder {
         }
         let map_size = output.attention.first().map_or((0, 0), |a| (a.dims()[1], a.dims()[2]));
         let attention = output.attention.iter().map(|a| floats(a.clone().into_data())).collect();
-        let scores = floats(output.scores.into_data());
+        let scores = floats(output.scores.clone().into_data());
+        let vector = floats(output.embedding().into_data());
+        let part_vectors = floats(output.parts().into_data());
         let mut labels: Vec<(String, f32)> = self
             .checkpoint
             .meta
@@ -84,13 +107,15 @@ impl SeedEmbedder {
             .zip(scores)
             .collect();
         labels.sort_by(|a, b| b.1.total_cmp(&a.1));
-        Ok(Explanation {
+        Explanation {
             width,
             height,
             regions,
             attention,
             map_size,
             labels,
-        })
+            vector,
+            part_vectors,
+        }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use lookbook_imaging::{BadImage, ImageSpec, Preprocessor};
+use lookbook_imaging::{BadImage, ImageError, ImageSpec, Preprocessor};
 
 use crate::Embedder;
 
@@ -72,6 +72,12 @@ impl Embedder for HistogramEmbedder {
 
     fn load_item(&self, path: &Path, out: &mut [f32]) -> Result<(), BadImage> {
         let image = self.preprocessor.decode(path)?;
+        rgb_histogram(image.as_raw(), out);
+        Ok(())
+    }
+
+    fn load_bytes(&self, bytes: &[u8], out: &mut [f32]) -> Result<(), ImageError> {
+        let image = self.preprocessor.decode_bytes(bytes)?;
         rgb_histogram(image.as_raw(), out);
         Ok(())
     }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use burn::tensor::{Tensor, TensorData};
-use lookbook_imaging::{BadImage, Fit, ImageSpec, Preprocessor, ResizeFilter};
+use lookbook_imaging::{BadImage, Fit, ImageError, ImageSpec, Preprocessor, ResizeFilter};
 use lookbook_model::{EfficientNetLite, InferBackend};
 use lookbook_pretrained::{EFFICIENTNET_LITE0, WeightsError, locate, read_safetensors};
 
@@ -102,6 +102,10 @@ impl Embedder for ImageNetEmbedder {
 
     fn load_item(&self, path: &Path, out: &mut [f32]) -> Result<(), BadImage> {
         self.preprocessor.load_into(path, out)
+    }
+
+    fn load_bytes(&self, bytes: &[u8], out: &mut [f32]) -> Result<(), ImageError> {
+        self.preprocessor.load_bytes_into(bytes, out)
     }
 
     fn embed_batch(&self, items: Vec<f32>, n: usize) -> (Vec<f32>, Vec<f32>) {

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use lookbook_catalog::Catalog;
-use lookbook_imaging::{BadImage, BatchLoader, LoaderOptions};
+use lookbook_imaging::{BadImage, BatchLoader, ImageError, LoaderOptions};
 
 pub use explain::{Explanation, Region, region_box};
 pub use histogram::{HistogramEmbedder, rgb_histogram};
@@ -49,6 +49,8 @@ pub trait Embedder: Send + Sync {
     fn item_len(&self) -> usize;
     /// Decode `path` into `out` (runs on loader threads).
     fn load_item(&self, path: &Path, out: &mut [f32]) -> Result<(), BadImage>;
+    /// [`Embedder::load_item`] for a photo in memory (an upload to the server).
+    fn load_bytes(&self, bytes: &[u8], out: &mut [f32]) -> Result<(), ImageError>;
     /// `n` loaded items → (`n × dim` vectors, `n × parts × part_dim` part vectors).
     fn embed_batch(&self, items: Vec<f32>, n: usize) -> (Vec<f32>, Vec<f32>);
 }

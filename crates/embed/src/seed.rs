@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use burn::tensor::{Tensor, TensorData};
-use lookbook_imaging::{BadImage, ImageSpec, Preprocessor};
+use lookbook_imaging::{BadImage, ImageError, ImageSpec, Preprocessor};
 use lookbook_model::{EfficientNetLite, InferBackend, SeedModel, SeedOutput};
 use lookbook_train::Checkpoint;
 
@@ -86,6 +86,10 @@ impl Embedder for SeedEmbedder {
 
     fn load_item(&self, path: &Path, out: &mut [f32]) -> Result<(), BadImage> {
         self.preprocessor.load_into(path, out)
+    }
+
+    fn load_bytes(&self, bytes: &[u8], out: &mut [f32]) -> Result<(), ImageError> {
+        self.preprocessor.load_bytes_into(bytes, out)
     }
 
     fn embed_batch(&self, items: Vec<f32>, n: usize) -> (Vec<f32>, Vec<f32>) {

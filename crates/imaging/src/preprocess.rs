@@ -7,7 +7,7 @@ use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::RgbImage;
 
-use crate::decode::{DecodeLimits, decode_file};
+use crate::decode::{DecodeLimits, decode, decode_file};
 use crate::error::{BadImage, ImageError};
 use crate::spec::{Fit, ImageSpec, ResizeFilter};
 
@@ -116,17 +116,31 @@ impl Preprocessor {
         })
     }
 
-    /// The upright photo, decoded no larger than needed to fill the letterbox.
-    pub fn decode(&self, path: &Path) -> Result<RgbImage, BadImage> {
-        // DCT downscaling fits the photo's longer side; a stretch needs both sides, so it decodes in full.
-        let fit = match self.spec.fit {
+    /// DCT downscaling fits the photo's longer side; a stretch needs both sides, so it decodes in full.
+    fn fit(&self) -> Option<(u32, u32)> {
+        match self.spec.fit {
             Fit::Letterbox => Some((self.spec.height, self.spec.width)),
             Fit::Stretch => None,
-        };
-        decode_file(path, &self.limits, fit, self.spec.pad).map_err(|error| BadImage {
+        }
+    }
+
+    /// The upright photo, decoded no larger than needed to fill the letterbox.
+    pub fn decode(&self, path: &Path) -> Result<RgbImage, BadImage> {
+        decode_file(path, &self.limits, self.fit(), self.spec.pad).map_err(|error| BadImage {
             path: path.to_path_buf(),
             error,
         })
+    }
+
+    /// [`Preprocessor::decode`] for an image already in memory (an upload).
+    pub fn decode_bytes(&self, bytes: &[u8]) -> Result<RgbImage, ImageError> {
+        decode(bytes, &self.limits, self.fit(), self.spec.pad)
+    }
+
+    /// [`Preprocessor::load_into`] for an image already in memory (an upload).
+    pub fn load_bytes_into(&self, bytes: &[u8], out: &mut [f32]) -> Result<(), ImageError> {
+        normalise_into(&letterbox(&self.decode_bytes(bytes)?, &self.spec), &self.spec, out);
+        Ok(())
     }
 
     /// The letterboxed H×W RGB picture the model will see.

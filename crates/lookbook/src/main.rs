@@ -61,6 +61,11 @@ enum Command {
     Explain(commands::recommend::ExplainArgs),
     /// The study's top-k table for a model or baseline on a catalogue.
     Eval(commands::eval::EvalArgs),
+    /// The HTTP API and web page over an index: search, recommend, items, images.
+    Serve(commands::serve::ServeArgs),
+    /// The whole system on a catalogue: train (or reuse) a quick model, index, evaluate,
+    /// draw a search and a recommendation, then serve the web page.
+    Demo(commands::demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -88,6 +93,8 @@ fn main() -> ExitCode {
         Command::Recommend(args) => commands::recommend::run(args, cli.quiet),
         Command::Explain(args) => commands::recommend::explain(args, cli.quiet),
         Command::Eval(args) => commands::eval::run(args, cli.quiet),
+        Command::Serve(args) => commands::serve::run(args, cli.quiet),
+        Command::Demo(args) => commands::demo::run(args, cli.quiet),
     };
     match result {
         Ok(code) => code,

@@ -1,21 +1,13 @@
 //! The `lookbook` binary end to end on generated folders.
 
+mod common;
+
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
+use common::{TINY_CONFIG, labelled_catalogue, lookbook, stdout};
 use image::{Rgb, RgbImage};
-
-fn lookbook(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lookbook"))
-        .args(args)
-        .output()
-        .expect("binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 /// Two items with two photos each, plus one text file pretending to be a JPEG.
 fn folder_catalogue(root: &Path) {
@@ -99,47 +91,6 @@ fn clear_errors_for_bad_arguments() {
         assert!(out.status.success() && stdout(&out).contains("Usage"), "{sub:?}");
     }
 }
-
-/// 16 generated photos in a labelled list: 8 items × 2 colourways, striped tops and
-/// checked bottoms, each item with its own blue level.
-fn labelled_catalogue(root: &Path) {
-    let mut csv = String::from("image,item_id,labels\n");
-    for i in 0..16u32 {
-        let item = i / 2;
-        let striped = item % 2 == 0;
-        let img = RgbImage::from_fn(64, 96, |x, y| {
-            let band = if striped { (y / 8) % 2 == 0 } else { (x / 8) % 2 == 0 };
-            let base = if band { 200 } else { 40 };
-            Rgb([base, (base as u32 * (i % 2 + 1) / 3) as u8, (item * 30) as u8])
-        });
-        img.save(root.join(format!("{i}.png"))).unwrap();
-        let labels = if striped { "stripes|top" } else { "checks|bottom" };
-        csv.push_str(&format!("{i}.png,item{item},{labels}\n"));
-    }
-    fs::write(root.join("list.csv"), csv).unwrap();
-}
-
-const TINY_CONFIG: &str = r#"
-seed = 3
-[model]
-input_height = 96
-input_width = 64
-dropout = 0.0
-region_height = 3
-region_width = 2
-codewords = 4
-encoding_dim = 16
-lstm_hidden = 16
-steps = 2
-[labels]
-min_count = 1
-[optimizer]
-learning_rate = 1e-3
-batch_size = 4
-epochs = 1
-[data]
-threads = 1
-"#;
 
 /// train → index → search (by photo and by item id) → eval, on a generated catalogue.
 #[test]

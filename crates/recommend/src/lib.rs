@@ -121,6 +121,21 @@ struct Candidate {
     matched_distance: f32,
 }
 
+/// The attention step (1..=K) whose part vector of `row` is nearest the query's parts (0 when
+/// the index has no steps beyond the whole picture): the part a search result matched by.
+pub fn nearest_step(contents: &IndexContents, query_parts: &[f32], row: usize) -> usize {
+    let part_dim = contents.info.part_dim.max(1);
+    contents
+        .parts_of(row)
+        .chunks_exact(part_dim)
+        .zip(query_parts.chunks_exact(part_dim))
+        .enumerate()
+        .skip(1)
+        .map(|(t, (a, b))| (t, distance(contents.info.metric, a, b)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map_or(0, |(t, _)| t)
+}
+
 /// Up to `config.k` recommendations for `query` among the keys `accept` lets through.
 pub fn recommend(
     contents: &IndexContents,

@@ -1,8 +1,10 @@
 pub mod catalog;
+pub mod demo;
 pub mod device;
 pub mod embedding;
 pub mod eval;
 pub mod index;
 pub mod recommend;
 pub mod search;
+pub mod serve;
 pub mod train;

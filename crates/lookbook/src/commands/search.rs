@@ -231,7 +231,7 @@ pub fn run(args: SearchArgs, _quiet: bool) -> Result<ExitCode> {
         for (r, hit) in results.iter().zip(&hits) {
             let step = contents
                 .row_of(hit.key)
-                .map_or(0, |row| nearest_step(contents, &query.parts, row));
+                .map_or(0, |row| lookbook_recommend::nearest_step(contents, &query.parts, row));
             let boxes = match (&seed, step) {
                 (Some(seed), 1..) => part_region(Some(seed), &r.image, step).1,
                 _ => Vec::new(),
@@ -315,19 +315,4 @@ pub fn tag(args: TagArgs, _quiet: bool) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The attention step (1..=K) whose part vector of `row` is nearest the query's (0 when the
-/// index has no steps beyond the whole picture).
-fn nearest_step(contents: &IndexContents, query_parts: &[f32], row: usize) -> usize {
-    let part_dim = contents.info.part_dim.max(1);
-    contents
-        .parts_of(row)
-        .chunks_exact(part_dim)
-        .zip(query_parts.chunks_exact(part_dim))
-        .enumerate()
-        .skip(1)
-        .map(|(t, (a, b))| (t, lookbook_recommend::distance(contents.info.metric, a, b)))
-        .min_by(|a, b| a.1.total_cmp(&b.1))
-        .map_or(0, |(t, _)| t)
 }

@@ -1,0 +1,110 @@
+//! `lookbook serve`: the HTTP API and web page over an index.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use lookbook_embed::{Embedder, SeedEmbedder};
+use lookbook_index::IndexReader;
+use lookbook_server::{Engine, ServerConfig};
+
+use super::embedding::{HISTOGRAM_MODEL, IMAGENET_PREFIX, embedder_for};
+
+#[derive(Args, Clone)]
+pub struct ServeArgs {
+    /// Index folder (from `lookbook index`).
+    #[arg(long)]
+    pub index: PathBuf,
+    /// The model that embeds uploaded photos (default: the one the index was built with).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Address to listen on (port 0: any free port; the URL is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: String,
+    /// Largest upload, in MiB.
+    #[arg(long, default_value_t = 10)]
+    pub max_upload_mib: usize,
+    /// Largest uploaded photo, in megapixels (checked before decoding).
+    #[arg(long, default_value_t = 40.0)]
+    pub max_megapixels: f64,
+    /// Seconds a search or recommend may take, waiting in line included.
+    #[arg(long, default_value_t = 30)]
+    pub timeout: u64,
+    /// Queries run on the model at once (default: the number of cores).
+    #[arg(long)]
+    pub inference_slots: Option<usize>,
+}
+
+/// The index and its model, ready to answer.
+pub fn engine(args: &ServeArgs) -> Result<Engine> {
+    let contents =
+        IndexReader::open_mapped(&args.index).with_context(|| format!("opening the index {}", args.index.display()))?;
+    let model = args
+        .model
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&contents.info.model));
+    let is_seed =
+        model.as_os_str() != HISTOGRAM_MODEL && !model.to_str().is_some_and(|m| m.starts_with(IMAGENET_PREFIX));
+    // A seed model is both the embedder and the source of attention boxes: load it once.
+    let (embedder, seed): (Option<Arc<dyn Embedder>>, Option<Arc<SeedEmbedder>>) = if is_seed {
+        match SeedEmbedder::from_run(&model) {
+            Ok(seed) => {
+                let seed = Arc::new(seed);
+                (Some(Arc::clone(&seed) as Arc<dyn Embedder>), Some(seed))
+            }
+            Err(error) => {
+                eprintln!(
+                    "warning: cannot load the model {} ({error}); photo uploads are refused, queries by item id work",
+                    model.display()
+                );
+                (None, None)
+            }
+        }
+    } else {
+        match embedder_for(&model) {
+            Ok((embedder, _)) => (Some(embedder), None),
+            Err(error) => {
+                eprintln!("warning: {error:#}; photo uploads are refused, queries by item id work");
+                (None, None)
+            }
+        }
+    };
+    Engine::new(contents, embedder, seed).context("reading the index's records")
+}
+
+pub fn config(args: &ServeArgs) -> ServerConfig {
+    let defaults = ServerConfig::default();
+    ServerConfig {
+        max_upload_bytes: args.max_upload_mib << 20,
+        max_pixels: (args.max_megapixels * 1e6) as u64,
+        timeout: Duration::from_secs(args.timeout.max(1)),
+        inference_slots: args.inference_slots.unwrap_or(defaults.inference_slots).max(1),
+        ..defaults
+    }
+}
+
+pub fn run(args: ServeArgs, _quiet: bool) -> Result<ExitCode> {
+    let engine = Arc::new(engine(&args)?);
+    let config = config(&args);
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let listener = lookbook_server::bind(&args.addr).await?;
+        let addr = listener.local_addr().context("reading the bound address")?;
+        println!(
+            "lookbook: serving {} images of {} items at http://{addr}/ (Ctrl-C stops)",
+            engine.images(),
+            engine.items()
+        );
+        // Tests and scripts read the URL from the first line.
+        use std::io::Write;
+        std::io::stdout().flush().ok();
+        let app = lookbook_server::router(engine, config);
+        lookbook_server::serve(listener, app, lookbook_server::shutdown_signal()).await?;
+        eprintln!("lookbook: stopped");
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,634 @@
+//! The routes: request parsing, the JSON shapes of answers (their OpenAPI schemas derive
+//! from the same types), and the OpenAPI document that lists every handler.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Cursor;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
+use utoipa::{OpenApi, ToSchema};
+
+use crate::ServerConfig;
+use crate::engine::{Engine, QuerySource, QuerySpec};
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+
+/// Bytes of multipart framing allowed on top of the upload cap.
+pub(crate) const MULTIPART_SLACK: usize = 64 << 10;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub engine: Arc<Engine>,
+    pub config: ServerConfig,
+    /// One permit per model inference allowed at once; requests beyond wait in line.
+    pub inference: Arc<Semaphore>,
+    /// Requests waiting for a permit (beyond `config.max_queue` they are turned away).
+    pub waiting: Arc<AtomicUsize>,
+    pub metrics: Arc<Metrics>,
+    pub started: Instant,
+}
+
+/// A failed request.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// The HTTP status, repeated.
+    pub status: u16,
+    /// Why, in words.
+    pub error: String,
+}
+
+/// A photo of the index, served by `GET /images/{id}`.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
+pub struct ImageRef {
+    /// The image's key in the index (a decimal string: 64-bit keys do not fit a JSON number).
+    pub id: String,
+    pub url: String,
+}
+
+impl ImageRef {
+    pub fn new(key: u64) -> Self {
+        ImageRef {
+            id: key.to_string(),
+            url: format!("/images/{key}"),
+        }
+    }
+}
+
+/// A search or recommend request by item id (`application/json`).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueryBody {
+    /// An item in the index: its first image is the query, its own images are left out.
+    pub item_id: String,
+    /// How many results (1..=200).
+    #[serde(default = "default_k")]
+    #[schema(default = 10)]
+    pub k: usize,
+    /// Attribute → value every result must have, e.g. `{"product_group_name": "Trousers"}`.
+    #[serde(default)]
+    pub filter: BTreeMap<String, String>,
+    /// Recommend only: λ in 0..1, 0 = the nearest items, 1 = the most varied.
+    #[serde(default)]
+    pub diversity: Option<f32>,
+    /// Attention boxes for the results and the query (the model runs on each photo not seen
+    /// before); `false` answers with the list alone, much faster on a cold server.
+    #[serde(default = "default_boxes")]
+    #[schema(default = true)]
+    pub boxes: bool,
+}
+
+/// A search or recommend request with a photo (`multipart/form-data`).
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the form; the handler reads its fields one by one
+pub struct UploadForm {
+    /// The photo (JPEG, PNG, WebP, BMP, GIF or TIFF; at most the upload cap, 10 MiB by default).
+    #[schema(value_type = String, format = Binary)]
+    pub image: Vec<u8>,
+    /// How many results (1..=200; default 10).
+    pub k: Option<usize>,
+    /// Recommend only: λ in 0..1 (default 0.5).
+    pub diversity: Option<f32>,
+    /// `attribute=value`; repeat the field for several.
+    pub filter: Option<Vec<String>>,
+    /// `true` (default) or `false`: attention boxes of the results.
+    pub boxes: Option<bool>,
+}
+
+/// An attention region as fractions of the photo: `[x0, y0, x1, y1]` in 0..1.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
+pub struct RegionBox {
+    /// The attention step (1..=K).
+    pub step: usize,
+    #[serde(rename = "box")]
+    #[schema(rename = "box", min_items = 4, max_items = 4)]
+    pub part_box: Vec<f32>,
+}
+
+/// What the answer was a query for.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
+pub struct QueryInfo {
+    /// The item asked about (absent for an uploaded photo).
+    pub item_id: Option<String>,
+    /// Its image (absent for an uploaded photo).
+    pub image: Option<ImageRef>,
+    /// Where the model looked in the query photo, one box per attention step (empty
+    /// when the index's model has no attention steps).
+    pub regions: Vec<RegionBox>,
+}
+
+/// One result.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
+pub struct ResultItem {
+    pub rank: usize,
+    pub item_id: String,
+    pub image: ImageRef,
+    /// Distance of the whole picture's vectors (the index's metric).
+    pub distance: f32,
+    /// `whole`: matched as a whole garment; `part`: an attention part brought it in.
+    pub matched: String,
+    /// The matched attention step (present when `matched` is `part`; 0 is the texture of the whole map).
+    pub part: Option<usize>,
+    /// The matched part's box in the result's photo, fractions `[x0, y0, x1, y1]`.
+    #[serde(rename = "box")]
+    #[schema(rename = "box")]
+    pub part_box: Option<Vec<f32>>,
+    /// Recommend only: the rank and distance in the list it was picked from.
+    pub matched_rank: Option<usize>,
+    pub matched_distance: Option<f32>,
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// The answer to a search or recommend request.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
+pub struct Answer {
+    /// `search` or `recommend`.
+    pub mode: String,
+    /// λ of a recommendation.
+    pub diversity: Option<f32>,
+    pub query: QueryInfo,
+    pub results: Vec<ResultItem>,
+    /// Time spent answering (embedding, search, boxes), without waiting in line.
+    pub took_ms: f64,
+}
+
+/// An item and its images.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
+pub struct ItemDetail {
+    pub item_id: String,
+    /// Its first image's attributes.
+    pub attributes: BTreeMap<String, String>,
+    pub images: Vec<ImageRef>,
+}
+
+/// A page of items.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
+pub struct ItemPage {
+    /// Items that pass the filter.
+    pub total: usize,
+    pub offset: usize,
+    pub items: Vec<ItemDetail>,
+}
+
+/// The values of one attribute, most common first (for filters).
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
+pub struct AttributeValues {
+    pub attribute: String,
+    /// Distinct values in the index (the list holds the most common 60).
+    pub distinct: usize,
+    pub values: Vec<ValueCount>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
+pub struct ValueCount {
+    pub value: String,
+    /// Images with that value.
+    pub images: usize,
+}
+
+impl From<(String, usize)> for ValueCount {
+    fn from((value, images): (String, usize)) -> Self {
+        ValueCount { value, images }
+    }
+}
+
+/// The server is up.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
+pub struct Health {
+    /// Always `ok`.
+    pub status: String,
+    pub images: usize,
+    pub items: usize,
+    /// The model the index was built with.
+    pub model: String,
+    /// Whether photos can be uploaded as queries.
+    pub embeds_photos: bool,
+    /// Whether answers carry attention boxes.
+    pub explains: bool,
+    pub uptime_seconds: f64,
+}
+
+fn default_k() -> usize {
+    10
+}
+
+fn default_boxes() -> bool {
+    true
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "lookbook",
+        description = "Find clothing by picture and recommend visually related, diverse items."
+    ),
+    paths(
+        health,
+        attributes,
+        list_items,
+        item,
+        image,
+        search,
+        recommend,
+        openapi_json,
+        metrics
+    )
+)]
+pub struct ApiDoc;
+
+/// The web page.
+pub(crate) async fn page() -> Html<&'static str> {
+    Html(crate::page::INDEX_HTML)
+}
+
+/// Whether the server is up, and what it serves.
+#[utoipa::path(get, path = "/api/health", responses((status = 200, body = Health)))]
+pub(crate) async fn health(State(state): State<AppState>) -> Json<Health> {
+    let engine = &state.engine;
+    Json(Health {
+        status: "ok".into(),
+        images: engine.images(),
+        items: engine.items(),
+        model: engine.model().to_string(),
+        embeds_photos: engine.embeds_photos(),
+        explains: engine.explains(),
+        uptime_seconds: state.started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Each attribute's most common values, for filters.
+#[utoipa::path(get, path = "/api/attributes", responses((status = 200, body = Vec<AttributeValues>)))]
+pub(crate) async fn attributes(State(state): State<AppState>) -> Json<Vec<AttributeValues>> {
+    Json(state.engine.attributes().to_vec())
+}
+
+/// A page of the catalogue's items; any other query parameter filters by attribute
+/// (`?product_group_name=Trousers`).
+#[utoipa::path(
+    get,
+    path = "/api/items",
+    params(
+        ("offset" = Option<usize>, Query, description = "Items skipped (default 0)"),
+        ("limit" = Option<usize>, Query, description = "Items returned (default 48, at most 500)"),
+    ),
+    responses((status = 200, body = ItemPage), (status = 400, body = ErrorBody))
+)]
+pub(crate) async fn list_items(
+    State(state): State<AppState>,
+    Query(mut params): Query<HashMap<String, String>>,
+) -> Result<Json<ItemPage>, ApiError> {
+    let number = |params: &mut HashMap<String, String>, name: &str, default: usize| match params.remove(name) {
+        None => Ok(default),
+        Some(text) => text
+            .parse::<usize>()
+            .map_err(|_| ApiError::bad_request(format!("`{name}` must be a whole number, not `{text}`"))),
+    };
+    let offset = number(&mut params, "offset", 0)?;
+    let limit = number(&mut params, "limit", 48)?.min(500);
+    let filter: BTreeMap<String, String> = params.into_iter().collect();
+    let engine = Arc::clone(&state.engine);
+    blocking(move || engine.list_items(offset, limit, &filter))
+        .await
+        .map(Json)
+}
+
+/// One item and its images.
+#[utoipa::path(
+    get,
+    path = "/api/items/{id}",
+    params(("id" = String, Path, description = "Item id")),
+    responses((status = 200, body = ItemDetail), (status = 404, body = ErrorBody))
+)]
+pub(crate) async fn item(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ItemDetail>, ApiError> {
+    state.engine.item(&id).map(Json)
+}
+
+/// A photo of the index, by its image id (never by a path).
+#[utoipa::path(
+    get,
+    path = "/images/{id}",
+    params(("id" = String, Path, description = "Image id (`image.id` in answers)")),
+    responses(
+        (status = 200, description = "The photo's bytes as stored; its type in Content-Type", content_type = "application/octet-stream"),
+        (status = 404, body = ErrorBody)
+    )
+)]
+pub(crate) async fn image(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let not_found = || ApiError::not_found(format!("no image `{id}` in the index"));
+    let key: u64 = id.parse().map_err(|_| not_found())?;
+    let path = state.engine.image_path(key).ok_or_else(not_found)?;
+    let bytes = tokio::fs::read(&path).await.map_err(|error| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("image `{id}` is in the index but its file cannot be read: {error}"),
+        )
+    })?;
+    let mime = image::guess_format(&bytes)
+        .map(|format| format.to_mime_type())
+        .unwrap_or("application/octet-stream");
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(mime)),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// The nearest images to an item or an uploaded photo.
+#[utoipa::path(
+    post,
+    path = "/api/search",
+    request_body(content(
+        (QueryBody = "application/json"),
+        (UploadForm = "multipart/form-data")
+    )),
+    responses(
+        (status = 200, body = Answer),
+        (status = 400, body = ErrorBody, description = "Malformed request, or not a usable image"),
+        (status = 404, body = ErrorBody, description = "Unknown item id"),
+        (status = 413, body = ErrorBody, description = "Upload over the size cap, or a photo over the pixel cap"),
+        (status = 415, body = ErrorBody),
+        (status = 503, body = ErrorBody, description = "Too many requests waiting, or timed out")
+    )
+)]
+pub(crate) async fn search(State(state): State<AppState>, request: Request) -> Result<Json<Answer>, ApiError> {
+    let spec = parse_query(&state, request, false).await?;
+    run_query(&state, spec).await.map(Json)
+}
+
+/// Varied recommendations for an item or an uploaded photo (maximal marginal relevance over
+/// the whole picture and each attention part).
+#[utoipa::path(
+    post,
+    path = "/api/recommend",
+    request_body(content(
+        (QueryBody = "application/json"),
+        (UploadForm = "multipart/form-data")
+    )),
+    responses(
+        (status = 200, body = Answer),
+        (status = 400, body = ErrorBody, description = "Malformed request, or not a usable image"),
+        (status = 404, body = ErrorBody, description = "Unknown item id"),
+        (status = 413, body = ErrorBody, description = "Upload over the size cap, or a photo over the pixel cap"),
+        (status = 415, body = ErrorBody),
+        (status = 503, body = ErrorBody, description = "Too many requests waiting, or timed out")
+    )
+)]
+pub(crate) async fn recommend(State(state): State<AppState>, request: Request) -> Result<Json<Answer>, ApiError> {
+    let spec = parse_query(&state, request, true).await?;
+    run_query(&state, spec).await.map(Json)
+}
+
+/// This document.
+#[utoipa::path(get, path = "/api/openapi.json", responses((status = 200, description = "OpenAPI 3 document", content_type = "application/json")))]
+pub(crate) async fn openapi_json() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        crate::openapi().to_pretty_json().unwrap_or_default(),
+    )
+        .into_response()
+}
+
+/// Requests, latency and errors, in the Prometheus (OpenMetrics) text format.
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text")))]
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.encode(),
+    )
+        .into_response()
+}
+
+/// Any other path.
+pub(crate) async fn not_found() -> ApiError {
+    ApiError::not_found("no such route; see /api/openapi.json")
+}
+
+/// A route called with the wrong method.
+pub(crate) async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "this route does not take that method; see /api/openapi.json",
+    )
+}
+
+/// The request as a query: JSON by item id, or a multipart photo upload.
+async fn parse_query(state: &AppState, request: Request, recommending: bool) -> Result<QuerySpec, ApiError> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let request = refuse_oversize(request, state.config.max_upload_bytes).await?;
+    let default_diversity = recommending.then_some(0.5);
+    if content_type.starts_with("application/json") {
+        // axum says 422 for JSON of the wrong shape; to a client both are a malformed request.
+        let Json(body) = Json::<QueryBody>::from_request(request, &())
+            .await
+            .map_err(|rejection| {
+                let status = match rejection.status() {
+                    StatusCode::UNPROCESSABLE_ENTITY => StatusCode::BAD_REQUEST,
+                    status => status,
+                };
+                ApiError::new(status, rejection.body_text())
+            })?;
+        return Ok(QuerySpec {
+            source: QuerySource::Item(body.item_id),
+            k: body.k,
+            filter: body.filter,
+            diversity: if recommending {
+                body.diversity.or(default_diversity)
+            } else {
+                None
+            },
+            boxes: body.boxes,
+        });
+    }
+    if content_type.starts_with("multipart/form-data") {
+        let mut form = Multipart::from_request(request, &())
+            .await
+            .map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))?;
+        let mut spec = QuerySpec {
+            source: QuerySource::Photo(Vec::new()),
+            k: default_k(),
+            filter: BTreeMap::new(),
+            diversity: default_diversity,
+            boxes: true,
+        };
+        let mut photo = None;
+        while let Some(field) = form
+            .next_field()
+            .await
+            .map_err(|error| ApiError::new(error.status(), error.body_text()))?
+        {
+            let name = field.name().unwrap_or("").to_string();
+            let bytes = field
+                .bytes()
+                .await
+                .map_err(|error| ApiError::new(error.status(), error.body_text()))?;
+            let text = || String::from_utf8_lossy(&bytes).trim().to_string();
+            match name.as_str() {
+                "image" => photo = Some(bytes.to_vec()),
+                "k" => {
+                    spec.k = text()
+                        .parse()
+                        .map_err(|_| ApiError::bad_request(format!("`k` must be a whole number, not `{}`", text())))?
+                }
+                "diversity" if recommending => {
+                    spec.diversity = Some(text().parse().map_err(|_| {
+                        ApiError::bad_request(format!("`diversity` must be a number, not `{}`", text()))
+                    })?)
+                }
+                "diversity" => {}
+                "boxes" => {
+                    spec.boxes = text()
+                        .parse()
+                        .map_err(|_| ApiError::bad_request(format!("`boxes` is true or false, not `{}`", text())))?
+                }
+                "filter" => {
+                    let text = text();
+                    if text.is_empty() {
+                        continue;
+                    }
+                    let (column, value) = text
+                        .split_once('=')
+                        .ok_or_else(|| ApiError::bad_request(format!("`filter` is attribute=value, not `{text}`")))?;
+                    spec.filter.insert(column.trim().to_string(), value.trim().to_string());
+                }
+                other => {
+                    return Err(ApiError::bad_request(format!(
+                        "unknown form field `{other}`: expected image, k, diversity, filter, boxes"
+                    )));
+                }
+            }
+        }
+        let photo = photo.ok_or_else(|| ApiError::bad_request("the form has no `image` field"))?;
+        check_pixels(&photo, state.config.max_pixels)?;
+        spec.source = QuerySource::Photo(photo);
+        return Ok(spec);
+    }
+    Err(ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        format!(
+            "send application/json ({{\"item_id\": ...}}) or multipart/form-data (an `image` field), not `{content_type}`"
+        ),
+    ))
+}
+
+/// Refuses a body whose Content-Length is over the cap with 413 — after reading and
+/// dropping it (up to 8× the cap, for 10 s), because a client still sending when the server
+/// answers and closes sees a reset connection instead of the answer. (A chunked body over the
+/// cap is stopped by the body limit while it is read.)
+async fn refuse_oversize(request: Request, max_bytes: usize) -> Result<Request, ApiError> {
+    let length = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let Some(length) = length.filter(|&n| n > max_bytes as u64 + MULTIPART_SLACK as u64) else {
+        return Ok(request);
+    };
+    if length <= 8 * max_bytes as u64 {
+        let mut body = request.into_body();
+        let drain = async { while let Some(Ok(_)) = http_body_util::BodyExt::frame(&mut body).await {} };
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), drain).await;
+    }
+    Err(ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("the request is {length} bytes, over the upload cap of {max_bytes}"),
+    ))
+}
+
+/// Refuses a photo whose header says it has more pixels than `max_pixels` before decoding it.
+fn check_pixels(bytes: &[u8], max_pixels: u64) -> Result<(), ApiError> {
+    if bytes.is_empty() {
+        return Err(ApiError::bad_request("the uploaded image is empty (0 bytes)"));
+    }
+    let reader = image::ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|error| ApiError::bad_request(format!("the uploaded image: {error}")))?;
+    if reader.format().is_none() {
+        return Err(ApiError::bad_request(
+            "the upload is not an image lookbook reads (JPEG, PNG, WebP, BMP, GIF, TIFF)",
+        ));
+    }
+    let (width, height) = reader
+        .into_dimensions()
+        .map_err(|error| ApiError::bad_request(format!("the uploaded image is corrupt: {error}")))?;
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > max_pixels {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the uploaded image is {width}×{height} = {pixels} pixels, over the cap of {max_pixels}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Runs a query on the blocking pool once an inference permit is free, within the timeout.
+async fn run_query(state: &AppState, spec: QuerySpec) -> Result<crate::api::Answer, ApiError> {
+    if state.waiting.load(Ordering::Relaxed) >= state.config.max_queue {
+        return Err(ApiError::unavailable(format!(
+            "{} requests are already waiting; try again shortly",
+            state.config.max_queue
+        )));
+    }
+    let work = async {
+        let in_line = InLine::join(&state.waiting);
+        let permit = Arc::clone(&state.inference).acquire_owned().await;
+        drop(in_line);
+        let permit = permit.map_err(|_| ApiError::unavailable("the server is shutting down"))?;
+        let engine = Arc::clone(&state.engine);
+        let metrics = Arc::clone(&state.metrics);
+        blocking(move || {
+            let _permit = permit;
+            let _running = metrics.inference_running();
+            engine.query(spec)
+        })
+        .await
+    };
+    tokio::time::timeout(state.config.timeout, work).await.map_err(|_| {
+        ApiError::unavailable(format!(
+            "no answer within {:.0} s; the server is busy",
+            state.config.timeout.as_secs_f64()
+        ))
+    })?
+}
+
+/// `work` on tokio's blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| ApiError::internal(format!("the request's worker failed: {error}")))?
+}
+
+/// Counts a request while it waits for a permit, also when a timeout drops it in line.
+struct InLine<'a>(&'a AtomicUsize);
+
+impl<'a> InLine<'a> {
+    fn join(waiting: &'a AtomicUsize) -> Self {
+        waiting.fetch_add(1, Ordering::Relaxed);
+        InLine(waiting)
+    }
+}
+
+impl Drop for InLine<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}

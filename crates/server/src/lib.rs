@@ -1,0 +1,139 @@
+//! lookbook's HTTP API and web page (axum on tokio).
+//!
+//! [`Engine`] holds what answers come from — the index, the model that embeds uploads, the
+//! attention boxes — and does the blocking work; [`router`] maps routes to it (`api`),
+//! with request limits, metrics (`/metrics`) and the OpenAPI document (`/api/openapi.json`,
+//! derived from the handlers and their types); [`serve`] runs it until Ctrl-C or SIGTERM.
+//! Model inference runs on tokio's blocking pool behind a semaphore, so a slow forward pass
+//! never stalls the runtime and bursts wait in line instead of overcommitting the CPU.
+
+mod api;
+mod engine;
+mod error;
+mod metrics;
+mod page;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use utoipa::OpenApi;
+
+pub use api::{
+    Answer, AttributeValues, ErrorBody, Health, ImageRef, ItemDetail, ItemPage, QueryInfo, RegionBox, ResultItem,
+};
+pub use engine::{Engine, QuerySource, QuerySpec};
+pub use error::{ApiError, ServerError};
+
+/// Limits and sizes of a server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Largest request body (an upload), in bytes.
+    pub max_upload_bytes: usize,
+    /// Largest photo accepted, in pixels (checked from its header, before decoding).
+    pub max_pixels: u64,
+    /// Longest a search or recommend request may take, waiting in line included.
+    pub timeout: Duration,
+    /// Model inferences (queries) run at once.
+    pub inference_slots: usize,
+    /// Queries allowed to wait for a slot; more are answered 503 at once.
+    pub max_queue: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        ServerConfig {
+            max_upload_bytes: 10 << 20,
+            max_pixels: 40_000_000,
+            timeout: Duration::from_secs(30),
+            inference_slots: cores,
+            max_queue: 256,
+        }
+    }
+}
+
+/// The OpenAPI 3 document of every route.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api::ApiDoc::openapi()
+}
+
+/// Every route over `engine`.
+pub fn router(engine: Arc<Engine>, config: ServerConfig) -> Router {
+    let waiting = Arc::new(AtomicUsize::new(0));
+    let metrics = Arc::new(metrics::Metrics::new(engine.images(), Arc::clone(&waiting)));
+    let state = api::AppState {
+        inference: Arc::new(Semaphore::new(config.inference_slots.max(1))),
+        waiting,
+        metrics: Arc::clone(&metrics),
+        started: Instant::now(),
+        engine,
+        config: config.clone(),
+    };
+    Router::new()
+        .route("/", get(api::page))
+        .route("/api/health", get(api::health))
+        .route("/api/attributes", get(api::attributes))
+        .route("/api/items", get(api::list_items))
+        .route("/api/items/{id}", get(api::item))
+        .route("/images/{id}", get(api::image))
+        .route("/api/search", post(api::search))
+        .route("/api/recommend", post(api::recommend))
+        .route("/api/openapi.json", get(api::openapi_json))
+        .route("/metrics", get(api::metrics))
+        .fallback(api::not_found)
+        .method_not_allowed_fallback(api::method_not_allowed)
+        // Room for the multipart framing around an upload of the full size.
+        .layer(DefaultBodyLimit::max(config.max_upload_bytes + api::MULTIPART_SLACK))
+        .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
+        .with_state(state)
+}
+
+/// Listens on `addr` (port 0: any free port).
+pub async fn bind(addr: &str) -> Result<TcpListener, ServerError> {
+    TcpListener::bind(addr).await.map_err(|source| ServerError::Bind {
+        addr: addr.to_string(),
+        source,
+    })
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then finishes the requests in flight.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(ServerError::Serve)
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,63 @@
+// Drives lookbook's web page in headless Chromium: upload a photo, expect at least 10
+// results, move the similar ↔ diverse slider with the keyboard, expect the list to change,
+// open a result with the keyboard, and save a screenshot.
+//   node page.mjs URL PHOTO SCREENSHOT.png
+// Prints one JSON line of what it saw; exits 1 with the reason when a step fails.
+import { chromium } from "playwright-core";
+
+const [url, photo, screenshot] = process.argv.slice(2);
+if (!url || !photo || !screenshot) {
+  console.error("usage: node page.mjs URL PHOTO SCREENSHOT.png");
+  process.exit(2);
+}
+const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
+// As root in a sandboxed machine with no network: no sandbox, no GPU, no background traffic.
+const browser = await chromium.launch({
+  executablePath,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"],
+});
+const seen = {};
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(url);
+  await page.waitForSelector("#results li", { timeout: 15000 });
+  seen.catalogue = await page.locator("#results li").count();
+
+  const items = () => page.$$eval("#results .card", (cards) => cards.map((c) => c.dataset.item));
+  await page.setInputFiles("#file", photo);
+  await page.waitForFunction(() => /results, λ/.test(document.getElementById("status").textContent), null, { timeout: 60000 });
+  seen.similar = await items();
+  seen.status = await page.textContent("#status");
+  seen.query_boxes = await page.locator("#query-view .box").count();
+  seen.result_boxes = await page.locator("#results .box").count();
+  seen.alt_missing = await page.$$eval("img", (imgs) => imgs.filter((i) => !i.alt).length);
+  if (seen.similar.length < 10) throw new Error(`only ${seen.similar.length} results after the upload`);
+
+  // The slider, by keyboard: End moves it to "diverse" (λ = 1).
+  await page.focus("#diversity");
+  await page.keyboard.press("End");
+  await page.waitForFunction(() => /λ = 1\.00 \(/.test(document.getElementById("status").textContent), null, { timeout: 60000 });
+  seen.diverse = await items();
+  seen.lambda = await page.inputValue("#diversity");
+  if (JSON.stringify(seen.diverse) === JSON.stringify(seen.similar)) throw new Error("moving the slider did not change the list");
+  await page.screenshot({ path: screenshot, fullPage: true });
+
+  // A result opened with the keyboard becomes the query.
+  const first = seen.diverse[0];
+  await page.focus("#results .card");
+  await page.keyboard.press("Enter");
+  await page.waitForFunction((id) => document.getElementById("results-title").textContent === "Like item " + id, first, { timeout: 60000 });
+  seen.by_item = await items();
+  seen.page_errors = errors;
+  if (errors.length) throw new Error("the page threw: " + errors.join("; "));
+  console.log(JSON.stringify(seen));
+} catch (error) {
+  console.log(JSON.stringify(seen));
+  console.error(String(error));
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
