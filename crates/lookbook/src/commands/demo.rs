@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
-use clap::Args;
+use clap::{Args, Parser};
 
 use super::serve::ServeArgs;
 
@@ -127,18 +127,15 @@ pub fn run(args: DemoArgs, quiet: bool) -> Result<ExitCode> {
         "\n== the web page and API (Ctrl-C stops)\n$ lookbook serve --index {index} --addr {}",
         args.addr
     );
-    super::serve::run(
-        ServeArgs {
-            index: PathBuf::from(index),
-            model: None,
-            addr: args.addr.clone(),
-            max_upload_mib: 10,
-            max_megapixels: 40.0,
-            timeout: 30,
-            inference_slots: None,
-        },
-        quiet,
-    )
+    // The serve options as `lookbook serve` parses them, so their defaults live in one place.
+    let serve = ServeCommand::try_parse_from(["serve", "--index", index, "--addr", &args.addr])?;
+    super::serve::run(serve.args, quiet)
+}
+
+#[derive(Parser)]
+struct ServeCommand {
+    #[command(flatten)]
+    args: ServeArgs,
 }
 
 /// The item of the index's first image: a query every catalogue has.

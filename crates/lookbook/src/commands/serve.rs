@@ -11,7 +11,8 @@ use lookbook_embed::{Embedder, SeedEmbedder};
 use lookbook_index::IndexReader;
 use lookbook_server::{Engine, ServerConfig};
 
-use super::embedding::{HISTOGRAM_MODEL, IMAGENET_PREFIX, embedder_for};
+use super::embedding::embedder_for;
+use super::recommend::seed_model;
 
 #[derive(Args, Clone)]
 pub struct ServeArgs {
@@ -46,31 +47,19 @@ pub fn engine(args: &ServeArgs) -> Result<Engine> {
         .model
         .clone()
         .unwrap_or_else(|| PathBuf::from(&contents.info.model));
-    let is_seed =
-        model.as_os_str() != HISTOGRAM_MODEL && !model.to_str().is_some_and(|m| m.starts_with(IMAGENET_PREFIX));
     // A seed model is both the embedder and the source of attention boxes: load it once.
-    let (embedder, seed): (Option<Arc<dyn Embedder>>, Option<Arc<SeedEmbedder>>) = if is_seed {
-        match SeedEmbedder::from_run(&model) {
-            Ok(seed) => {
-                let seed = Arc::new(seed);
-                (Some(Arc::clone(&seed) as Arc<dyn Embedder>), Some(seed))
-            }
-            Err(error) => {
-                eprintln!(
-                    "warning: cannot load the model {} ({error}); photo uploads are refused, queries by item id work",
-                    model.display()
-                );
-                (None, None)
-            }
+    let (embedder, seed): (Option<Arc<dyn Embedder>>, Option<Arc<SeedEmbedder>>) = match seed_model(&model) {
+        Some(seed) => {
+            let seed = Arc::new(seed);
+            (Some(Arc::clone(&seed) as Arc<dyn Embedder>), Some(seed))
         }
-    } else {
-        match embedder_for(&model) {
+        None => match embedder_for(&model) {
             Ok((embedder, _)) => (Some(embedder), None),
             Err(error) => {
                 eprintln!("warning: {error:#}; photo uploads are refused, queries by item id work");
                 (None, None)
             }
-        }
+        },
     };
     Engine::new(contents, embedder, seed).context("reading the index's records")
 }
