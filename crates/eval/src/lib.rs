@@ -67,8 +67,16 @@ pub fn top_k_accuracy(
     metric: Metric,
     ks: &[usize],
 ) -> Result<TopKTable, IndexError> {
-    assert_eq!(item_ids.len(), roles.len(), "one item id per role");
     let k_max = ks.iter().copied().max().unwrap_or(0);
+    let found = neighbours(roles, vectors, dim, metric, k_max)?;
+    Ok(top_k_accuracy_of(item_ids, roles, &found, ks))
+}
+
+/// [`top_k_accuracy`] from neighbours found elsewhere (an index's own search, approximate or
+/// in a database): each query row with its nearest gallery rows (`Hit::key` = row), closest
+/// first, itself left out.
+pub fn top_k_accuracy_of(item_ids: &[&str], roles: &[Role], found: &[(usize, Vec<Hit>)], ks: &[usize]) -> TopKTable {
+    assert_eq!(item_ids.len(), roles.len(), "one item id per role");
     let mut gallery_items: std::collections::HashMap<&str, usize> = Default::default();
     for (item, role) in item_ids.iter().zip(roles) {
         if *role != Role::Query {
@@ -81,7 +89,7 @@ pub fn top_k_accuracy(
     };
     let mut hits_at = vec![0usize; ks.len()];
     let mut queries = 0;
-    for (row, hits) in neighbours(roles, vectors, dim, metric, k_max)? {
+    for &(row, ref hits) in found {
         if !answerable(row) {
             continue;
         }
@@ -93,12 +101,12 @@ pub fn top_k_accuracy(
             }
         }
     }
-    Ok(TopKTable {
+    TopKTable {
         ks: ks.to_vec(),
         values: hits_at.iter().map(|&h| h as f64 / queries.max(1) as f64).collect(),
         queries,
         gallery: roles.iter().filter(|r| **r != Role::Query).count(),
-    })
+    }
 }
 
 /// Precision@k of an attribute: the mean fraction of a query's k nearest gallery images
@@ -117,9 +125,19 @@ pub fn precision_at_k(
         .zip(values)
         .map(|(role, value)| if value.is_empty() { Role::Gallery } else { *role })
         .collect();
+    let found = neighbours(&roles, vectors, dim, metric, k_max)?;
+    Ok(precision_at_k_of(values, &roles, &found, ks))
+}
+
+/// [`precision_at_k`] from neighbours found elsewhere (see [`top_k_accuracy_of`]); rows
+/// with an empty value are not queries.
+pub fn precision_at_k_of(values: &[&str], roles: &[Role], found: &[(usize, Vec<Hit>)], ks: &[usize]) -> TopKTable {
     let mut sums = vec![0.0f64; ks.len()];
     let mut queries = 0;
-    for (row, hits) in neighbours(&roles, vectors, dim, metric, k_max)? {
+    for &(row, ref hits) in found {
+        if values[row].is_empty() || roles[row] == Role::Gallery {
+            continue;
+        }
         queries += 1;
         for (sum, &k) in sums.iter_mut().zip(ks) {
             let same = hits
@@ -130,12 +148,12 @@ pub fn precision_at_k(
             *sum += same as f64 / k as f64;
         }
     }
-    Ok(TopKTable {
+    TopKTable {
         ks: ks.to_vec(),
         values: sums.iter().map(|s| s / queries.max(1) as f64).collect(),
         queries,
         gallery: roles.iter().filter(|r| **r != Role::Query).count(),
-    })
+    }
 }
 
 /// The study's kNN attribute prediction, P(y = j | X = a) = (1/K) Σ_{i∈A} I(y_i = j): each

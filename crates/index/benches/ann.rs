@@ -164,7 +164,7 @@ fn main() {
         );
         let t = Instant::now();
         for key in 0..1_000u64 {
-            loaded.remove(key * 7);
+            loaded.remove(key * 7).expect("remove");
         }
         println!(
             "hnsw q={quantization} remove_1000_ms={:.2}",
@@ -295,11 +295,11 @@ fn ivf(
     );
     // The key → (list, row) map is built by the first change, not by opening.
     let t = Instant::now();
-    index.remove(u64::MAX);
+    index.remove(u64::MAX).expect("remove");
     let map_ms = t.elapsed().as_secs_f64() * 1e3;
     let t = Instant::now();
     for key in 0..1_000u64 {
-        index.remove(key * 7);
+        index.remove(key * 7).expect("remove");
     }
     println!(
         "ivf q={q} key_map_ms={map_ms:.1} remove_1000_ms={:.2}",

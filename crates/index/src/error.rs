@@ -18,6 +18,9 @@ pub enum IndexError {
     Native(String),
     #[error("{0}")]
     Invalid(String),
+    /// From an index kept in a database (the message names the server and what failed).
+    #[error("{0}")]
+    Database(String),
     #[error("the write stopped early ({0}); the previous index is untouched")]
     Interrupted(String),
 }

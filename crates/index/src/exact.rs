@@ -156,9 +156,9 @@ impl VectorIndex for ExactIndex {
         Ok(())
     }
 
-    fn remove(&mut self, key: u64) -> bool {
+    fn remove(&mut self, key: u64) -> Result<bool, IndexError> {
         let Some(row) = self.rows.remove(&key) else {
-            return false;
+            return Ok(false);
         };
         // Move the last row into the hole.
         let last = self.keys.len() - 1;
@@ -173,7 +173,7 @@ impl VectorIndex for ExactIndex {
         self.keys.pop();
         self.norms.pop();
         self.vectors.truncate(last * self.dim);
-        true
+        Ok(true)
     }
 
     fn search_batch(

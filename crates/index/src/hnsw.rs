@@ -279,6 +279,18 @@ impl HnswIndex {
     }
 
     /// Sets ef for later searches.
+    /// Lets `threads` threads search at once (usearch keeps a search context per thread and
+    /// refuses more concurrent searches than it has; a build reserves one per rayon thread).
+    pub fn reserve_threads(&mut self, threads: usize) -> Result<(), IndexError> {
+        if self.mapped {
+            return Err(IndexError::Invalid("a mapped HNSW graph is read-only".into()));
+        }
+        let capacity = self.graph.capacity().max(self.graph.size());
+        self.graph
+            .reserve_capacity_and_threads(capacity, threads.max(1))
+            .map_err(native)
+    }
+
     pub fn set_expansion_search(&mut self, ef: usize) {
         self.config.expansion_search = ef;
         self.graph.change_expansion_search(ef);
@@ -391,8 +403,11 @@ impl VectorIndex for HnswIndex {
         self.insert(key, vector)
     }
 
-    fn remove(&mut self, key: u64) -> bool {
-        !self.mapped && self.graph.remove(key).is_ok_and(|removed| removed > 0)
+    fn remove(&mut self, key: u64) -> Result<bool, IndexError> {
+        if self.mapped {
+            return Err(IndexError::Invalid("a mapped HNSW graph is read-only".into()));
+        }
+        Ok(self.graph.remove(key).map_err(native)? > 0)
     }
 
     fn search_batch(

@@ -642,7 +642,7 @@ impl VectorIndex for IvfIndex {
 
     fn add(&mut self, key: u64, vector: &[f32]) -> Result<(), IndexError> {
         check_vector(self.dim, key, vector)?;
-        self.remove(key);
+        self.remove(key)?;
         let mut prepared = vector.to_vec();
         if self.metric == Metric::Cosine {
             normalise(&mut prepared);
@@ -656,16 +656,16 @@ impl VectorIndex for IvfIndex {
         Ok(())
     }
 
-    fn remove(&mut self, key: u64) -> bool {
+    fn remove(&mut self, key: u64) -> Result<bool, IndexError> {
         let dim = self.dim;
         let Some((list, row)) = self.locations().remove(&key) else {
-            return false;
+            return Ok(false);
         };
         if let Some(moved) = self.lists[list as usize].swap_remove(row as usize, dim) {
             self.locations().insert(moved, (list, row));
         }
         self.len -= 1;
-        true
+        Ok(true)
     }
 
     fn search_batch(

@@ -9,6 +9,7 @@
 //! fastest for batches of queries and smallest (i8 residuals). [`store`] keeps
 //! an index on disk: [`IndexWriter`] commits generations atomically, [`IndexReader`] verifies them.
 
+pub mod conformance;
 mod error;
 mod exact;
 mod hnsw;
@@ -24,7 +25,9 @@ pub use hnsw::{HnswConfig, HnswIndex, Quantiser, Quantization};
 pub use ivf::{IvfConfig, IvfIndex};
 pub use metric::Metric;
 pub use records::Records;
-pub use store::{FloatRows, IndexContents, IndexInfo, IndexReader, IndexWriter, Record, SearchMode};
+pub use store::{
+    ExternalIndex, FloatRows, IndexContents, IndexInfo, IndexReader, IndexWriter, Predicate, Record, SearchMode,
+};
 
 /// One neighbour: the key it was added under and its distance to the query (smaller = closer).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -43,8 +46,9 @@ pub trait VectorIndex: Send + Sync {
     }
     /// Adds or replaces the vector under `key`.
     fn add(&mut self, key: u64, vector: &[f32]) -> Result<(), IndexError>;
-    /// Removes `key`; `false` when it was not there.
-    fn remove(&mut self, key: u64) -> bool;
+    /// Removes `key`; `false` when it was not there. Errors when the index cannot be
+    /// changed (a read-only mapping, a database that refused).
+    fn remove(&mut self, key: u64) -> Result<bool, IndexError>;
     /// The `k` nearest vectors to each query (`queries` holds them back to back), closest
     /// first, among the keys `filter` accepts. Fewer than `k` only when fewer pass the filter.
     fn search_batch(
@@ -65,7 +69,7 @@ pub trait VectorIndex: Send + Sync {
 }
 
 /// A vector an index can take under `key`: `dim` long, every value finite.
-pub(crate) fn check_vector(dim: usize, key: u64, vector: &[f32]) -> Result<(), IndexError> {
+pub fn check_vector(dim: usize, key: u64, vector: &[f32]) -> Result<(), IndexError> {
     if vector.len() != dim {
         return Err(IndexError::Dimension {
             expected: dim,

@@ -26,7 +26,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -218,6 +218,41 @@ pub struct IndexContents {
     graph: Option<HnswIndex>,
     /// The IVF lists, always in memory and kept in step.
     ivf: Option<IvfIndex>,
+    /// An index kept elsewhere (PostgreSQL + pgvector) over the same rows, which answers
+    /// `Auto` searches instead of the graph or lists; dropped on the first local change
+    /// (the rows are written back by replacing its contents).
+    external: Option<Arc<dyn ExternalIndex>>,
+}
+
+/// A [`VectorIndex`] that lives outside this process and holds the records too, so it can
+/// evaluate a [`Predicate`] itself (in SQL) rather than asking about every key.
+pub trait ExternalIndex: VectorIndex + std::fmt::Debug {
+    /// The `k` nearest rows to `query` that match `predicate`; `k` of them whenever `k` match.
+    fn search_matching(&self, query: &[f32], k: usize, predicate: &Predicate) -> Result<Vec<Hit>, IndexError>;
+    /// Candidates per search (HNSW ef_search) from now on.
+    fn set_expansion_search(&self, ef: usize);
+    /// Where it is and how it searches, for messages.
+    fn describe(&self) -> String;
+}
+
+/// Which records a search may return, in a form a database can evaluate.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Predicate {
+    /// Every (column, value) pair must match the record's attributes.
+    pub attributes: Vec<(String, String)>,
+    /// Records of this item are left out (a query's own item).
+    pub exclude_item: Option<String>,
+}
+
+impl Predicate {
+    pub fn is_empty(&self) -> bool {
+        self.attributes.is_empty() && self.exclude_item.is_none()
+    }
+
+    pub fn accepts(&self, record: &Record) -> bool {
+        self.exclude_item.as_ref() != Some(&record.item_id)
+            && self.attributes.iter().all(|(c, v)| record.attributes.get(c) == Some(v))
+    }
 }
 
 /// Equal when they hold the same rows (the graph is derived from the vectors).
@@ -251,7 +286,18 @@ impl IndexContents {
             part_exact: OnceLock::new(),
             graph: None,
             ivf: None,
+            external: None,
         }
+    }
+
+    /// Lets `external` (an index over the same rows, kept elsewhere) answer `Auto` searches.
+    pub fn set_external(&mut self, external: Arc<dyn ExternalIndex>) {
+        self.external = Some(external);
+    }
+
+    /// The external index answering `Auto` searches, if there is one.
+    pub fn external(&self) -> Option<&Arc<dyn ExternalIndex>> {
+        self.external.as_ref()
     }
 
     /// The HNSW graph, when the index has one and it is current.
@@ -268,6 +314,9 @@ impl IndexContents {
     pub fn set_expansion_search(&mut self, ef: usize) {
         if let Some(graph) = &mut self.graph {
             graph.set_expansion_search(ef);
+        }
+        if let Some(external) = &self.external {
+            external.set_expansion_search(ef);
         }
     }
 
@@ -330,6 +379,7 @@ impl IndexContents {
         let key = record.key;
         self.exact = OnceLock::new();
         self.part_exact = OnceLock::new();
+        self.external = None;
         match self.row_of(key) {
             Some(row) => {
                 self.records.set(row, record)?;
@@ -394,16 +444,17 @@ impl IndexContents {
         filter(&mut self.vectors, dim);
         filter(&mut self.parts, part_len);
         self.index_rows();
-        if let Some(graph) = self.writable_graph() {
-            for &key in &gone {
-                graph.remove(key);
-            }
+        if let Some(graph) = self.writable_graph()
+            && gone.iter().try_for_each(|&key| graph.remove(key).map(drop)).is_err()
+        {
+            self.graph = None;
         }
         if let Some(ivf) = &mut self.ivf {
             for &key in &gone {
-                ivf.remove(key);
+                ivf.remove(key)?;
             }
         }
+        self.external = None;
         Ok(removed)
     }
 
@@ -442,6 +493,11 @@ impl IndexContents {
         mode: SearchMode,
     ) -> Result<Vec<Vec<Hit>>, IndexError> {
         match (&self.graph, &self.ivf, mode) {
+            _ if mode == SearchMode::Auto && self.external.is_some() => self
+                .external
+                .as_ref()
+                .expect("checked")
+                .search_batch(queries, k, filter),
             (Some(graph), _, SearchMode::Auto) => graph.search_batch(queries, k, filter),
             (None, Some(ivf), SearchMode::Auto) => ivf.search_batch(queries, k, filter),
             _ => {
@@ -452,6 +508,27 @@ impl IndexContents {
                 self.exact.get().expect("set above").search_batch(queries, k, filter)
             }
         }
+    }
+
+    /// The `k` nearest rows to `query` whose records `predicate` accepts: in the external
+    /// index's own terms (SQL) when there is one and `mode` allows, else by key.
+    pub fn search_matching(
+        &self,
+        query: &[f32],
+        k: usize,
+        predicate: &Predicate,
+        mode: SearchMode,
+    ) -> Result<Vec<Hit>, IndexError> {
+        if let (Some(external), SearchMode::Auto) = (&self.external, mode) {
+            return external.search_matching(query, k, predicate);
+        }
+        let accept = |key: u64| {
+            self.row_of(key)
+                .and_then(|row| self.records.get(row).ok())
+                .is_some_and(|record| predicate.accepts(&record))
+        };
+        let filter: Option<&(dyn Fn(u64) -> bool + Sync)> = if predicate.is_empty() { None } else { Some(&accept) };
+        self.search(query, k, filter, mode)
     }
 
     /// The `k` rows whose part `part` is nearest to `query` (a `part_dim` vector), among the
@@ -970,6 +1047,7 @@ impl IndexReader {
             part_exact: OnceLock::new(),
             graph,
             ivf,
+            external: None,
         };
         // A mapped open leaves this to `verify` (or the first lookup) to stay fast.
         if !mapped && contents.rows().len() != contents.records.len() {

@@ -104,8 +104,8 @@ fn add_replace_and_remove() {
     index.add(3, &[0.85, 0.0]).unwrap();
     assert_eq!(index.len(), 3);
     assert_eq!(keys(index.search(&[0.9, 0.0], 2, None).unwrap()), vec![3, 2]);
-    assert!(index.remove(2));
-    assert!(!index.remove(2));
+    assert!(index.remove(2).unwrap());
+    assert!(!index.remove(2).unwrap());
     assert_eq!(index.len(), 2);
     assert_eq!(keys(index.search(&[0.9, 0.0], 5, None).unwrap()), vec![3, 1]);
     assert_eq!(index.vector(1), Some(&[0.0f32, 0.0][..]));

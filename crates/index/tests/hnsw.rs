@@ -110,8 +110,8 @@ fn add_replace_and_remove() {
         .collect();
     two.sort();
     assert_eq!(two, vec![7, 42]);
-    assert!(hnsw.remove(7));
-    assert!(!hnsw.remove(7));
+    assert!(hnsw.remove(7).unwrap());
+    assert!(!hnsw.remove(7).unwrap());
     assert_eq!(hnsw.len(), 299);
     let hits = hnsw.search(&vectors[7 * DIM..][..DIM], 5, None).unwrap();
     assert_eq!(hits[0].key, 42);

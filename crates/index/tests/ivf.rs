@@ -137,8 +137,8 @@ fn add_replace_and_remove_change_the_answers() {
     let mut top: Vec<u64> = hits[..2].iter().map(|h| h.key).collect();
     top.sort();
     assert_eq!(top, vec![5, 90_000]);
-    assert!(ivf.remove(90_000));
-    assert!(!ivf.remove(90_000), "already gone");
+    assert!(ivf.remove(90_000).unwrap());
+    assert!(!ivf.remove(90_000).unwrap(), "already gone");
     assert_eq!(ivf.len(), 2_000);
     assert!(ivf.search(&far, 10, None).unwrap().iter().all(|h| h.key != 90_000));
     // Every other key is still found at (about) distance 0 from its own vector.
@@ -185,7 +185,7 @@ fn a_saved_index_reopens_with_the_same_answers_and_damage_is_an_error() {
         (Metric::Cosine, Quantization::F32),
     ] {
         let mut built = IvfIndex::build(DIM, metric, config(quantization), &keys, &vectors).unwrap();
-        built.remove(3);
+        built.remove(3).unwrap();
         built.add(1, &vectors[..DIM]).unwrap();
         let path = dir.path().join("lists.ivf");
         built.save(&path).unwrap();

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use lookbook_embed::{Embedder, Explanation, SeedEmbedder};
-use lookbook_index::{IndexContents, SearchMode};
+use lookbook_index::{IndexContents, Predicate, SearchMode};
 use lookbook_recommend::{Matched, Query, RecommendConfig, nearest_step, recommend};
 
 use crate::api::{Answer, AttributeValues, ImageRef, ItemDetail, ItemPage, QueryInfo, RegionBox, ResultItem};
@@ -239,14 +239,18 @@ impl Engine {
             let Ok(record) = contents.records.get(row) else {
                 return false;
             };
-            (spec.diversity.is_some() || own_item.as_ref() != Some(&record.item_id))
-                && spec.filter.iter().all(|(c, v)| record.attributes.get(c) == Some(v))
+            spec.filter.iter().all(|(c, v)| record.attributes.get(c) == Some(v))
         };
-        let filtered = !spec.filter.is_empty() || (spec.diversity.is_none() && own_item.is_some());
+        let filtered = !spec.filter.is_empty();
         let filter: Option<&(dyn Fn(u64) -> bool + Sync)> = if filtered { Some(&accept) } else { None };
+        // Plain search as a predicate, which an index in PostgreSQL evaluates in SQL.
+        let predicate = Predicate {
+            attributes: spec.filter.iter().map(|(c, v)| (c.clone(), v.clone())).collect(),
+            exclude_item: own_item.clone(),
+        };
         let picks: Vec<Pick> = match spec.diversity {
             None => contents
-                .search(&vector, spec.k, filter, SearchMode::Auto)
+                .search_matching(&vector, spec.k, &predicate, SearchMode::Auto)
                 .map_err(ApiError::internal)?
                 .into_iter()
                 .map(|hit| {

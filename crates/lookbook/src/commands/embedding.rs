@@ -27,7 +27,8 @@ pub enum Baseline {
 pub struct EmbedderArgs {
     /// Run folder (its latest checkpoint), a checkpoint folder, or `imagenet:efficientnet-lite0`
     /// (ImageNet features, untrained here: the baseline a trained model must beat).
-    #[arg(long, required_unless_present = "baseline", conflicts_with = "baseline")]
+    /// (Required unless --baseline; `eval --index` needs neither.)
+    #[arg(long, conflicts_with = "baseline")]
     pub model: Option<PathBuf>,
     /// A model-free baseline instead of --model.
     #[arg(long)]

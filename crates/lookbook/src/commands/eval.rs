@@ -7,13 +7,16 @@ use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 use lookbook_catalog::{Catalog, Entry, Split};
 use lookbook_embed::Embedded;
-use lookbook_eval::{Role, TopKTable, precision_at_k, tag_accuracy, top_k_accuracy};
+use lookbook_eval::{
+    Role, TopKTable, precision_at_k, precision_at_k_of, tag_accuracy, top_k_accuracy, top_k_accuracy_of,
+};
 use lookbook_imaging::draw::{Line, line_chart, write_png};
 use lookbook_index::{IndexContents, IndexInfo, Metric, Record, SearchMode};
 use lookbook_recommend::{ListStats, Query as RecommendQuery, RecommendConfig, list_stats, recommend};
 use serde::Serialize;
 
 use super::embedding::{EmbedderArgs, SplitChoice, embed_with_progress, open_catalog, progress_bar};
+use super::location::IndexLocation;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -41,8 +44,13 @@ pub struct EvalArgs {
     #[command(flatten)]
     embedder: EmbedderArgs,
     /// Catalogue folder.
-    #[arg(long)]
-    catalog: PathBuf,
+    #[arg(long, required_unless_present = "index")]
+    catalog: Option<PathBuf>,
+    /// Evaluate an index as built (folder or postgres://...?table=NAME) instead of embedding
+    /// a catalogue: its vectors, searched as it searches them (HNSW, pgvector), every row a
+    /// query against all the others (product-code, category).
+    #[arg(long, conflicts_with_all = ["catalog", "model", "baseline"])]
+    index: Option<IndexLocation>,
     #[arg(long, value_enum)]
     protocol: Protocol,
     /// The attribute column of `--protocol category`, e.g. subCategory (for `tag`: only
@@ -84,7 +92,10 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<ExitCode> {
     if args.ks.is_empty() || args.ks.contains(&0) {
         bail!("--ks needs positive values, e.g. 1,5,10");
     }
-    let catalog = open_catalog(&args.catalog)?;
+    if let Some(index) = &args.index {
+        return index_report(&args, index);
+    }
+    let catalog = open_catalog(args.catalog.as_ref().expect("clap requires --catalog without --index"))?;
     let (embedder, model) = args.embedder.embedder()?;
     let order: Vec<usize> = (0..catalog.entries.len())
         .filter(|&i| match args.protocol {
@@ -216,13 +227,113 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<ExitCode> {
             report.table.gallery,
             what
         );
-        let header: Vec<String> = report.table.ks.iter().map(|k| format!("k={k}")).collect();
-        let values: Vec<String> = report.table.values.iter().map(|v| format!("{v:.3}")).collect();
-        println!("| {} |", header.join(" | "));
-        println!("|{}", "---|".repeat(header.len()));
-        println!("| {} |", values.join(" | "));
+        print_table(&report.table);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--index`: the table of an index as it is searched. Every row is a query; its neighbours
+/// are the index's own answers (k + 1, itself dropped), in batches.
+fn index_report(args: &EvalArgs, index: &IndexLocation) -> Result<ExitCode> {
+    if !matches!(args.protocol, Protocol::ProductCode | Protocol::Category) {
+        bail!("--index evaluates --protocol product-code or category (an index has no query/gallery split)");
+    }
+    let contents = index.open()?;
+    let records: Vec<Record> = contents
+        .records
+        .iter()
+        .map(|r| r.map(|r| r.into_owned()))
+        .collect::<Result<_, _>>()?;
+    if records.is_empty() {
+        bail!("the index {index} is empty");
+    }
+    let dim = contents.info.dim;
+    let k_max = args.ks.iter().copied().max().unwrap_or(1);
+    let started = std::time::Instant::now();
+    let mut found: Vec<(usize, Vec<lookbook_index::Hit>)> = Vec::with_capacity(records.len());
+    const BATCH: usize = 1024;
+    for first in (0..records.len()).step_by(BATCH) {
+        let rows = first..(first + BATCH).min(records.len());
+        let queries = &contents.vectors[rows.start * dim..rows.end * dim];
+        let answers = contents.search_batch(queries, k_max + 1, None, SearchMode::Auto)?;
+        for (row, hits) in rows.zip(answers) {
+            let hits = hits
+                .into_iter()
+                .filter_map(|h| {
+                    let other = contents.row_of(h.key).filter(|&r| r != row)?;
+                    Some(lookbook_index::Hit {
+                        key: other as u64,
+                        distance: h.distance,
+                    })
+                })
+                .take(k_max)
+                .collect();
+            found.push((row, hits));
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let roles = vec![Role::Both; records.len()];
+    let table = match args.protocol {
+        Protocol::ProductCode => {
+            let items: Vec<&str> = records.iter().map(|r| r.item_id.as_str()).collect();
+            top_k_accuracy_of(&items, &roles, &found, &args.ks)
+        }
+        _ => {
+            let attribute = args.attribute.as_deref().expect("clap requires --attribute");
+            if !contents.info.columns.iter().any(|c| c == attribute) {
+                bail!(
+                    "the index has no column `{attribute}` (columns: {})",
+                    contents.info.columns.join(", ")
+                );
+            }
+            let values: Vec<&str> = records
+                .iter()
+                .map(|r| r.attributes.get(attribute).map_or("", String::as_str))
+                .collect();
+            precision_at_k_of(&values, &roles, &found, &args.ks)
+        }
+    };
+    let searched = match contents.external() {
+        Some(external) => external.describe(),
+        None => match (contents.graph(), contents.ivf()) {
+            (Some(_), _) => "its HNSW graph".to_string(),
+            (None, Some(_)) => "its IVF lists".to_string(),
+            _ => "exact search".to_string(),
+        },
+    };
+    let report = Report {
+        protocol: args.protocol,
+        model: contents.info.model.clone(),
+        images: records.len(),
+        skipped: 0,
+        table,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "{} in the index {index} ({} images, {} queries, gallery {}), searched by {searched} in {seconds:.1} s, {}:",
+            report.model,
+            report.images,
+            report.table.queries,
+            report.table.gallery,
+            if args.protocol == Protocol::Category {
+                "precision"
+            } else {
+                "top-k accuracy"
+            }
+        );
+        print_table(&report.table);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_table(table: &TopKTable) {
+    let header: Vec<String> = table.ks.iter().map(|k| format!("k={k}")).collect();
+    let values: Vec<String> = table.values.iter().map(|v| format!("{v:.3}")).collect();
+    println!("| {} |", header.join(" | "));
+    println!("|{}", "---|".repeat(header.len()));
+    println!("| {} |", values.join(" | "));
 }
 
 fn protocol_title(protocol: Protocol) -> &'static str {

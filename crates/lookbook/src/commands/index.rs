@@ -11,11 +11,10 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use lookbook_catalog::Catalog;
 use lookbook_embed::Embedder;
-use lookbook_index::{
-    HnswConfig, IndexContents, IndexInfo, IndexReader, IndexWriter, IvfConfig, Metric, Quantization, Record,
-};
+use lookbook_index::{HnswConfig, IndexContents, IndexInfo, IvfConfig, Metric, Quantization, Record};
 
 use super::embedding::{EmbedderArgs, SplitChoice, embed_with_progress, embedder_for, open_catalog, progress_bar};
+use super::location::IndexLocation;
 
 #[derive(Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
@@ -33,11 +32,25 @@ enum IndexAction {
     Add(AddArgs),
     /// Drop images by item id, image path or attribute value, and commit.
     Remove(RemoveArgs),
-    /// Check every file's length and checksum, and print what the index holds.
+    /// Check every file's length and checksum (in PostgreSQL: every row readable), and print
+    /// what the index holds.
     Verify {
-        /// Index folder.
+        /// Index folder, or postgres://user@host:port/db?table=NAME.
         #[arg(long)]
-        index: PathBuf,
+        index: IndexLocation,
+    },
+    /// Copy an index as it is (no embedding): a folder into PostgreSQL, or back.
+    Copy {
+        /// The index to read.
+        #[arg(long)]
+        from: IndexLocation,
+        /// Where to write it (replaced atomically).
+        #[arg(long)]
+        to: IndexLocation,
+        /// Give the copy an HNSW index with the graph settings below (a folder's default
+        /// keeps the source's settings).
+        #[command(flatten)]
+        ann: AnnArgs,
     },
 }
 
@@ -64,11 +77,11 @@ struct BuildArgs {
     /// Catalogue folder.
     #[arg(long, required = true)]
     catalog: Option<PathBuf>,
-    /// Index folder. An index of the same model and catalogue already there is resumed
-    /// (only missing images are embedded); anything else there is replaced when the new
-    /// one is complete.
+    /// Index folder, or postgres://user@host:port/db?table=NAME. An index of the same model
+    /// and catalogue already there is resumed (only missing images are embedded); anything
+    /// else there is replaced when the new one is complete.
     #[arg(long, required = true)]
-    out: Option<PathBuf>,
+    out: Option<IndexLocation>,
     /// Which images to index.
     #[arg(long, value_enum, default_value = "all")]
     split: SplitChoice,
@@ -89,7 +102,7 @@ struct BuildArgs {
     ann: AnnArgs,
 }
 
-#[derive(Args)]
+#[derive(Args, Clone, Copy)]
 struct AnnArgs {
     /// Approximate search graph.
     #[arg(long, value_enum, default_value = "auto")]
@@ -144,9 +157,9 @@ impl AnnArgs {
 
 #[derive(Args)]
 struct AddArgs {
-    /// Index folder.
+    /// Index folder, or postgres://user@host:port/db?table=NAME.
     #[arg(long)]
-    index: PathBuf,
+    index: IndexLocation,
     /// The catalogue to add from (default: the one the index was built from).
     #[arg(long)]
     catalog: Option<PathBuf>,
@@ -158,9 +171,9 @@ struct AddArgs {
 
 #[derive(Args)]
 struct RemoveArgs {
-    /// Index folder.
+    /// Index folder, or postgres://user@host:port/db?table=NAME.
     #[arg(long)]
-    index: PathBuf,
+    index: IndexLocation,
     /// Every image of this item (repeatable).
     #[arg(long)]
     item: Vec<String>,
@@ -184,6 +197,7 @@ pub fn run(command: IndexCommand, quiet: bool) -> Result<ExitCode> {
         Some(IndexAction::Add(args)) => add(args, quiet),
         Some(IndexAction::Remove(args)) => remove(args),
         Some(IndexAction::Verify { index }) => verify(&index),
+        Some(IndexAction::Copy { from, to, ann }) => copy(&from, &to, &ann),
     }
 }
 
@@ -215,7 +229,7 @@ fn root_of(catalog: &Catalog) -> PathBuf {
 #[allow(clippy::too_many_arguments)]
 fn embed_into(
     contents: &mut IndexContents,
-    writer: &IndexWriter,
+    writer: &IndexLocation,
     embedder: Arc<dyn Embedder>,
     catalog: &Catalog,
     todo: Vec<usize>,
@@ -241,7 +255,7 @@ fn embed_into(
         }
         let last = (n + 1) * chunk >= todo.len();
         if !last && last_commit.elapsed() >= commit_every {
-            writer.commit(contents)?;
+            writer.commit_progress(contents)?;
             last_commit = Instant::now();
             tracing::info!("committed {} images", contents.records.len());
             crash_for_tests();
@@ -284,12 +298,12 @@ fn build(args: BuildArgs, quiet: bool) -> Result<ExitCode> {
         ivf: args.ann.config(selected.len()).1,
     };
     // Resume only what was built the same way; anything else is replaced on commit.
-    let previous = match args.fresh || !out.join("manifest.json").is_file() {
+    let previous = match args.fresh || !out.exists()? {
         true => None,
-        false => match IndexReader::open(&out) {
+        false => match out.open_for_update() {
             Ok(previous) => Some(previous),
             Err(err) => {
-                eprintln!("not resuming {}: {err}", out.display());
+                eprintln!("not resuming {out}: {err:#}");
                 None
             }
         },
@@ -303,7 +317,7 @@ fn build(args: BuildArgs, quiet: bool) -> Result<ExitCode> {
             previous.info.ivf = info.ivf;
             eprintln!(
                 "resuming {}: {} images already indexed{}",
-                out.display(),
+                out,
                 previous.records.len(),
                 if gone > 0 {
                     format!(", {gone} no longer in the catalogue")
@@ -327,10 +341,9 @@ fn build(args: BuildArgs, quiet: bool) -> Result<ExitCode> {
         embedder.describe()
     );
     let start = Instant::now();
-    let writer = IndexWriter::new(&out)?;
     let skipped = embed_into(
         &mut contents,
-        &writer,
+        &out,
         embedder,
         &catalog,
         todo.clone(),
@@ -339,11 +352,11 @@ fn build(args: BuildArgs, quiet: bool) -> Result<ExitCode> {
         Duration::from_secs(args.commit_every),
         quiet,
     )
-    .with_context(|| format!("writing the index {}", out.display()))?;
+    .with_context(|| format!("writing the index {out}"))?;
     let seconds = start.elapsed().as_secs_f64();
     println!(
         "index {}: {} images ({} embedded now, {} skipped), {}-d {} vectors{}, {:.1} s ({:.1} img/s)",
-        out.display(),
+        out,
         contents.records.len(),
         todo.len() - skipped,
         skipped,
@@ -376,8 +389,8 @@ fn same_build(a: &IndexInfo, b: &IndexInfo) -> bool {
         && a.catalog_root == b.catalog_root
 }
 
-fn open_for_update(index: &Path) -> Result<IndexContents> {
-    IndexReader::open(index).with_context(|| format!("opening the index {}", index.display()))
+fn open_for_update(index: &IndexLocation) -> Result<IndexContents> {
+    index.open_for_update()
 }
 
 /// `path` as a catalogue-relative image path: as given when it is one, else made relative
@@ -425,10 +438,9 @@ fn add(args: AddArgs, quiet: bool) -> Result<ExitCode> {
         todo
     };
     let before = contents.records.len();
-    let writer = IndexWriter::new(&args.index)?;
     let skipped = embed_into(
         &mut contents,
-        &writer,
+        &args.index,
         embedder,
         &catalog,
         todo.clone(),
@@ -439,7 +451,7 @@ fn add(args: AddArgs, quiet: bool) -> Result<ExitCode> {
     )?;
     println!(
         "index {}: {} images embedded ({} new, {} skipped); {} in all",
-        args.index.display(),
+        args.index,
         todo.len() - skipped,
         contents.records.len() - before,
         skipped,
@@ -468,19 +480,18 @@ fn remove(args: RemoveArgs) -> Result<ExitCode> {
             || (!args.filter.is_empty() && args.filter.iter().all(|(c, v)| r.attributes.get(c) == Some(v)))
     })?;
     if removed > 0 {
-        IndexWriter::new(&args.index)?.commit(&mut contents)?;
+        args.index.commit(&mut contents)?;
     }
     println!(
         "index {}: {removed} images removed; {} left",
-        args.index.display(),
+        args.index,
         contents.records.len()
     );
     Ok(ExitCode::SUCCESS)
 }
 
-fn verify(index: &Path) -> Result<ExitCode> {
-    IndexReader::verify(index).with_context(|| format!("verifying the index {}", index.display()))?;
-    let contents = IndexReader::open_mapped(index)?;
+fn verify(index: &IndexLocation) -> Result<ExitCode> {
+    let contents = index.verify()?;
     let info = &contents.info;
     let items = contents
         .records
@@ -490,7 +501,7 @@ fn verify(index: &Path) -> Result<ExitCode> {
         .len();
     println!(
         "index {}: ok — {} images of {} items, {}-d {} vectors ({} parts × {}), model {}, catalogue {}{}",
-        index.display(),
+        index,
         contents.records.len(),
         items,
         info.dim,
@@ -500,6 +511,7 @@ fn verify(index: &Path) -> Result<ExitCode> {
         info.model,
         info.catalog_root.display(),
         match (info.ann, contents.graph(), contents.ivf()) {
+            _ if contents.external().is_some() => format!(", {}", contents.external().expect("checked").describe()),
             (Some(c), Some(g), _) => format!(
                 ", HNSW M {} ef_construction {} ef {} {} ({:.1} MiB)",
                 c.connectivity,
@@ -519,6 +531,45 @@ fn verify(index: &Path) -> Result<ExitCode> {
                 )
             }
             _ => ", exact search".into(),
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `index copy`: the rows as they are, into a folder or a table. Into PostgreSQL the copy
+/// gets an HNSW index unless `--ann none` (pgvector has no IVF lists here); into a folder
+/// the source's graph or lists settings are kept unless `--ann` says otherwise.
+fn copy(from: &IndexLocation, to: &IndexLocation, ann: &AnnArgs) -> Result<ExitCode> {
+    let start = Instant::now();
+    let mut contents = from.open_for_update()?;
+    let images = contents.records.len();
+    let explicit = ann.ann != Ann::Auto;
+    match to {
+        IndexLocation::Postgres(_) => {
+            let (graph, _) = match ann.ann {
+                Ann::None => (None, None),
+                Ann::Ivf => bail!("an index in PostgreSQL keeps an HNSW index (--ann hnsw) or none (--ann none)"),
+                _ => AnnArgs { ann: Ann::Hnsw, ..*ann }.config(images),
+            };
+            contents.info.ann = graph;
+            contents.info.ivf = None;
+        }
+        IndexLocation::Folder(_) if explicit => {
+            (contents.info.ann, contents.info.ivf) = ann.config(images);
+        }
+        IndexLocation::Folder(_) => {
+            // A table's HNSW settings become the folder's graph settings.
+            contents.info.ivf = contents.info.ivf.filter(|_| contents.info.ann.is_none());
+        }
+    }
+    to.commit(&mut contents)
+        .with_context(|| format!("writing the index {to}"))?;
+    println!(
+        "index {to}: {images} images copied from {from} in {:.1} s{}",
+        start.elapsed().as_secs_f64(),
+        match contents.info.ann {
+            Some(c) => format!(", HNSW M {} ef_construction {}", c.connectivity, c.expansion_add),
+            None => String::new(),
         }
     );
     Ok(ExitCode::SUCCESS)

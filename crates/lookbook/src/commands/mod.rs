@@ -4,6 +4,7 @@ pub mod device;
 pub mod embedding;
 pub mod eval;
 pub mod index;
+pub mod location;
 pub mod recommend;
 pub mod search;
 pub mod serve;

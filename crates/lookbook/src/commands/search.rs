@@ -10,18 +10,19 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use lookbook_eval::knn_probabilities;
 use lookbook_imaging::draw::{Tile, contact_sheet, write_png};
-use lookbook_index::{Hit, IndexContents, IndexReader, Record, SearchMode};
+use lookbook_index::{Hit, IndexContents, Predicate, Record, SearchMode};
 use serde::Serialize;
 
 use super::embedding::embedder_for;
+use super::location::IndexLocation;
 use super::recommend::{part_region, seed_model};
 
 /// What `search` and `tag` share: the index and how to turn the query into a vector.
 #[derive(Args)]
 pub struct QueryArgs {
-    /// Index folder (from `lookbook index`).
+    /// Index folder (from `lookbook index`), or postgres://user@host:port/db?table=NAME.
     #[arg(long)]
-    pub(crate) index: PathBuf,
+    pub(crate) index: IndexLocation,
     /// A photo, or the item id of an image in the index.
     pub(crate) query: String,
     /// The model to embed a photo query with (default: the one the index was built with).
@@ -87,8 +88,7 @@ pub(crate) struct Query {
 
 impl QueryArgs {
     pub(crate) fn resolve(&self) -> Result<Query> {
-        let mut contents = IndexReader::open_mapped(&self.index)
-            .with_context(|| format!("opening the index {}", self.index.display()))?;
+        let mut contents = self.index.open()?;
         if let Some(ef) = self.ef {
             contents.set_expansion_search(ef);
         }
@@ -162,18 +162,12 @@ impl Query {
 
     /// The k nearest images passing `filters`, other than the query item's own.
     fn nearest(&self, k: usize, filters: &[(String, String)]) -> Result<Vec<Hit>> {
-        let contents = &self.contents;
-        let accept = |key: u64| {
-            let Some(row) = contents.row_of(key) else { return false };
-            let Ok(record) = contents.records.get(row) else {
-                return false;
-            };
-            self.own_item.as_ref() != Some(&record.item_id)
-                && filters.iter().all(|(c, v)| record.attributes.get(c) == Some(v))
+        // A predicate rather than a closure: an index in PostgreSQL evaluates it in SQL.
+        let predicate = Predicate {
+            attributes: filters.to_vec(),
+            exclude_item: self.own_item.clone(),
         };
-        let filtered = self.own_item.is_some() || !filters.is_empty();
-        let filter: Option<&(dyn Fn(u64) -> bool + Sync)> = if filtered { Some(&accept) } else { None };
-        Ok(contents.search(&self.vector, k, filter, self.mode)?)
+        Ok(self.contents.search_matching(&self.vector, k, &predicate, self.mode)?)
     }
 }
 

@@ -8,17 +8,17 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use lookbook_embed::{Embedder, SeedEmbedder};
-use lookbook_index::IndexReader;
 use lookbook_server::{Engine, ServerConfig};
 
 use super::embedding::embedder_for;
+use super::location::IndexLocation;
 use super::recommend::seed_model;
 
 #[derive(Args, Clone)]
 pub struct ServeArgs {
-    /// Index folder (from `lookbook index`).
+    /// Index folder (from `lookbook index`), or postgres://user@host:port/db?table=NAME.
     #[arg(long)]
-    pub index: PathBuf,
+    pub index: IndexLocation,
     /// The model that embeds uploaded photos (default: the one the index was built with).
     #[arg(long)]
     pub model: Option<PathBuf>,
@@ -41,8 +41,7 @@ pub struct ServeArgs {
 
 /// The index and its model, ready to answer.
 pub fn engine(args: &ServeArgs) -> Result<Engine> {
-    let contents =
-        IndexReader::open_mapped(&args.index).with_context(|| format!("opening the index {}", args.index.display()))?;
+    let contents = args.index.open()?;
     let model = args
         .model
         .clone()
@@ -78,8 +77,11 @@ pub fn config(args: &ServeArgs) -> ServerConfig {
 pub fn run(args: ServeArgs, _quiet: bool) -> Result<ExitCode> {
     let engine = Arc::new(engine(&args)?);
     let config = config(&args);
+    // The engine is dropped here, after the runtime: an index in PostgreSQL closes its
+    // connections with blocking calls, which must not run on the runtime's threads.
+    let keep = Arc::clone(&engine);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         let listener = lookbook_server::bind(&args.addr).await?;
         let addr = listener.local_addr().context("reading the bound address")?;
         println!(
@@ -94,6 +96,9 @@ pub fn run(args: ServeArgs, _quiet: bool) -> Result<ExitCode> {
         lookbook_server::serve(listener, app, lookbook_server::shutdown_signal()).await?;
         eprintln!("lookbook: stopped");
         anyhow::Ok(())
-    })?;
+    });
+    drop(runtime);
+    drop(keep);
+    served?;
     Ok(ExitCode::SUCCESS)
 }

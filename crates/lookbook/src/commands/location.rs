@@ -1,0 +1,125 @@
+//! `--index` / `--out`: an index folder, or a table in PostgreSQL + pgvector
+//! (`postgres://user@host:port/db?table=NAME`). Every command opens and commits through
+//! here, so search, recommend, eval and serve work the same on both.
+
+use std::convert::Infallible;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use anyhow::{Context, Result};
+use lookbook_index::{IndexContents, IndexReader, IndexWriter};
+use lookbook_pgvector::{PgIndex, PgLocation, is_postgres_url};
+
+#[derive(Debug, Clone)]
+pub enum IndexLocation {
+    Folder(PathBuf),
+    /// Parsed when used, so a bad URL is reported with the command's other errors.
+    Postgres(String),
+}
+
+impl FromStr for IndexLocation {
+    type Err = Infallible;
+    fn from_str(text: &str) -> Result<Self, Infallible> {
+        Ok(if is_postgres_url(text) {
+            IndexLocation::Postgres(text.to_string())
+        } else {
+            IndexLocation::Folder(PathBuf::from(text))
+        })
+    }
+}
+
+impl std::fmt::Display for IndexLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IndexLocation::Folder(path) => write!(f, "{}", path.display()),
+            IndexLocation::Postgres(url) => match url.parse::<PgLocation>() {
+                Ok(location) => write!(f, "{location} (table {})", location.table),
+                Err(_) => f.write_str(url),
+            },
+        }
+    }
+}
+
+impl IndexLocation {
+    fn postgres(url: &str) -> Result<PgLocation> {
+        Ok(url.parse::<PgLocation>()?)
+    }
+
+    /// For searching: a folder is mapped (opens in a fraction of a second); a PostgreSQL
+    /// index is read into memory once (records, vectors, parts) and searched in SQL.
+    pub fn open(&self) -> Result<IndexContents> {
+        self.open_with(|path| IndexReader::open_mapped(path))
+    }
+
+    /// For changing: a folder is read and every checksum verified.
+    pub fn open_for_update(&self) -> Result<IndexContents> {
+        self.open_with(|path| IndexReader::open(path))
+    }
+
+    fn open_with(
+        &self,
+        open_folder: impl FnOnce(&Path) -> Result<IndexContents, lookbook_index::IndexError>,
+    ) -> Result<IndexContents> {
+        match self {
+            IndexLocation::Folder(path) => open_folder(path),
+            IndexLocation::Postgres(url) => {
+                let location = Self::postgres(url)?;
+                Ok(PgIndex::open(&location)?.snapshot()?)
+            }
+        }
+        .with_context(|| format!("opening the index {self}"))
+    }
+
+    /// Whether there is an index to resume or replace (errors only for an unreachable server).
+    pub fn exists(&self) -> Result<bool> {
+        match self {
+            IndexLocation::Folder(path) => Ok(path.join("manifest.json").is_file()),
+            IndexLocation::Postgres(url) => Ok(PgIndex::exists(&Self::postgres(url)?)?),
+        }
+    }
+
+    /// Makes `contents` the index here, atomically: a new generation of the folder, or the
+    /// table replaced in one transaction (bulk COPY, HNSW build, swap).
+    pub fn commit(&self, contents: &mut IndexContents) -> Result<()> {
+        self.commit_as(contents, true)
+    }
+
+    /// A long build's intermediate commit, which a rerun resumes from: in PostgreSQL the rows
+    /// without the HNSW index (built once, by the final [`IndexLocation::commit`]).
+    pub fn commit_progress(&self, contents: &mut IndexContents) -> Result<()> {
+        self.commit_as(contents, false)
+    }
+
+    fn commit_as(&self, contents: &mut IndexContents, last: bool) -> Result<()> {
+        match self {
+            IndexLocation::Folder(path) => IndexWriter::new(path)?.commit(contents)?,
+            IndexLocation::Postgres(url) => {
+                let location = Self::postgres(url)?;
+                let (_, stats) = match last {
+                    true => PgIndex::replace(&location, contents)?,
+                    false => PgIndex::replace_unindexed(&location, contents)?,
+                };
+                tracing::info!(
+                    "loaded {} rows into {location}: COPY {:.1} s ({:.0} rows/s), HNSW {:.1} s",
+                    stats.rows,
+                    stats.copy_seconds,
+                    stats.rows as f64 / stats.copy_seconds.max(1e-9),
+                    stats.index_seconds
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks it can be opened and what it holds is whole: a folder's every checksum; a
+    /// table's rows all readable with vectors and parts of the right length.
+    pub fn verify(&self) -> Result<IndexContents> {
+        match self {
+            IndexLocation::Folder(path) => {
+                IndexReader::verify(path).with_context(|| format!("verifying the index {self}"))?;
+                self.open()
+            }
+            IndexLocation::Postgres(_) => self.open(),
+        }
+    }
+}

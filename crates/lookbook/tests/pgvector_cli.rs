@@ -1,0 +1,239 @@
+//! `--index postgres://...` wherever a folder is accepted: an index of H&M's test split
+//! (the histogram baseline: no model to train) built into a folder and into PostgreSQL,
+//! then eval, search, recommend, index remove/verify/copy and serve on both; and the
+//! errors a user sees when the server is not there.
+//!
+//! Needs `LOOKBOOK_PG_URL` (scripts/postgres.sh start; scripts/test.sh starts one): skips
+//! with a printed reason outside CI when it is unset, fails in CI.
+
+mod common;
+
+use std::path::Path;
+
+use common::{Server, lookbook, lookbook_ok, shared_data, stdout};
+
+fn server() -> Option<String> {
+    match std::env::var("LOOKBOOK_PG_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var_os("CI").is_some() => panic!("LOOKBOOK_PG_URL is not set in CI (scripts/postgres.sh start)"),
+        _ => {
+            eprintln!("skipped: LOOKBOOK_PG_URL is not set (scripts/postgres.sh start prints it)");
+            None
+        }
+    }
+}
+
+fn table_url(base: &str, table: &str) -> String {
+    let separator = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{separator}table={table}_{}", std::process::id())
+}
+
+/// The values row of the markdown table `lookbook eval` prints.
+fn eval_values(output: &str) -> Vec<f64> {
+    let line = output
+        .lines()
+        .rfind(|l| l.starts_with("| ") && !l.contains("k="))
+        .unwrap_or_else(|| panic!("no table in: {output}"));
+    line.trim_matches('|')
+        .split('|')
+        .map(|v| v.trim().parse().unwrap())
+        .collect()
+}
+
+fn search_items(index: &str, query: &str, extra: &[&str]) -> Vec<serde_json::Value> {
+    let mut args = vec!["search", "--index", index, query, "-k", "5", "--json"];
+    args.extend_from_slice(extra);
+    serde_json::from_str::<Vec<serde_json::Value>>(&stdout(&lookbook_ok(&args))).unwrap()
+}
+
+#[test]
+fn an_index_in_postgres_answers_eval_search_recommend_and_serve_as_the_folder_does() {
+    let Some(base) = server() else { return };
+    let Some(hm) = shared_data("hm") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("index");
+    let (folder_str, hm_str) = (folder.to_str().unwrap(), hm.to_str().unwrap());
+    let built = table_url(&base, "hm_built");
+    let copied = table_url(&base, "hm_copied");
+    let index_args = |out: &str| {
+        vec![
+            "-q",
+            "index",
+            "--baseline",
+            "histogram",
+            "--catalog",
+            hm_str,
+            "--split",
+            "test",
+            "--ann",
+            "hnsw",
+            "--out",
+        ]
+        .into_iter()
+        .chain([out])
+        .map(str::to_string)
+        .collect::<Vec<_>>()
+    };
+    let run = |args: Vec<String>| lookbook_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    run(index_args(folder_str));
+    // Built straight into PostgreSQL, and the folder copied there.
+    let out = stdout(&run(index_args(&built)));
+    assert!(out.contains("(table hm_built_"), "{out}");
+    let out = stdout(&lookbook_ok(&["index", "copy", "--from", folder_str, "--to", &copied]));
+    assert!(out.contains("images copied"), "{out}");
+
+    // eval: the same table from the folder, both tables, and exact search of a fresh embedding.
+    let eval = |index: &str| {
+        let out = stdout(&lookbook_ok(&["eval", "--index", index, "--protocol", "product-code"]));
+        (eval_values(&out), out)
+    };
+    let (from_folder, _) = eval(folder_str);
+    let (from_built, text) = eval(&built);
+    assert!(text.contains("searched by PostgreSQL + pgvector"), "{text}");
+    let (from_copied, _) = eval(&copied);
+    let exact = eval_values(&stdout(&lookbook_ok(&[
+        "eval",
+        "--baseline",
+        "histogram",
+        "--catalog",
+        hm_str,
+        "--split",
+        "test",
+        "--protocol",
+        "product-code",
+    ])));
+    assert_eq!(from_folder.len(), 6, "k = 1, 5, 10, 20, 30, 50");
+    for (name, table) in [("built", &from_built), ("copied", &from_copied), ("exact", &exact)] {
+        for (a, b) in from_folder.iter().zip(table.iter()) {
+            assert!(
+                (a - b).abs() <= 0.02,
+                "{name}: {table:?} against the folder's {from_folder:?}"
+            );
+        }
+    }
+
+    // serve on the table: items, a search by item id with a filter evaluated in SQL.
+    let server = Server::start(Path::new(&built), &[]);
+    let client = reqwest::blocking::Client::new();
+    let page: serde_json::Value = client
+        .get(format!("{}/api/items?limit=3", server.url))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let item = page["items"][0]["item_id"].as_str().expect("an item").to_string();
+    let health: serde_json::Value = client
+        .get(format!("{}/api/health", server.url))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        health["images"],
+        serde_json::json!(from_folder_images(folder_str)),
+        "{health}"
+    );
+    let answer: serde_json::Value = client
+        .post(format!("{}/api/search", server.url))
+        .json(&serde_json::json!({"item_id": item, "k": 5, "filter": {"product_group_name": "Garment Upper body"}}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let results = answer["results"].as_array().unwrap_or_else(|| panic!("{answer}"));
+    assert_eq!(results.len(), 5, "{answer}");
+    for result in results {
+        assert_eq!(
+            result["attributes"]["product_group_name"], "Garment Upper body",
+            "{result}"
+        );
+        assert_ne!(result["item_id"], item.as_str(), "the query's own item is left out");
+    }
+    drop(server);
+
+    // search: the table and the folder give the same neighbours (HNSW on both; at most one differs).
+    let ids = |hits: &[serde_json::Value]| {
+        hits.iter()
+            .map(|h| h["item_id"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let in_folder = ids(&search_items(folder_str, &item, &[]));
+    let in_table = ids(&search_items(&built, &item, &[]));
+    let shared = in_table.iter().filter(|i| in_folder.contains(i)).count();
+    assert!(shared >= 4, "{in_table:?} against {in_folder:?}");
+    let filtered = search_items(&built, &item, &["--filter", "product_group_name=Garment Lower body"]);
+    assert_eq!(filtered.len(), 5);
+    assert!(
+        filtered
+            .iter()
+            .all(|h| h["attributes"]["product_group_name"] == "Garment Lower body")
+    );
+    let out = stdout(&lookbook_ok(&["recommend", "--index", &built, &item, "-k", "6"]));
+    assert!(out.lines().count() >= 6, "{out}");
+
+    // remove and verify change the table itself.
+    let before = from_folder_images(folder_str);
+    let out = stdout(&lookbook_ok(&["index", "remove", "--index", &built, "--item", &item]));
+    assert!(out.contains("images removed"), "{out}");
+    let out = stdout(&lookbook_ok(&["index", "verify", "--index", &built]));
+    assert!(out.contains(": ok"), "{out}");
+    assert!(out.contains("PostgreSQL + pgvector"), "{out}");
+    let images: usize = out
+        .split(" images of ")
+        .next()
+        .unwrap()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(images < before, "{images} after removing an item, {before} before");
+
+    // A copy back into a folder gives the folder's own answers.
+    let back = dir.path().join("back");
+    lookbook_ok(&["index", "copy", "--from", &copied, "--to", back.to_str().unwrap()]);
+    let (from_back, _) = eval(back.to_str().unwrap());
+    assert_eq!(from_back.len(), from_folder.len());
+}
+
+/// How many images `lookbook index verify` says the index holds.
+fn from_folder_images(index: &str) -> usize {
+    let out = stdout(&lookbook_ok(&["index", "verify", "--index", index]));
+    out.split(" images of ")
+        .next()
+        .unwrap()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn an_unreachable_server_or_a_missing_table_is_a_clear_error() {
+    let out = lookbook(&[
+        "search",
+        "--index",
+        "postgres://lookbook@127.0.0.1:1/lookbook?table=t",
+        "item",
+    ]);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        text.contains("cannot reach PostgreSQL at postgres://lookbook@127.0.0.1:1/lookbook"),
+        "{text}"
+    );
+    let out = lookbook(&[
+        "search",
+        "--index",
+        "postgres://lookbook@127.0.0.1:1/lookbook?table=Bad-Name",
+        "item",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("lowercase letters"));
+    let Some(base) = server() else { return };
+    let missing = table_url(&base, "never_built");
+    let out = lookbook(&["eval", "--index", &missing, "--protocol", "product-code"]);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(text.contains("no lookbook index `never_built_"), "{text}");
+}

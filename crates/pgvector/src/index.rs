@@ -1,0 +1,654 @@
+//! [`PgIndex`]: one lookbook index as a PostgreSQL table.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use lookbook_index::{
+    ExternalIndex, Hit, IndexContents, IndexError, IndexInfo, Metric, Predicate, Record, VectorIndex, check_vector,
+};
+use pgvector::Vector;
+use postgres::binary_copy::{BinaryCopyInWriter, BinaryCopyOutIter};
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::{ToSql, Type};
+
+use crate::error::reason;
+use crate::pool::{self, Pool};
+use crate::schema::{self, META};
+use crate::{PgError, PgLocation};
+
+/// pgvector's ceiling for `hnsw.ef_search`.
+const MAX_EF: usize = 1000;
+
+/// What a bulk load did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LoadStats {
+    pub rows: usize,
+    /// Seconds spent streaming rows by COPY.
+    pub copy_seconds: f64,
+    /// Seconds spent building the HNSW index (0 without one).
+    pub index_seconds: f64,
+    /// Seconds for the whole transaction, swap and commit included.
+    pub total_seconds: f64,
+}
+
+/// An index kept in a PostgreSQL table (see the crate documentation for the layout).
+pub struct PgIndex {
+    pool: Pool,
+    location: PgLocation,
+    info: IndexInfo,
+    /// Rows in the table as this handle last saw (others may write concurrently).
+    rows: AtomicUsize,
+    ef_search: AtomicUsize,
+    /// Searches by sequential scan (exact) instead of the HNSW index.
+    exact: AtomicBool,
+}
+
+impl std::fmt::Debug for PgIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgIndex")
+            .field("location", &self.location.shown)
+            .field("table", &self.location.table)
+            .field("rows", &self.rows.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl PgIndex {
+    /// A new, empty index at `location` for vectors described by `info`, replacing any table
+    /// of that name. Creates the pgvector extension and `lookbook_indexes` when missing.
+    pub fn create(location: &PgLocation, info: IndexInfo) -> Result<PgIndex, PgError> {
+        check_info(&info)?;
+        let pool = pool::connect(&location.config, location.pool, &location.shown)?;
+        let table = location.table.as_str();
+        let mut conn = get(&pool, location)?;
+        let mut tx = conn
+            .client
+            .transaction()
+            .map_err(sql(location, "starting a transaction"))?;
+        schema::ensure_extension(&mut tx, &location.shown, true)?;
+        schema::ensure_meta(&mut tx).map_err(sql(location, "creating lookbook_indexes"))?;
+        let mut ddl = format!("DROP TABLE IF EXISTS {table}; {}", schema::create_table(table, &info));
+        if let Some(hnsw) = schema::create_hnsw(table, &info) {
+            ddl.push_str("; ");
+            ddl.push_str(&hnsw);
+        }
+        tx.batch_execute(&ddl)
+            .map_err(sql(location, &format!("creating table `{table}`")))?;
+        schema::write_meta(&mut tx, table, &info, 0).map_err(sql(location, "writing lookbook_indexes"))?;
+        tx.commit().map_err(sql(location, "committing"))?;
+        conn.forget_statements();
+        Ok(PgIndex::new(pool, location.clone(), info, 0))
+    }
+
+    /// The index at `location`: a clear error when the server cannot be reached, pgvector
+    /// is missing or too old, there is no such index, or its schema is newer than ours.
+    pub fn open(location: &PgLocation) -> Result<PgIndex, PgError> {
+        let pool = pool::connect(&location.config, location.pool, &location.shown)?;
+        let mut conn = get(&pool, location)?;
+        let mut tx = conn
+            .client
+            .transaction()
+            .map_err(sql(location, "starting a transaction"))?;
+        match schema::ensure_extension(&mut tx, &location.shown, false) {
+            // A database lookbook never wrote to holds no index, whatever its extensions.
+            Err(PgError::Extension { .. })
+                if !schema::meta_exists(&mut tx).map_err(sql(location, "looking for lookbook_indexes"))? =>
+            {
+                return Err(PgError::NoIndex {
+                    location: location.shown.clone(),
+                    table: location.table.clone(),
+                });
+            }
+            other => other?,
+        };
+        let info = schema::read_meta(&mut tx, &location.shown, &location.table)?;
+        let table = &location.table;
+        let exists: bool = tx
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[table])
+            .map_err(sql(location, "looking for the table"))?
+            .get(0);
+        if !exists {
+            return Err(PgError::NoIndex {
+                location: location.shown.clone(),
+                table: table.clone(),
+            });
+        }
+        let rows: i64 = tx
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .map_err(sql(location, &format!("counting `{table}`")))?
+            .get(0);
+        tx.commit().map_err(sql(location, "committing"))?;
+        Ok(PgIndex::new(pool, location.clone(), info, rows as usize))
+    }
+
+    /// Whether `location` holds an index (false when the server has no such table; errors
+    /// only when the server cannot be asked).
+    pub fn exists(location: &PgLocation) -> Result<bool, PgError> {
+        match PgIndex::open(location) {
+            Ok(_) => Ok(true),
+            Err(PgError::NoIndex { .. }) => Ok(false),
+            Err(other) => Err(other),
+        }
+    }
+
+    fn new(pool: Pool, location: PgLocation, info: IndexInfo, rows: usize) -> PgIndex {
+        let ef = info.ann.map_or(64, |c| c.expansion_search).clamp(1, MAX_EF);
+        PgIndex {
+            pool,
+            location,
+            info,
+            rows: AtomicUsize::new(rows),
+            ef_search: AtomicUsize::new(ef),
+            exact: AtomicBool::new(false),
+        }
+    }
+
+    pub fn info(&self) -> &IndexInfo {
+        &self.info
+    }
+
+    pub fn location(&self) -> &PgLocation {
+        &self.location
+    }
+
+    /// Searches by sequential scan (exact, for checking the HNSW index) or by the index.
+    pub fn set_exact(&self, exact: bool) {
+        self.exact.store(exact, Ordering::Relaxed);
+    }
+
+    /// Replaces the table's contents with `contents` (its info included) in one
+    /// transaction: rows into a new table by binary COPY, the HNSW index built there, then
+    /// the new table renamed over the old. Until the commit, readers see the old table; if
+    /// anything fails (the server stops, a row is refused) the old table is untouched.
+    pub fn replace(location: &PgLocation, contents: &IndexContents) -> Result<(PgIndex, LoadStats), PgError> {
+        Self::load(location, contents, contents.info.clone())
+    }
+
+    /// [`PgIndex::replace`] without building the HNSW index (searches scan the table until a
+    /// later `replace`): for a long build's progress commits, which a final one supersedes.
+    pub fn replace_unindexed(location: &PgLocation, contents: &IndexContents) -> Result<(PgIndex, LoadStats), PgError> {
+        Self::load(
+            location,
+            contents,
+            IndexInfo {
+                ann: None,
+                ..contents.info.clone()
+            },
+        )
+    }
+
+    fn load(location: &PgLocation, contents: &IndexContents, info: IndexInfo) -> Result<(PgIndex, LoadStats), PgError> {
+        check_info(&info)?;
+        let start = Instant::now();
+        let pool = pool::connect(&location.config, location.pool, &location.shown)?;
+        let (table, staging) = (location.table.as_str(), format!("{}__load", location.table));
+        let n = contents.records.len();
+        let what = format!("bulk load of {n} rows into `{table}` (rolled back: the table holds its previous contents)");
+        let failed = sql(location, &what);
+        let mut conn = get(&pool, location)?;
+        let mut tx = conn.client.transaction().map_err(&failed)?;
+        schema::ensure_extension(&mut tx, &location.shown, true)?;
+        schema::ensure_meta(&mut tx).map_err(&failed)?;
+        // One load per table at a time; a second waits here rather than failing on the swap.
+        tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&table])
+            .map_err(&failed)?;
+        tx.batch_execute(&format!(
+            "DROP TABLE IF EXISTS {staging}; {}",
+            schema::create_table(&staging, &info)
+        ))
+        .map_err(&failed)?;
+        let types = copy_types(&mut tx).map_err(&failed)?;
+        let copy_start = Instant::now();
+        let sink = tx
+            .copy_in(&format!("COPY {staging} ({COPY_COLUMNS}) FROM STDIN (FORMAT binary)"))
+            .map_err(&failed)?;
+        let mut writer = BinaryCopyInWriter::new(sink, &types);
+        let part_len = info.parts * info.part_dim;
+        for (row, record) in contents.records.iter().enumerate() {
+            let record = record?;
+            let key = record.key as i64;
+            let image = record.image.to_string_lossy();
+            let attributes = serde_json::to_value(&record.attributes).expect("strings serialise");
+            let vector = Vector::from(contents.vector_of(row).to_vec());
+            let parts: Option<Vec<f32>> = (part_len > 0).then(|| contents.parts_of(row).to_vec());
+            let position = row as i64;
+            let values: [&(dyn ToSql + Sync); 7] = [
+                &key,
+                &record.item_id,
+                &image.as_ref(),
+                &attributes,
+                &vector,
+                &parts,
+                &position,
+            ];
+            writer.write(&values).map_err(&failed)?;
+        }
+        writer.finish().map_err(&failed)?;
+        let copy_seconds = copy_start.elapsed().as_secs_f64();
+        let index_start = Instant::now();
+        if let Some(hnsw) = schema::create_hnsw(&staging, &info) {
+            tx.batch_execute(&format!(
+                "SET LOCAL maintenance_work_mem = '{}'; {hnsw}",
+                location.build_memory
+            ))
+            .map_err(&failed)?;
+        }
+        let index_seconds = if info.ann.is_some() {
+            index_start.elapsed().as_secs_f64()
+        } else {
+            0.0
+        };
+        let mut swap = format!(
+            "DROP TABLE IF EXISTS {table};
+             ALTER TABLE {staging} RENAME TO {table};
+             ALTER INDEX {staging}_pkey RENAME TO {table}_pkey;
+             ALTER INDEX {staging}_item RENAME TO {table}_item"
+        );
+        if info.ann.is_some() {
+            swap.push_str(&format!("; ALTER INDEX {staging}_hnsw RENAME TO {table}_hnsw"));
+        }
+        tx.batch_execute(&swap).map_err(&failed)?;
+        schema::write_meta(&mut tx, table, &info, n).map_err(&failed)?;
+        tx.commit().map_err(&failed)?;
+        conn.forget_statements();
+        drop(conn);
+        let stats = LoadStats {
+            rows: n,
+            copy_seconds,
+            index_seconds,
+            total_seconds: start.elapsed().as_secs_f64(),
+        };
+        Ok((PgIndex::new(pool, location.clone(), info, n), stats))
+    }
+
+    /// Every row read back (binary COPY out) as index contents in row order, whose `Auto`
+    /// searches come back here.
+    pub fn snapshot(self) -> Result<IndexContents, PgError> {
+        let table = self.location.table.clone();
+        let failed = sql(&self.location, &format!("reading `{table}`"));
+        let mut contents = IndexContents::new(self.info.clone());
+        {
+            let mut conn = get(&self.pool, &self.location)?;
+            let mut tx = conn.client.transaction().map_err(&failed)?;
+            let types = copy_types(&mut tx).map_err(&failed)?;
+            let source = tx
+                .copy_out(&format!(
+                    "COPY (SELECT {COPY_COLUMNS} FROM {table} ORDER BY position, key) TO STDOUT (FORMAT binary)"
+                ))
+                .map_err(&failed)?;
+            {
+                let mut rows = BinaryCopyOutIter::new(source, &types);
+                let part_len = self.info.parts * self.info.part_dim;
+                while let Some(row) = rows.next().map_err(&failed)? {
+                    let key = row.try_get::<i64>(0).map_err(&failed)? as u64;
+                    let attributes: serde_json::Value = row.try_get(3).map_err(&failed)?;
+                    let attributes: BTreeMap<String, String> = serde_json::from_value(attributes)
+                        .map_err(|e| PgError::Invalid(format!("`{table}` key {key}: attributes: {e}")))?;
+                    let record = Record {
+                        key,
+                        item_id: row.try_get(1).map_err(&failed)?,
+                        image: row.try_get::<&str>(2).map_err(&failed)?.into(),
+                        attributes,
+                    };
+                    let vector: Vector = row.try_get(4).map_err(&failed)?;
+                    let parts: Option<Vec<f32>> = row.try_get(5).map_err(&failed)?;
+                    let parts = parts.unwrap_or_default();
+                    if parts.len() != part_len {
+                        return Err(PgError::Invalid(format!(
+                            "`{table}` key {key}: {} part values, expected {part_len}",
+                            parts.len()
+                        )));
+                    }
+                    contents.upsert(record, vector.as_slice(), &parts)?;
+                }
+            }
+            tx.commit().map_err(&failed)?;
+        }
+        self.rows.store(contents.records.len(), Ordering::Relaxed);
+        contents.set_external(std::sync::Arc::new(self));
+        Ok(contents)
+    }
+
+    /// Adds or replaces rows (records with their vectors and parts) in one transaction.
+    pub fn upsert(&self, rows: &[(Record, &[f32], &[f32])]) -> Result<(), PgError> {
+        let table = &self.location.table;
+        let part_len = self.info.parts * self.info.part_dim;
+        for (record, vector, parts) in rows {
+            check_vector(self.info.dim, record.key, vector)?;
+            if parts.len() != part_len {
+                return Err(IndexError::Dimension {
+                    expected: part_len,
+                    got: parts.len(),
+                }
+                .into());
+            }
+        }
+        let failed = sql(&self.location, &format!("upserting {} rows into `{table}`", rows.len()));
+        let mut conn = get(&self.pool, &self.location)?;
+        let statement = conn
+            .prepare(&format!(
+                "INSERT INTO {table} (key, item_id, image, attributes, embedding, parts, position)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (key) DO UPDATE SET item_id = $2, image = $3, attributes = $4, embedding = $5, parts = $6
+                 RETURNING (xmax = 0)"
+            ))
+            .map_err(&failed)?;
+        let mut tx = conn.client.transaction().map_err(&failed)?;
+        // New rows go after every row there (a replaced row keeps its place).
+        let first: i64 = tx
+            .query_one(&format!("SELECT coalesce(max(position), -1) + 1 FROM {table}"), &[])
+            .map_err(&failed)?
+            .get(0);
+        let mut added = 0;
+        for (position, (record, vector, parts)) in (first..).zip(rows) {
+            let attributes = serde_json::to_value(&record.attributes).expect("strings serialise");
+            let parts: Option<Vec<f32>> = (part_len > 0).then(|| parts.to_vec());
+            let inserted: bool = tx
+                .query_one(
+                    &statement,
+                    &[
+                        &(record.key as i64),
+                        &record.item_id,
+                        &record.image.to_string_lossy().as_ref(),
+                        &attributes,
+                        &Vector::from(vector.to_vec()),
+                        &parts,
+                        &position,
+                    ],
+                )
+                .map_err(&failed)?
+                .get(0);
+            added += usize::from(inserted);
+        }
+        tx.execute(
+            &format!("UPDATE {META} SET rows = rows + $2, updated_at = now() WHERE name = $1"),
+            &[table, &(added as i64)],
+        )
+        .map_err(&failed)?;
+        tx.commit().map_err(&failed)?;
+        self.rows.fetch_add(added, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Removes rows by key in one transaction; returns how many were there.
+    pub fn remove_keys(&self, keys: &[u64]) -> Result<usize, PgError> {
+        let table = &self.location.table;
+        let failed = sql(&self.location, &format!("removing {} rows from `{table}`", keys.len()));
+        let keys: Vec<i64> = keys.iter().map(|&k| k as i64).collect();
+        let mut conn = get(&self.pool, &self.location)?;
+        let mut tx = conn.client.transaction().map_err(&failed)?;
+        let removed = tx
+            .execute(&format!("DELETE FROM {table} WHERE key = ANY($1)"), &[&keys])
+            .map_err(&failed)? as usize;
+        tx.execute(
+            &format!("UPDATE {META} SET rows = rows - $2, updated_at = now() WHERE name = $1"),
+            &[table, &(removed as i64)],
+        )
+        .map_err(&failed)?;
+        tx.commit().map_err(&failed)?;
+        self.rows
+            .fetch_sub(removed.min(self.rows.load(Ordering::Relaxed)), Ordering::Relaxed);
+        Ok(removed)
+    }
+
+    /// One query's `limit` nearest rows matching `predicate` (the SQL's WHERE), closest first.
+    fn query(&self, query: &[f32], limit: usize, predicate: &Predicate, exact: bool) -> Result<Vec<Hit>, PgError> {
+        let table = &self.location.table;
+        let (_, op) = schema::operators(self.info.metric);
+        let failed = sql(&self.location, &format!("searching `{table}`"));
+        let mut conn = get(&self.pool, &self.location)?;
+        let ef = self.ef_search.load(Ordering::Relaxed).max(limit.min(MAX_EF));
+        conn.settings(ef, exact).map_err(&failed)?;
+        let vector = Vector::from(query.to_vec());
+        let limit = limit as i64;
+        let rows = if predicate.is_empty() {
+            let statement = conn
+                .prepare(&format!(
+                    "SELECT key, (embedding {op} $1)::real FROM {table} ORDER BY embedding {op} $1 LIMIT $2"
+                ))
+                .map_err(&failed)?;
+            conn.client.query(&statement, &[&vector, &limit]).map_err(&failed)?
+        } else {
+            let mut wanted = serde_json::Map::new();
+            for (column, value) in &predicate.attributes {
+                match wanted.insert(column.clone(), value.clone().into()) {
+                    // One column asked to hold two values: nothing matches.
+                    Some(previous) if previous != *value => return Ok(Vec::new()),
+                    _ => {}
+                }
+            }
+            let statement = conn
+                .prepare(&format!(
+                    "SELECT key, (embedding {op} $1)::real FROM {table}
+                     WHERE attributes @> $3 AND ($4::text IS NULL OR item_id <> $4)
+                     ORDER BY embedding {op} $1 LIMIT $2"
+                ))
+                .map_err(&failed)?;
+            let wanted = serde_json::Value::Object(wanted);
+            conn.client
+                .query(&statement, &[&vector, &limit, &wanted, &predicate.exclude_item])
+                .map_err(&failed)?
+        };
+        Ok(rows
+            .iter()
+            .map(|row| Hit {
+                key: row.get::<_, i64>(0) as u64,
+                distance: row.get(1),
+            })
+            .collect())
+    }
+
+    /// `k` nearest among the keys `accept` passes: asks for more rows until k pass or the
+    /// table is exhausted; when the HNSW scan stops short (pgvector's scan cap), asks
+    /// again by sequential scan.
+    fn search_accepting(
+        &self,
+        query: &[f32],
+        k: usize,
+        accept: &(dyn Fn(u64) -> bool + Sync),
+    ) -> Result<Vec<Hit>, PgError> {
+        let total = self.rows.load(Ordering::Relaxed).max(1);
+        let exact = self.exact.load(Ordering::Relaxed);
+        let mut limit = (k * 4).max(40);
+        let mut exact_now = exact;
+        loop {
+            let rows = self.query(query, limit, &Predicate::default(), exact_now)?;
+            let short = rows.len() < limit;
+            let passed: Vec<Hit> = rows.into_iter().filter(|h| accept(h.key)).take(k).collect();
+            if passed.len() >= k || (short && exact_now) || limit >= total.saturating_mul(2) {
+                return Ok(passed);
+            }
+            if short && !exact_now {
+                exact_now = true;
+                continue;
+            }
+            limit = limit.saturating_mul(4);
+        }
+    }
+}
+
+/// The columns a bulk load writes and a snapshot reads, in order, and their types (pgvector's
+/// `vector` has no fixed OID: the server names it).
+const COPY_COLUMNS: &str = "key, item_id, image, attributes, embedding, parts, position";
+
+fn copy_types(tx: &mut postgres::Transaction<'_>) -> Result<[Type; 7], postgres::Error> {
+    let vector = tx.prepare("SELECT $1::vector")?.params()[0].clone();
+    Ok([
+        Type::INT8,
+        Type::TEXT,
+        Type::TEXT,
+        Type::JSONB,
+        vector,
+        Type::FLOAT4_ARRAY,
+        Type::INT8,
+    ])
+}
+
+fn check_info(info: &IndexInfo) -> Result<(), PgError> {
+    if info.ivf.is_some() {
+        return Err(PgError::Invalid(
+            "an index in PostgreSQL keeps an HNSW index (--ann hnsw) or none; IVF lists are for index folders".into(),
+        ));
+    }
+    if info.ann.is_some() && info.dim > schema::MAX_INDEXED_DIM {
+        return Err(PgError::Invalid(format!(
+            "pgvector's HNSW indexes vectors of up to {} dimensions; these have {}",
+            schema::MAX_INDEXED_DIM,
+            info.dim
+        )));
+    }
+    Ok(())
+}
+
+/// Maps a driver error to one naming the server and the operation.
+fn sql(location: &PgLocation, what: &str) -> impl Fn(postgres::Error) -> PgError + use<> {
+    let (shown, what) = (location.shown.clone(), what.to_string());
+    move |e| PgError::Sql {
+        location: shown.clone(),
+        what: what.clone(),
+        reason: reason(&e),
+    }
+}
+
+fn get(pool: &Pool, location: &PgLocation) -> Result<r2d2::PooledConnection<crate::pool::Manager>, PgError> {
+    pool.get().map_err(|e| PgError::Unreachable {
+        location: location.shown.clone(),
+        reason: e.to_string(),
+    })
+}
+
+impl VectorIndex for PgIndex {
+    fn dim(&self) -> usize {
+        self.info.dim
+    }
+
+    fn metric(&self) -> Metric {
+        self.info.metric
+    }
+
+    fn len(&self) -> usize {
+        self.rows.load(Ordering::Relaxed)
+    }
+
+    /// A row with this key and vector only (no item, image or attributes; a replaced row
+    /// keeps its own).
+    fn add(&mut self, key: u64, vector: &[f32]) -> Result<(), IndexError> {
+        check_vector(self.info.dim, key, vector)?;
+        let table = &self.location.table;
+        let failed = sql(&self.location, "adding a vector");
+        let mut conn = get(&self.pool, &self.location)?;
+        let statement = conn
+            .prepare(&format!(
+                "INSERT INTO {table} (key, embedding) VALUES ($1, $2)
+                 ON CONFLICT (key) DO UPDATE SET embedding = $2 RETURNING (xmax = 0)"
+            ))
+            .map_err(&failed)?;
+        let inserted: bool = conn
+            .client
+            .query_one(&statement, &[&(key as i64), &Vector::from(vector.to_vec())])
+            .map_err(&failed)?
+            .get(0);
+        if inserted {
+            self.rows.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, key: u64) -> Result<bool, IndexError> {
+        let table = &self.location.table;
+        let failed = sql(&self.location, "removing a vector");
+        let mut conn = get(&self.pool, &self.location)?;
+        let statement = conn
+            .prepare(&format!("DELETE FROM {table} WHERE key = $1"))
+            .map_err(&failed)?;
+        let removed = conn.client.execute(&statement, &[&(key as i64)]).map_err(&failed)? > 0;
+        if removed {
+            self.rows.fetch_sub(1, Ordering::Relaxed);
+        }
+        Ok(removed)
+    }
+
+    /// Queries run on up to `pool` connections at once.
+    fn search_batch(
+        &self,
+        queries: &[f32],
+        k: usize,
+        filter: Option<&(dyn Fn(u64) -> bool + Sync)>,
+    ) -> Result<Vec<Vec<Hit>>, IndexError> {
+        let dim = self.info.dim;
+        if dim == 0 || !queries.len().is_multiple_of(dim) {
+            return Err(IndexError::Dimension {
+                expected: dim,
+                got: queries.len() % dim.max(1),
+            });
+        }
+        let count = queries.len() / dim;
+        if k == 0 || count == 0 {
+            return Ok(vec![Vec::new(); count]);
+        }
+        let exact = self.exact.load(Ordering::Relaxed);
+        let one = |query: &[f32]| -> Result<Vec<Hit>, PgError> {
+            match filter {
+                None => self.query(query, k, &Predicate::default(), exact),
+                Some(accept) => self.search_accepting(query, k, accept),
+            }
+        };
+        let workers = (self.location.pool as usize).min(count);
+        if workers <= 1 {
+            return queries
+                .chunks_exact(dim)
+                .map(|q| one(q).map_err(IndexError::from))
+                .collect();
+        }
+        let mut answers: Vec<Option<Result<Vec<Hit>, PgError>>> = (0..count).map(|_| None).collect();
+        std::thread::scope(|scope| {
+            let chunk = count.div_ceil(workers);
+            for (w, slots) in answers.chunks_mut(chunk).enumerate() {
+                let one = &one;
+                scope.spawn(move || {
+                    for (i, slot) in slots.iter_mut().enumerate() {
+                        let q = w * chunk + i;
+                        *slot = Some(one(&queries[q * dim..][..dim]));
+                    }
+                });
+            }
+        });
+        answers
+            .into_iter()
+            .map(|a| a.expect("every slot filled").map_err(IndexError::from))
+            .collect()
+    }
+}
+
+impl ExternalIndex for PgIndex {
+    fn search_matching(&self, query: &[f32], k: usize, predicate: &Predicate) -> Result<Vec<Hit>, IndexError> {
+        if query.len() != self.info.dim {
+            return Err(IndexError::Dimension {
+                expected: self.info.dim,
+                got: query.len(),
+            });
+        }
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        Ok(self.query(query, k, predicate, self.exact.load(Ordering::Relaxed))?)
+    }
+
+    fn set_expansion_search(&self, ef: usize) {
+        self.ef_search.store(ef.clamp(1, MAX_EF), Ordering::Relaxed);
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "PostgreSQL + pgvector at {} (table {}, {}, ef_search {})",
+            self.location.shown,
+            self.location.table,
+            match self.info.ann {
+                Some(c) => format!("HNSW m {} ef_construction {}", c.connectivity, c.expansion_add),
+                None => "no HNSW index: exact".into(),
+            },
+            self.ef_search.load(Ordering::Relaxed)
+        )
+    }
+}
