@@ -55,29 +55,12 @@ fn an_index_in_postgres_answers_eval_search_recommend_and_serve_as_the_folder_do
     let (folder_str, hm_str) = (folder.to_str().unwrap(), hm.to_str().unwrap());
     let built = table_url(&base, "hm_built");
     let copied = table_url(&base, "hm_copied");
-    let index_args = |out: &str| {
-        vec![
-            "-q",
-            "index",
-            "--baseline",
-            "histogram",
-            "--catalog",
-            hm_str,
-            "--split",
-            "test",
-            "--ann",
-            "hnsw",
-            "--out",
-        ]
-        .into_iter()
-        .chain([out])
-        .map(str::to_string)
-        .collect::<Vec<_>>()
-    };
-    let run = |args: Vec<String>| lookbook_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    run(index_args(folder_str));
+    // The histogram baseline on H&M's test split: what every index here holds and eval embeds.
+    let source = ["--baseline", "histogram", "--catalog", hm_str, "--split", "test"];
+    let build = |out: &str| lookbook_ok(&[&["-q", "index"][..], &source, &["--ann", "hnsw", "--out", out]].concat());
+    build(folder_str);
     // Built straight into PostgreSQL, and the folder copied there.
-    let out = stdout(&run(index_args(&built)));
+    let out = stdout(&build(&built));
     assert!(out.contains("(table hm_built_"), "{out}");
     let out = stdout(&lookbook_ok(&["index", "copy", "--from", folder_str, "--to", &copied]));
     assert!(out.contains("images copied"), "{out}");
@@ -91,17 +74,9 @@ fn an_index_in_postgres_answers_eval_search_recommend_and_serve_as_the_folder_do
     let (from_built, text) = eval(&built);
     assert!(text.contains("searched by PostgreSQL + pgvector"), "{text}");
     let (from_copied, _) = eval(&copied);
-    let exact = eval_values(&stdout(&lookbook_ok(&[
-        "eval",
-        "--baseline",
-        "histogram",
-        "--catalog",
-        hm_str,
-        "--split",
-        "test",
-        "--protocol",
-        "product-code",
-    ])));
+    let exact = eval_values(&stdout(&lookbook_ok(
+        &[&["eval"][..], &source, &["--protocol", "product-code"]].concat(),
+    )));
     assert_eq!(from_folder.len(), 6, "k = 1, 5, 10, 20, 30, 50");
     for (name, table) in [("built", &from_built), ("copied", &from_copied), ("exact", &exact)] {
         for (a, b) in from_folder.iter().zip(table.iter()) {
