@@ -32,6 +32,7 @@ try {
   seen.similar = await items();
   seen.status = await page.textContent("#status");
   seen.query_boxes = await page.locator("#query-view .box").count();
+  seen.query_box_labels = await page.$$eval("#query-view .box span", (spans) => spans.map((s) => s.textContent));
   seen.result_boxes = await page.locator("#results .box").count();
   seen.alt_missing = await page.$$eval("img", (imgs) => imgs.filter((i) => !i.alt).length);
   if (seen.similar.length < 10) throw new Error(`only ${seen.similar.length} results after the upload`);

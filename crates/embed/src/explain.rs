@@ -6,7 +6,7 @@ use std::path::Path;
 
 use burn::tensor::TensorData;
 use image::RgbImage;
-use lookbook_imaging::{BadImage, ImageError, ImageSpec, letterbox, normalise_into, unletterbox_box};
+use lookbook_imaging::{BadImage, GarmentMask, ImageError, ImageSpec, part_name, unletterbox_box};
 use lookbook_model::Theta;
 
 use crate::SeedEmbedder;
@@ -19,6 +19,9 @@ pub struct Region {
     pub theta: Theta,
     /// `[x0, y0, x1, y1]` in pixels of the upright photo (letterbox bars cut off).
     pub bbox: [f32; 4],
+    /// Where it sits on the garment ("upper left", "lower centre", ...; `lookbook_imaging::part_name`),
+    /// or "whole picture" for step 0.
+    pub name: &'static str,
 }
 
 /// One photo as the model sees it.
@@ -27,6 +30,9 @@ pub struct Explanation {
     /// The upright photo's size in pixels: the boxes' coordinate frame.
     pub width: u32,
     pub height: u32,
+    /// The garment's bounding box in the photo's pixels, when its background is plain
+    /// (`lookbook_imaging::GarmentMask`); parts are named against it (else the whole photo).
+    pub garment: Option<[f32; 4]>,
     /// Step 0 (the whole picture), then each attention step.
     pub regions: Vec<Region>,
     /// Steps 1..=K: each step's attention on the feature grid (`map_size`, rows first),
@@ -76,21 +82,30 @@ impl SeedEmbedder {
             None => photo.dimensions(),
         };
         let spec = self.spec;
-        let mut input = vec![0.0f32; spec.tensor_len()];
-        normalise_into(&letterbox(photo, &spec), &spec, &mut input);
+        let mut input = vec![0.0f32; crate::Embedder::item_len(self)];
+        self.preprocessor.framed_into(photo, &mut input);
         let output = self.forward(input, 1);
         let floats = |data: TensorData| data.convert::<f32>().into_vec::<f32>().expect("f32 tensor");
+        let garment = GarmentMask::of(photo).map(|mask| {
+            let [x0, y0, x1, y1] = mask.bounds();
+            let (w, h) = (width as f32, height as f32);
+            [x0 * w, y0 * h, x1 * w, y1 * h]
+        });
+        let named_against = garment.unwrap_or([0.0, 0.0, width as f32, height as f32]);
         let mut regions = vec![Region {
             step: 0,
             theta: Theta::IDENTITY,
             bbox: region_box(&Theta::IDENTITY, &spec, width, height),
+            name: "whole picture",
         }];
         for (i, theta) in output.thetas.iter().enumerate() {
             let theta = Theta::from_tensor(theta.clone())[0];
+            let bbox = region_box(&theta, &spec, width, height);
             regions.push(Region {
                 step: i + 1,
                 theta,
-                bbox: region_box(&theta, &spec, width, height),
+                bbox,
+                name: part_name(bbox, named_against),
             });
         }
         let map_size = output.attention.first().map_or((0, 0), |a| (a.dims()[1], a.dims()[2]));
@@ -110,6 +125,7 @@ impl SeedEmbedder {
         Explanation {
             width,
             height,
+            garment,
             regions,
             attention,
             map_size,

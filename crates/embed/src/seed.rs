@@ -6,6 +6,7 @@ use burn::tensor::{Tensor, TensorData};
 use lookbook_imaging::{BadImage, ImageError, ImageSpec, Preprocessor};
 use lookbook_model::{EfficientNetLite, InferBackend, SeedModel, SeedOutput};
 use lookbook_train::Checkpoint;
+use lookbook_train::trunk::{FRAME_LEN, split_frames};
 
 use crate::{EmbedError, Embedder};
 
@@ -52,13 +53,17 @@ impl SeedEmbedder {
         &self.checkpoint
     }
 
-    /// `n` loaded images → the model's outputs (through the pretrained trunk when there is one).
+    /// `n` loaded images (each its pixels, then its garment frame) → the model's outputs
+    /// (through the pretrained trunk when there is one).
     pub fn forward(&self, items: Vec<f32>, n: usize) -> SeedOutput<InferBackend> {
         let (h, w) = (self.spec.height as usize, self.spec.width as usize);
-        let images = Tensor::<InferBackend, 4>::from_data(TensorData::new(items, [n, 3, h, w]), &Default::default());
+        let (pixels, frames) = split_frames(items, n);
+        let device = Default::default();
+        let images = Tensor::<InferBackend, 4>::from_data(TensorData::new(pixels, [n, 3, h, w]), &device);
+        let frames = Some(Tensor::from_data(TensorData::new(frames, [n, FRAME_LEN]), &device));
         match &self.trunk {
-            Some(trunk) => self.model.forward_trunk(trunk.trunk(images)),
-            None => self.model.forward(images),
+            Some(trunk) => self.model.forward_trunk(trunk.trunk(images), frames),
+            None => self.model.forward_in(images, frames),
         }
     }
 }
@@ -81,15 +86,15 @@ impl Embedder for SeedEmbedder {
     }
 
     fn item_len(&self) -> usize {
-        self.spec.tensor_len()
+        self.spec.tensor_len() + FRAME_LEN
     }
 
     fn load_item(&self, path: &Path, out: &mut [f32]) -> Result<(), BadImage> {
-        self.preprocessor.load_into(path, out)
+        self.preprocessor.load_framed_into(path, out)
     }
 
     fn load_bytes(&self, bytes: &[u8], out: &mut [f32]) -> Result<(), ImageError> {
-        self.preprocessor.load_bytes_into(bytes, out)
+        self.preprocessor.load_bytes_framed_into(bytes, out)
     }
 
     fn embed_batch(&self, items: Vec<f32>, n: usize) -> (Vec<f32>, Vec<f32>) {

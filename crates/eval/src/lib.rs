@@ -5,6 +5,9 @@
 //!
 //! Functions here take vectors and labels, not catalogues or models, so each protocol is
 //! checked on hand-built cases; the binary decides which images are queries and gallery.
+//! [`attention`] measures whether attention steps land on distinct parts of the garment.
+
+pub mod attention;
 
 use lookbook_index::{ExactIndex, Hit, IndexError, Metric, VectorIndex};
 use serde::Serialize;

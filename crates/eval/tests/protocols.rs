@@ -120,3 +120,59 @@ fn tag_accuracy_leaves_the_query_item_out() {
     // a0 → b ✗, a1 → b ✗, b → a1 (Skirt) ✗, c → b (Dress) ✓.
     assert!((table[0].accuracy - 0.25).abs() < 1e-12, "{:?}", table[0]);
 }
+
+#[test]
+fn attention_protocol_measures_known_boxes_on_a_known_garment() {
+    use image::{Rgb, RgbImage};
+    use lookbook_eval::attention::{attention_stats, iou, photo_attention};
+    use lookbook_imaging::GarmentMask;
+
+    // A 100×100 photo: a black 60×60 garment (x, y in 20..80) on white: 3,600 garment pixels.
+    let photo = RgbImage::from_fn(100, 100, |x, y| {
+        if (20..80).contains(&x) && (20..80).contains(&y) {
+            Rgb([0, 0, 0])
+        } else {
+            Rgb([255, 255, 255])
+        }
+    });
+    let mask = GarmentMask::of(&photo).unwrap();
+    assert_eq!(mask.area(), 3600);
+    assert_eq!(iou([0.0, 0.0, 10.0, 10.0], [5.0, 0.0, 15.0, 10.0]), 50.0 / 150.0);
+
+    // Two upper quadrants of the garment: all garment, half of it covered, disjoint.
+    let parts = photo_attention(
+        Some(&mask),
+        &[[20.0, 20.0, 50.0, 50.0], [50.0, 20.0, 80.0, 50.0]],
+        100,
+        100,
+    );
+    assert_eq!(parts.mostly_garment, Some(1.0));
+    assert_eq!(parts.garment_share, Some(1.0));
+    assert_eq!(parts.coverage, Some(0.5));
+    assert_eq!(parts.pairwise_iou, Some(0.0));
+    assert!((parts.box_area - 0.09).abs() < 1e-9);
+    // Twice the same box in the corner: a quarter garment (400 of 1,600), collapsed.
+    let corner = photo_attention(Some(&mask), &[[0.0, 0.0, 40.0, 40.0]; 2], 100, 100);
+    assert_eq!(corner.mostly_garment, Some(0.0));
+    assert_eq!(corner.garment_share, Some(0.25));
+    assert!((corner.coverage.unwrap() - 400.0 / 3600.0).abs() < 1e-6);
+    assert_eq!(corner.pairwise_iou, Some(1.0));
+    // No mask (a textured photo): only the geometry, with boxes clipped to the photo.
+    let unmasked = photo_attention(
+        None,
+        &[[-50.0, -50.0, 50.0, 50.0], [50.0, 50.0, 150.0, 150.0]],
+        100,
+        100,
+    );
+    assert_eq!(unmasked.coverage, None);
+    assert_eq!(unmasked.pairwise_iou, Some(0.0));
+    assert!((unmasked.box_area - 0.25).abs() < 1e-9);
+
+    let stats = attention_stats(&[parts, corner, unmasked]);
+    assert_eq!((stats.photos, stats.photos_with_mask), (3, 2));
+    assert!((stats.mostly_garment - 0.5).abs() < 1e-9);
+    assert!((stats.garment_share - 0.625).abs() < 1e-9);
+    assert!((stats.coverage - (0.5 + 400.0 / 3600.0) / 2.0).abs() < 1e-6);
+    assert!((stats.pairwise_iou - 1.0 / 3.0).abs() < 1e-9);
+    assert!((stats.box_area - (0.09 + 0.16 + 0.25) / 3.0).abs() < 1e-9);
+}

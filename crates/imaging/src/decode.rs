@@ -10,6 +10,7 @@ use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbIma
 use serde::{Deserialize, Serialize};
 
 use crate::error::ImageError;
+use crate::integrity::check_complete;
 
 /// Limits that keep a hostile file from exhausting memory or time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +91,8 @@ pub fn decode_file(
 
 /// Decode `bytes` (format sniffed from the content, never the file name) to upright RGB.
 ///
+/// * A file that ends before its format says it should (a download cut short) is
+///   [`ImageError::Truncated`], even where the decoder would fill in the missing rows.
 /// * EXIF orientation is applied, so the garment stands the way the photographer saw it.
 /// * Transparent pixels are composited onto `background`; 16-bit and greyscale become 8-bit RGB.
 /// * `fit = Some((height, width))` says the caller will shrink the image to fit that box:
@@ -106,6 +109,8 @@ pub fn decode(
         return Err(ImageError::Empty);
     }
     let format = image::guess_format(bytes).map_err(|e| ImageError::UnknownFormat(e.to_string()))?;
+    // Decoders fill a cut-off picture with grey rather than fail: the framing decides.
+    check_complete(bytes, format).map_err(ImageError::Truncated)?;
     if format == ImageFormat::Jpeg
         && let Some(fit) = fit
         && let Some(img) = decode_jpeg_scaled(bytes, limits, fit)?

@@ -23,6 +23,9 @@ pub enum ImageError {
     TooMuchMemory { limit: u64 },
     #[error("over the decoding limits (possible decompression bomb): {0}")]
     LimitExceeded(String),
+    /// The file stops before its format's end (no JPEG end-of-image marker, no PNG IEND, ...).
+    #[error("{0}")]
+    Truncated(String),
     #[error("corrupt or truncated image: {0}")]
     Corrupt(String),
     #[error("cannot start decoding threads: {0}")]

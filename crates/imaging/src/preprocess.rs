@@ -153,4 +153,26 @@ impl Preprocessor {
         normalise_into(&self.load_rgb(path)?, &self.spec, out);
         Ok(())
     }
+
+    /// [`Preprocessor::load_into`] followed by the photo's garment frame
+    /// ([`crate::letterboxed_frame`]): `out` holds 3×H×W + 4 floats.
+    pub fn load_framed_into(&self, path: &Path, out: &mut [f32]) -> Result<(), BadImage> {
+        let photo = self.decode(path)?;
+        self.framed_into(&photo, out);
+        Ok(())
+    }
+
+    /// [`Preprocessor::load_framed_into`] for an image already in memory (an upload).
+    pub fn load_bytes_framed_into(&self, bytes: &[u8], out: &mut [f32]) -> Result<(), ImageError> {
+        let photo = self.decode_bytes(bytes)?;
+        self.framed_into(&photo, out);
+        Ok(())
+    }
+
+    /// A decoded photo → its normalised pixels, then its garment frame, into `out`.
+    pub fn framed_into(&self, photo: &RgbImage, out: &mut [f32]) {
+        let (pixels, frame) = out.split_at_mut(self.spec.tensor_len());
+        normalise_into(&letterbox(photo, &self.spec), &self.spec, pixels);
+        frame.copy_from_slice(&crate::letterboxed_frame(photo, &self.spec));
+    }
 }

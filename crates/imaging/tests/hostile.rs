@@ -55,7 +55,7 @@ fn hostile_folder() -> Fixture {
 
     let full = jpeg_rgb(&gradient(64, 96));
     fs::write(p("truncated.jpg"), &full[..full.len() / 3]).unwrap();
-    bad.push((p("truncated.jpg"), "corrupt"));
+    bad.push((p("truncated.jpg"), "truncated jpeg"));
     fs::write(p("empty.jpg"), b"").unwrap();
     bad.push((p("empty.jpg"), "empty"));
     fs::write(p("notes.jpg"), b"these are not the pixels you are looking for\n").unwrap();

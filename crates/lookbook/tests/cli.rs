@@ -6,7 +6,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Output;
 
-use common::{TINY_CONFIG, labelled_catalogue, lookbook, stdout};
+use common::{TINY_CONFIG, labelled_catalogue, lookbook, lookbook_ok, stdout};
 use image::{Rgb, RgbImage};
 
 /// Two items with two photos each, plus one text file pretending to be a JPEG.
@@ -303,7 +303,7 @@ fn recommend_and_explain(catalogue: &Path, run: &str, index: &str, scratch: &Pat
     ]));
     let rows = report["rows"].as_array().unwrap();
     assert_eq!(report["queries"], 16);
-    assert_eq!(rows.len(), 5);
+    assert_eq!(rows.len(), 6, "kNN and λ = 0, .25, .5, .75, 1");
     assert_eq!(rows[0]["method"], "knn");
     assert!(rows[1..].iter().all(|r| r["distinct_items"] == 3.0), "{rows:?}");
     assert!(scratch.join("tradeoff.png").is_file());
@@ -357,4 +357,206 @@ fn histogram_baseline_index_and_eval() {
     let missing = lookbook(&["search", "--index", dir.path().join("nowhere").to_str().unwrap(), "x"]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("nowhere"));
+}
+
+/// 16 generated packshots (64×96): a garment of one of four shapes (top with sleeves, dress,
+/// trousers, skirt) in one of four colours, centred at a jittered place on a plain light
+/// background, as catalogue photos are.
+fn packshot_catalogue(root: &Path) {
+    let mut csv = String::from("image,item_id,labels\n");
+    for i in 0..16u32 {
+        let (shape, colour) = (i % 4, i / 4);
+        let (dx, dy) = ((i * 3 % 7) as i32 - 3, (i * 5 % 9) as i32 - 4);
+        let ink = [[160, 30, 40], [30, 60, 150], [40, 120, 60], [60, 60, 60]][colour as usize];
+        let img = RgbImage::from_fn(64, 96, |x, y| {
+            let (x, y) = (x as i32 - dx, y as i32 - dy);
+            let inside = match shape {
+                // A top: a body and two sleeves.
+                0 => {
+                    ((20..44).contains(&x) && (20..70).contains(&y)) || ((10..54).contains(&x) && (20..36).contains(&y))
+                }
+                // A dress widening downwards.
+                1 => (15..80).contains(&y) && (32 - (8 + (y - 15) / 4)..32 + (8 + (y - 15) / 4)).contains(&x),
+                // Trousers: a waist and two legs.
+                2 => {
+                    ((18..46).contains(&x) && (12..30).contains(&y))
+                        || (((18..30).contains(&x) || (34..46).contains(&x)) && (30..86).contains(&y))
+                }
+                // A skirt.
+                _ => (30..70).contains(&y) && (32 - (10 + (y - 30) / 3)..32 + (10 + (y - 30) / 3)).contains(&x),
+            };
+            if inside { Rgb(ink) } else { Rgb([238, 238, 240]) }
+        });
+        img.save(root.join(format!("{i}.png"))).unwrap();
+        let label = ["top", "dress", "trousers", "skirt"][shape as usize];
+        csv.push_str(&format!("{i}.png,item{i},{label}\n"));
+    }
+    fs::write(root.join("list.csv"), csv).unwrap();
+}
+
+/// The attention steps of a model trained for two epochs land on different parts of the
+/// garment (not one box, not the background), with names; `eval --protocol attention` says so.
+#[test]
+fn a_trained_tiny_model_finds_distinct_parts_of_the_garment() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalogue = dir.path().join("packshots");
+    fs::create_dir_all(&catalogue).unwrap();
+    packshot_catalogue(&catalogue);
+    let config = dir.path().join("tiny.toml");
+    fs::write(
+        &config,
+        common::TINY_CONFIG
+            .replace("steps = 2", "steps = 4")
+            .replace("epochs = 1", "epochs = 2"),
+    )
+    .unwrap();
+    let run = dir.path().join("run");
+    let (cat, run_s) = (catalogue.to_str().unwrap(), run.to_str().unwrap());
+    lookbook_ok(&[
+        "-q",
+        "train",
+        "--catalog",
+        cat,
+        "--config",
+        config.to_str().unwrap(),
+        "--out",
+        run_s,
+    ]);
+
+    let names = [
+        "upper left",
+        "upper centre",
+        "upper right",
+        "left",
+        "centre",
+        "right",
+        "lower left",
+        "lower centre",
+        "lower right",
+        "whole garment",
+    ];
+    for photo in ["0.png", "5.png", "10.png", "15.png"] {
+        let out = lookbook_ok(&[
+            "explain",
+            "--model",
+            run_s,
+            catalogue.join(photo).to_str().unwrap(),
+            "--out",
+            dir.path().join("explain.png").to_str().unwrap(),
+            "--json",
+        ]);
+        let explained: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        let boxes: Vec<[f32; 4]> = explained["regions"].as_array().unwrap()[1..]
+            .iter()
+            .map(|r| {
+                assert!(names.contains(&r["name"].as_str().unwrap()), "{r}");
+                let v: Vec<f32> = r["region"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_f64().unwrap() as f32)
+                    .collect();
+                [v[0], v[1], v[2], v[3]]
+            })
+            .collect();
+        assert_eq!(boxes.len(), 4);
+        assert!(
+            explained["garment"].is_array(),
+            "{photo}: a plain background gives a garment box"
+        );
+        for (i, a) in boxes.iter().enumerate() {
+            for b in &boxes[i + 1..] {
+                let iou = lookbook_eval::attention::iou(*a, *b);
+                assert!(iou < 0.5, "{photo}: steps {a:?} and {b:?} overlap (IoU {iou})");
+            }
+        }
+    }
+    let png = dir.path().join("attention.png");
+    let out = lookbook_ok(&[
+        "-q",
+        "eval",
+        "--model",
+        run_s,
+        "--catalog",
+        cat,
+        "--protocol",
+        "attention",
+        "--split",
+        "all",
+        "--png",
+        png.to_str().unwrap(),
+        "--json",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    println!("{report}");
+    assert_eq!(report["photos"], 16);
+    assert_eq!(report["photos_with_mask"], 16);
+    assert!(report["pairwise_iou"].as_f64().unwrap() < 0.3, "{report}");
+    assert!(report["mostly_garment"].as_f64().unwrap() >= 0.5, "{report}");
+    assert!(report["coverage"].as_f64().unwrap() >= 0.6, "{report}");
+    assert!(image::open(&png).is_ok());
+}
+
+/// A real H&M photo cut at several points is reported bad by `catalog check` and skipped with
+/// its reason by `index`; the whole photo, also with bytes after its end, stays good.
+#[test]
+fn truncated_photos_are_bad_everywhere_and_trailing_bytes_are_fine() {
+    let Some(hm) = common::shared_data("hm") else { return };
+    let whole = fs::read(hm.join("images/011/0111565001.jpg")).unwrap();
+    let n = whole.len();
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    fs::create_dir_all(photos.join("whole")).unwrap();
+    fs::create_dir_all(photos.join("cut")).unwrap();
+    fs::write(photos.join("whole/intact.jpg"), &whole).unwrap();
+    let mut garbage = whole.clone();
+    garbage.extend_from_slice(b"bytes a proxy appended after the end-of-image marker");
+    fs::write(photos.join("whole/trailing.jpg"), &garbage).unwrap();
+    let cuts = [
+        ("header", 300),
+        ("first-scan", 2000),
+        ("ninety", n * 9 / 10),
+        ("one-short", n - 1),
+    ];
+    for (name, len) in cuts {
+        fs::write(photos.join(format!("cut/{name}.jpg")), &whole[..len]).unwrap();
+    }
+    let root = photos.to_str().unwrap();
+    let out = lookbook(&["-q", "catalog", "check", root, "--json"]);
+    assert_eq!(out.status.code(), Some(1), "truncated photos make check fail");
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["decoded"], 2, "{report}");
+    let bad = report["bad"].as_array().unwrap();
+    assert_eq!(bad.len(), cuts.len(), "{report}");
+    for (name, _) in cuts {
+        let entry = bad
+            .iter()
+            .find(|b| b.to_string().contains(&format!("{name}.jpg")))
+            .unwrap_or_else(|| panic!("{name} not reported: {report}"));
+        assert!(entry.to_string().contains("truncated JPEG"), "{entry}");
+    }
+    let index = dir.path().join("index");
+    let out = lookbook(&[
+        "-q",
+        "index",
+        "--baseline",
+        "histogram",
+        "--catalog",
+        root,
+        "--out",
+        index.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        stdout(&out).contains("2 images (2 embedded now, 4 skipped)"),
+        "{}",
+        stdout(&out)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for (name, _) in cuts {
+        assert!(
+            stderr.contains(&format!("{name}.jpg")) && stderr.contains("truncated JPEG"),
+            "{stderr}"
+        );
+    }
 }

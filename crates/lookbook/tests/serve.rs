@@ -355,8 +355,29 @@ fn every_route_answers_as_its_openapi_document_says_and_bad_requests_get_json_er
             .all(|r| r["attributes"]["pattern"] == "checked")
     );
 
+    // A real catalogue photo cut at 90% of its bytes (a generated JPEG without the data).
+    let jpeg = match common::shared_data("hm") {
+        Some(hm) => fs::read(hm.join("images/011/0111565001.jpg")).unwrap(),
+        None => {
+            let mut bytes = Vec::new();
+            RgbImage::from_fn(90, 135, |x, y| Rgb([(x * 2) as u8, (y * 3 % 256) as u8, 100]))
+                .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Jpeg)
+                .unwrap();
+            bytes
+        }
+    };
     // Malformed requests: a JSON error with the right 4xx, as documented.
     let requests: Vec<(u16, &str, Response)> = vec![
+        (
+            400,
+            "truncated JPEG",
+            upload(
+                &client,
+                &format!("{url}/api/search"),
+                jpeg[..jpeg.len() * 9 / 10].to_vec(),
+                &[],
+            ),
+        ),
         (
             404,
             "unknown item",
@@ -463,6 +484,9 @@ fn every_route_answers_as_its_openapi_document_says_and_bad_requests_get_json_er
         assert_eq!(status, expected, "{what}: {body}");
         assert!(!body["error"].as_str().unwrap().is_empty(), "{what}: a reason");
         contract.check("post", &route, status, &body);
+        if what.starts_with("truncated") {
+            assert!(body["error"].as_str().unwrap().contains(what), "{what}: {body}");
+        }
         if what == "truncated PNG" || what == "not an image" {
             println!("{what}: {}", body["error"]);
         }
@@ -560,8 +584,21 @@ fn the_web_page_uploads_a_real_photo_and_the_slider_changes_the_list() {
     train_and_index(&catalogue, dir.path(), &run, &index);
     let server = Server::start(&index, &[]);
 
-    let photo = head[1].split(',').next().unwrap();
-    let photo = hm.join("images").join(&photo[..3]).join(format!("{photo}.jpg"));
+    // The query: the first of these articles photographed whole on a plain background (a
+    // garment mask), so its attention boxes can be checked against the garment.
+    let (photo, mask) = head[1..]
+        .iter()
+        .filter_map(|row| {
+            let id = row.split(',').next()?;
+            let path = hm.join("images").join(id.get(..3)?).join(format!("{id}.jpg"));
+            let rgb = lookbook_imaging::decode_file(&path, &Default::default(), None, [255; 3]).ok()?;
+            let mask = lookbook_imaging::GarmentMask::of(&rgb)?;
+            let [x0, y0, x1, y1] = mask.bounds();
+            // Whole in the frame, and filling a fair part of it.
+            (x0 > 0.02 && y0 > 0.02 && x1 < 0.98 && y1 < 0.98 && (x1 - x0) * (y1 - y0) > 0.25).then_some((path, mask))
+        })
+        .next()
+        .expect("a packshot among the first 150 articles");
     let shots = repo.join("target/browser");
     fs::create_dir_all(&shots).unwrap();
     let screenshot = shots.join("search-and-slider.png");
@@ -595,6 +632,45 @@ fn the_web_page_uploads_a_real_photo_and_the_slider_changes_the_list() {
         seen["query_boxes"].as_u64().unwrap() >= 1,
         "the query's attention boxes are drawn"
     );
+    // Named by where they sit on the garment, not "part N" …
+    let names = [
+        "upper left",
+        "upper centre",
+        "upper right",
+        "left",
+        "centre",
+        "right",
+        "lower left",
+        "lower centre",
+        "lower right",
+        "whole garment",
+    ];
+    let labels = seen["query_box_labels"].as_array().unwrap();
+    assert!(!labels.is_empty(), "{seen}");
+    assert!(labels.iter().all(|l| names.contains(&l.as_str().unwrap())), "{seen}");
+    // … and on the garment: the same upload through the API gives the boxes the page drew.
+    let answer: Value = reqwest::blocking::Client::new()
+        .post(format!("{}/api/search", server.url))
+        .multipart(multipart::Form::new().part(
+            "image",
+            multipart::Part::bytes(fs::read(&photo).unwrap()).file_name("query.jpg"),
+        ))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let (w, h) = mask.dimensions();
+    for region in answer["query"]["regions"].as_array().unwrap() {
+        let b: Vec<f32> = region["box"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap() as f32)
+            .collect();
+        let share = mask.share_in([b[0] * w as f32, b[1] * h as f32, b[2] * w as f32, b[3] * h as f32]);
+        assert!(share > 0.5, "{region}: {share:.2} of the box is garment");
+        assert!(names.contains(&region["name"].as_str().unwrap()), "{region}");
+    }
     assert!(!seen["by_item"].as_array().unwrap().is_empty());
     assert!(fs::metadata(&screenshot).unwrap().len() > 10_000, "a screenshot");
 }

@@ -51,7 +51,16 @@ pub struct SeedConfig {
     /// more, which suits retrieval (a garment's detail fills few cells of the map).
     #[config(default = 1.0)]
     pub gem_power: f64,
+    /// Where the attention steps are placed: `garment` (θ relative to the garment's box in
+    /// each photo, found from its plain background; the steps start on the box's quadrants)
+    /// or `image` (the study's: θ over the whole picture, every step starting as one
+    /// centred half-size box — checkpoints from before the garment frame).
+    #[config(default = "String::from(\"garment\")")]
+    pub attention_frame: String,
 }
+
+/// The values `attention_frame` accepts.
+pub const ATTENTION_FRAMES: [&str; 2] = ["garment", "image"];
 
 /// The values `projection_input` accepts.
 pub const PROJECTION_INPUTS: [&str; 2] = ["all", "global"];
@@ -89,6 +98,11 @@ impl SeedConfig {
 
     pub fn feature_width(&self) -> usize {
         self.input_width / self.downsample()
+    }
+
+    /// Whether the steps are placed in each photo's garment frame.
+    pub fn garment_frame(&self) -> bool {
+        self.attention_frame == "garment"
     }
 
     /// Whether the projection sees the global feature alone.

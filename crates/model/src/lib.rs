@@ -23,12 +23,12 @@ pub mod pool4;
 pub mod transformer;
 
 pub use backend::SeedBackend;
-pub use config::{BACKBONES, PROJECTION_INPUTS, SeedConfig};
+pub use config::{ATTENTION_FRAMES, BACKBONES, PROJECTION_INPUTS, SeedConfig};
 pub use efficientnet::EfficientNetLite;
 pub use encoding::TextureEncoding;
 pub use global::GlobalBranch;
 pub use losses::{LossBreakdown, LossWeights};
-pub use model::{SeedModel, SeedOutput};
+pub use model::{SeedModel, SeedOutput, within_frame};
 pub use transformer::{Theta, affine_grid, attention_map, footprint, sample_region};
 
 /// The default CPU backend for training.

@@ -5,7 +5,7 @@
 //! `align_corners=False` convention (−1 and 1 are the outer edges of the edge cells).
 //! burn's own affine grid follows only `align_corners=True`, so the grid is built here.
 
-use burn::tensor::activation::{relu, softmax};
+use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::{GridSampleOptions, GridSamplePaddingMode, InterpolateMode};
 use burn::tensor::{Tensor, TensorData};
@@ -116,9 +116,14 @@ pub fn footprint<B: Backend>(theta: Tensor<B, 2>, out_h: usize, out_w: usize, h:
     wy.swap_dims(1, 2).matmul(wx)
 }
 
-/// The attention map of a step: its footprint softmax-normalised over the h×w cells → `[N, h, w]`.
+/// The attention map of a step: its footprint normalised to sum 1 over the h×w cells →
+/// `[N, h, w]`. (The study softmaxes it; on a 6×4 or 12×8 map the footprint's values lie in
+/// about [0, 1.5], so a softmax leaves every cell within a factor e^1.5 of the others and two
+/// disjoint boxes still "overlap" by most of their mass, which gives the diversity loss
+/// nothing to push on. Normalised, disjoint boxes overlap by zero.)
 pub fn attention_map<B: Backend>(theta: Tensor<B, 2>, out_h: usize, out_w: usize, h: usize, w: usize) -> Tensor<B, 3> {
     let [n, _] = theta.dims();
     let flat = footprint(theta, out_h, out_w, h, w).reshape([n, h * w]);
-    softmax(flat, 1).reshape([n, h, w])
+    let total = flat.clone().sum_dim(1).add_scalar(1e-6);
+    (flat / total).reshape([n, h, w])
 }

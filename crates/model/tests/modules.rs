@@ -70,12 +70,56 @@ fn every_output_has_its_shape() {
     }
     assert_eq!(out.embedding().dims(), [2, config.embedding_dim()]);
     assert_eq!(out.parts().dims(), [2, 4, 8]);
-    // θ starts as a centred half-size crop.
+    // Each step starts on its own anchor (near a quadrant's centre of the frame, here the
+    // whole picture), midway between the scale bounds 0.4 and 0.5.
     assert_close(
         &values(out.thetas[0].clone()),
-        &[0.5, 0.5, 0.0, 0.0, 0.5, 0.5, 0.0, 0.0],
+        &[0.45, 0.45, -0.4, -0.4, 0.45, 0.45, -0.4, -0.4],
         1e-6,
         "θ₁",
+    );
+    assert_close(
+        &values(out.thetas[1].clone()),
+        &[0.45, 0.45, 0.4, -0.4, 0.45, 0.45, 0.4, -0.4],
+        1e-6,
+        "θ₂",
+    );
+}
+
+#[test]
+fn steps_are_placed_in_each_photos_garment_frame() {
+    let config = small_config();
+    let model = SeedModel::<B>::new(&config, &dev());
+    let images = Tensor::random([2, 3, 96, 64], Distribution::Normal(0.0, 1.0), &dev());
+    // Photo 0: the garment fills the left half; photo 1: the whole picture.
+    let frames = Tensor::<B, 2>::from_floats([[0.5, 1.0, -0.5, 0.0], [1.0, 1.0, 0.0, 0.0]], &dev());
+    let out = model.forward_in(images, Some(frames));
+    // Step 1 (upper left) of the left half: centre (−0.5 + 0.5·−0.4, −0.4), half-size
+    // (0.5·0.45, 0.45).
+    assert_close(
+        &values(out.thetas[0].clone()),
+        &[0.225, 0.45, -0.7, -0.4, 0.45, 0.45, -0.4, -0.4],
+        1e-6,
+        "θ₁ in the frame",
+    );
+    // The constraints see the step relative to its frame: the same for both photos.
+    assert_close(
+        &values(out.relative_thetas[0].clone()),
+        &[0.45, 0.45, -0.4, -0.4, 0.45, 0.45, -0.4, -0.4],
+        1e-6,
+        "relative θ₁",
+    );
+    // A model trained in the picture's frame ignores frames and starts every step centred.
+    let image_model = SeedModel::<B>::new(&config.clone().with_attention_frame("image".into()), &dev());
+    let out = image_model.forward_in(
+        Tensor::random([1, 3, 96, 64], Distribution::Normal(0.0, 1.0), &dev()),
+        Some(Tensor::<B, 2>::from_floats([[0.5, 1.0, -0.5, 0.0]], &dev())),
+    );
+    assert_close(
+        &values(out.thetas[0].clone()),
+        &[0.5, 0.5, 0.0, 0.0],
+        1e-6,
+        "θ₁ centred",
     );
 }
 
@@ -244,8 +288,11 @@ fn losses_on_hand_computed_cases() {
     let div = values(diversity_loss(&[map(0.5, 0.5), map(0.25, 0.75), map(1.0, 0.0)]))[0];
     assert!((div - (0.5 + 0.25) / 2.0).abs() < 1e-6, "{div}");
 
-    // One step, anchor (−0.5, −0.5): θ = (0.75, 0.05, 0, −0.5).
-    let weights = LossWeights::new();
+    // One step, anchor (−0.5, −0.5): θ = (0.75, 0.05, 0, −0.5); the study's constants.
+    let weights =
+        LossWeights::new()
+            .with_min_scale(0.1)
+            .with_anchors(vec![[-0.5, -0.5], [0.5, -0.5], [-0.5, 0.5], [0.5, 0.5]]);
     let (ls, la, lp) = localisation_terms(&[theta::<B>(&[[0.75, 0.05, 0.0, -0.5]])], &weights);
     assert!((values(ls)[0] - 0.0625).abs() < 1e-6, "Ls = (0.75 − 0.5)²");
     assert!((values(la)[0] - 0.125).abs() < 1e-6, "La = ½(0.5² + 0²)");
@@ -265,9 +312,10 @@ fn total_loss_weighs_its_components() {
     let weights = LossWeights::new();
     let loss = seed_loss(&out, targets, &weights);
     let v = |t: &Tensor<B, 1>| values(t.clone())[0];
-    let loc = v(&loss.scale) + 0.01 * v(&loss.anchor) + 0.1 * v(&loss.positive);
+    let w = |x: f64| x as f32;
+    let loc = v(&loss.scale) + w(weights.anchor) * v(&loss.anchor) + w(weights.positive) * v(&loss.positive);
     assert!((v(&loss.localisation) - loc).abs() < 1e-6);
-    let total = v(&loss.classification) + 0.01 * v(&loss.diversity) + 0.1 * loc;
+    let total = v(&loss.classification) + w(weights.diversity) * v(&loss.diversity) + w(weights.localisation) * loc;
     assert!((v(&loss.total) - total).abs() < 1e-5);
     assert!(v(&loss.total).is_finite() && v(&loss.total) > 0.0);
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use lookbook_index::synthetic::Clusters;
 use lookbook_index::{IndexContents, IndexInfo, Metric, Record, SearchMode};
-use lookbook_recommend::{Matched, Query, RecommendConfig, list_stats, recommend};
+use lookbook_recommend::{Matched, Query, RecommendConfig, RowLabels, list_stats, recommend};
 
 const DIM: usize = 16;
 const PARTS: usize = 3;
@@ -135,14 +135,13 @@ fn diversity_rises_with_lambda_and_no_item_comes_twice() {
             assert_eq!(items.len(), 10, "λ {lambda}: an item twice");
             assert!(!items.contains(item.as_str()), "λ {lambda}: the query's own item");
             let rows: Vec<usize> = got.iter().map(|r| r.row).collect();
-            let stats = list_stats(
-                &contents,
-                &vector,
-                None,
-                &rows,
-                |_| None,
-                |r| contents.records.get(r).unwrap().item_id.clone(),
-            );
+            let item_of = |r: usize| contents.records.get(r).unwrap().item_id.clone();
+            let labels = RowLabels {
+                value_of: &|_| None,
+                group_of: &|_| None,
+                item_of: &item_of,
+            };
+            let stats = list_stats(&contents, &vector, (None, None), &rows, &labels);
             mean_diversity[i] += stats.diversity / queries.len() as f64;
             mean_relevance[i] += stats.relevance_distance / queries.len() as f64;
         }
@@ -181,14 +180,15 @@ fn the_own_item_can_be_asked_for_and_a_filter_is_kept() {
 
 #[test]
 fn an_item_can_qualify_by_one_part_alone() {
-    // Four images: the query's neighbours by the whole picture are 1 and 2; image 3 is far
-    // by the whole picture but its part 1 is the query's part 1 exactly.
+    // Four images: the query's neighbours by the whole picture are 1 and 2; image 3 is
+    // further by the whole picture (but within twice the 2nd nearest's distance) and its
+    // part 1 is the query's part 1 exactly.
     let mut contents = IndexContents::new(info(2, 2));
     let rows: [(u64, [f32; DIM], [f32; 4]); 4] = [
         (0, [0.0; DIM], [1.0, 0.0, 0.0, 1.0]),
         (1, [0.1; DIM], [0.0, 1.0, 1.0, 0.0]),
         (2, [0.2; DIM], [0.0, 1.0, -1.0, 0.0]),
-        (3, [3.0; DIM], [-1.0, 0.0, 0.0, 1.0]),
+        (3, [0.35; DIM], [-1.0, 0.0, 0.0, 1.0]),
     ];
     for (key, vector, parts) in &rows {
         contents.upsert(record(*key, *key, 0), vector, parts).unwrap();
@@ -199,19 +199,23 @@ fn an_item_can_qualify_by_one_part_alone() {
         item_id: Some("item0"),
     };
     // The whole-picture list holds 2 (= k) images: 1 and 2. Image 3 enters through part 1,
-    // and λ = 1 (only avoid near-copies) picks it over 2, a near-copy of 1.
+    // and λ = 1 (relevant by its nearest aspect, avoid near-copies) picks it over 2, a
+    // near-copy of 1.
     let narrow = RecommendConfig {
         k: 2,
         diversity: 1.0,
         pool: 1,
-        include_own_item: false,
+        radius: 2.0,
+        ..RecommendConfig::default()
     };
     let got = recommend(&contents, &query, &narrow, None).unwrap();
-    let keys: Vec<u64> = got.iter().map(|r| r.key).collect();
+    let mut keys: Vec<u64> = got.iter().map(|r| r.key).collect();
+    keys.sort();
     assert_eq!(keys, vec![1, 3]);
-    assert_eq!((got[0].matched, got[0].matched_rank), (Matched::Whole, 1));
-    assert_eq!((got[1].matched, got[1].matched_rank), (Matched::Part(1), 1));
-    assert_eq!(got[1].matched_distance, 0.0);
+    let by_key = |key: u64| got.iter().find(|r| r.key == key).unwrap();
+    assert_eq!((by_key(1).matched, by_key(1).matched_rank), (Matched::Whole, 1));
+    assert_eq!((by_key(3).matched, by_key(3).matched_rank), (Matched::Part(1), 1));
+    assert_eq!(by_key(3).matched_distance, 0.0);
     // At λ = 0 the nearest two by the whole picture win.
     let plain = RecommendConfig {
         diversity: 0.0,
@@ -223,4 +227,33 @@ fn an_item_can_qualify_by_one_part_alone() {
         .map(|r| r.key)
         .collect();
     assert_eq!(keys, vec![1, 2]);
+    // However tight the radius, image 3 stays within reach through its part.
+    let tight = RecommendConfig { radius: 1.0, ..narrow };
+    let mut keys: Vec<u64> = recommend(&contents, &query, &tight, None)
+        .unwrap()
+        .iter()
+        .map(|r| r.key)
+        .collect();
+    keys.sort();
+    assert_eq!(keys, vec![1, 3]);
+}
+
+#[test]
+fn a_photo_query_that_is_in_the_index_leaves_its_own_item_out() {
+    let contents = catalogue();
+    let (vector, parts, item) = query_of(&contents, 30);
+    // As an upload: no item id, but the very same vector.
+    let query = Query {
+        vector: &vector,
+        parts: &parts,
+        item_id: None,
+    };
+    let got = recommend(&contents, &query, &config(0.5), None).unwrap();
+    assert_eq!(got.len(), 10);
+    assert!(got.iter().all(|r| r.item_id != item), "its own item came back");
+    let with_own = RecommendConfig {
+        include_own_item: true,
+        ..config(0.0)
+    };
+    assert_eq!(recommend(&contents, &query, &with_own, None).unwrap()[0].item_id, item);
 }

@@ -107,6 +107,9 @@ pub struct UploadForm {
 pub struct RegionBox {
     /// The attention step (1..=K).
     pub step: usize,
+    /// Where the part sits on the garment: `upper left`, `centre`, `lower right`, ... (the
+    /// photo's left and right), or `whole garment`.
+    pub name: String,
     #[serde(rename = "box")]
     #[schema(rename = "box", min_items = 4, max_items = 4)]
     pub part_box: Vec<f32>,
@@ -136,6 +139,8 @@ pub struct ResultItem {
     pub matched: String,
     /// The matched attention step (present when `matched` is `part`; 0 is the texture of the whole map).
     pub part: Option<usize>,
+    /// The matched part's name in the result's photo (`upper left`, ...; with its box).
+    pub part_name: Option<String>,
     /// The matched part's box in the result's photo, fractions `[x0, y0, x1, y1]`.
     #[serde(rename = "box")]
     #[schema(rename = "box")]

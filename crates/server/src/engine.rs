@@ -53,7 +53,7 @@ pub struct Engine {
     item_order: Vec<String>,
     facets: Vec<AttributeValues>,
     /// Image key → each step's box as fractions of the photo (step 0 is the whole photo).
-    regions: Mutex<HashMap<u64, Arc<Vec<[f32; 4]>>>>,
+    regions: Mutex<HashMap<u64, Arc<Vec<NamedBox>>>>,
     pub(crate) max_k: usize,
 }
 
@@ -300,6 +300,10 @@ impl Engine {
                 Some(t) if spec.boxes && self.explains() => self.regions_of(key).and_then(|r| r.get(t).copied()),
                 _ => None,
             };
+            let (part_box, part_name) = match part_box {
+                Some(named) => (Some(named.bbox), Some(named.name.to_string())),
+                None => (None, None),
+            };
             results.push(ResultItem {
                 rank: i + 1,
                 item_id: record.item_id.clone(),
@@ -310,6 +314,7 @@ impl Engine {
                     Some(_) => "part".into(),
                 },
                 part: step,
+                part_name,
                 part_box: part_box.map(Vec::from),
                 matched_rank: matched.map(|m| m.0),
                 matched_distance: matched.map(|m| m.1),
@@ -393,7 +398,7 @@ impl Engine {
 
     /// Each step's box of the image `key`, as fractions of its photo (cached: the model
     /// runs once per image).
-    fn regions_of(&self, key: u64) -> Option<Arc<Vec<[f32; 4]>>> {
+    fn regions_of(&self, key: u64) -> Option<Arc<Vec<NamedBox>>> {
         if let Some(regions) = self.regions.lock().ok()?.get(&key) {
             return Some(Arc::clone(regions));
         }
@@ -420,25 +425,36 @@ impl Engine {
 /// picture), and for a recommendation the rank and distance in the list it came from.
 type Pick = (u64, f32, Option<usize>, Option<(usize, f32)>);
 
+/// A region's box as fractions of its photo, and where it sits on the garment.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NamedBox {
+    bbox: [f32; 4],
+    name: &'static str,
+}
+
 /// Each region's box as fractions of the photo's width and height.
-fn fractions(explanation: &Explanation) -> Vec<[f32; 4]> {
+fn fractions(explanation: &Explanation) -> Vec<NamedBox> {
     let (w, h) = (explanation.width.max(1) as f32, explanation.height.max(1) as f32);
     explanation
         .regions
         .iter()
-        .map(|r| [r.bbox[0] / w, r.bbox[1] / h, r.bbox[2] / w, r.bbox[3] / h])
+        .map(|r| NamedBox {
+            bbox: [r.bbox[0] / w, r.bbox[1] / h, r.bbox[2] / w, r.bbox[3] / h],
+            name: r.name,
+        })
         .collect()
 }
 
 /// The attention steps' boxes (step 0, the whole photo, says nothing on a picture).
-fn step_boxes(regions: &[[f32; 4]]) -> Vec<RegionBox> {
+fn step_boxes(regions: &[NamedBox]) -> Vec<RegionBox> {
     regions
         .iter()
         .enumerate()
         .skip(1)
         .map(|(step, b)| RegionBox {
             step,
-            part_box: b.to_vec(),
+            name: b.name.to_string(),
+            part_box: b.bbox.to_vec(),
         })
         .collect()
 }

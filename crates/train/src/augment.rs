@@ -20,10 +20,12 @@ pub fn rng_for(seed: u64, epoch: usize, item: usize) -> SmallRng {
     SmallRng::seed_from_u64(z ^ (z >> 31))
 }
 
-/// Mirror and/or zoom `img` in place of the original; the size is unchanged.
-pub fn augment(img: RgbImage, config: &AugmentSection, rng: &mut SmallRng) -> RgbImage {
+/// Mirror and/or zoom `img` in place of the original; the size is unchanged. `frame`, the
+/// garment's box as θ = (sx, sy, tx, ty) over the picture, moves with the pixels.
+pub fn augment(img: RgbImage, frame: &mut [f32; 4], config: &AugmentSection, rng: &mut SmallRng) -> RgbImage {
     let (w, h) = img.dimensions();
     let mut img = if config.flip && rng.random_bool(0.5) {
+        frame[2] = -frame[2];
         imageops::flip_horizontal(&img)
     } else {
         img
@@ -36,7 +38,45 @@ pub fn augment(img: RgbImage, config: &AugmentSection, rng: &mut SmallRng) -> Rg
             let x = rng.random_range(0..=zw - w);
             let y = rng.random_range(0..=zh - h);
             img = imageops::crop_imm(&zoomed, x, y, w, h).to_image();
+            *frame = zoomed_frame(*frame, [w, h], [zw, zh], [x, y]);
         }
     }
     img
+}
+
+/// `frame` of a `size` picture after zooming it to `zoomed` and cropping `size` at
+/// `offset`, clipped to the crop.
+fn zoomed_frame(frame: [f32; 4], size: [u32; 2], zoomed: [u32; 2], offset: [u32; 2]) -> [f32; 4] {
+    // One axis: normalised u → pixel (u + 1)/2·size → zoomed and shifted → normalised.
+    let axis = |s: f32, t: f32, i: usize| {
+        let map = |u: f32| ((u + 1.0) * zoomed[i] as f32 - 2.0 * offset[i] as f32) / size[i] as f32 - 1.0;
+        let (lo, hi) = (map(t - s).max(-1.0), map(t + s).min(1.0));
+        let hi = hi.max(lo);
+        ((hi - lo) / 2.0, (hi + lo) / 2.0)
+    };
+    let (sx, tx) = axis(frame[0], frame[2], 0);
+    let (sy, ty) = axis(frame[1], frame[3], 1);
+    [sx, sy, tx, ty]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::zoomed_frame;
+
+    #[test]
+    fn frames_follow_a_zoom_and_crop() {
+        // The whole picture, zoomed ×2 and cropped at its centre: still the whole crop.
+        assert_eq!(
+            zoomed_frame([1.0, 1.0, 0.0, 0.0], [10, 20], [20, 40], [5, 10]),
+            [1.0, 1.0, 0.0, 0.0]
+        );
+        // The left half, zoomed ×2, crop from the left edge: the whole crop.
+        let [sx, _, tx, _] = zoomed_frame([0.5, 1.0, -0.5, 0.0], [10, 20], [20, 40], [0, 0]);
+        assert!((sx - 1.0).abs() < 1e-6 && tx.abs() < 1e-6, "{sx} {tx}");
+        // No zoom: unchanged.
+        let same = zoomed_frame([0.25, 0.5, 0.1, -0.2], [10, 20], [10, 20], [0, 0]);
+        for (got, want) in same.iter().zip([0.25, 0.5, 0.1, -0.2]) {
+            assert!((got - want).abs() < 1e-6, "{same:?}");
+        }
+    }
 }

@@ -24,7 +24,9 @@ use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::trainer::EpochReport;
 
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: the attention steps' frame (`model.attention_frame`) and their own offsets; a
+/// version-1 checkpoint is read as placed in the picture's frame, as it was trained.
+pub const FORMAT_VERSION: u32 = 2;
 const LATEST: &str = "latest.json";
 const MODEL_FILE: &str = "model.safetensors";
 const STATE_FILE: &str = "train-state.bin";
@@ -180,7 +182,10 @@ impl Checkpoint {
         };
         let meta_path = dir.join(META_FILE);
         let bytes = fs::read(&meta_path).map_err(|e| TrainError::io(&meta_path, e))?;
-        let meta: CheckpointMeta = serde_json::from_slice(&bytes).map_err(|e| bad(&meta_path, e))?;
+        let mut meta: CheckpointMeta = serde_json::from_slice(&bytes).map_err(|e| bad(&meta_path, e))?;
+        if meta.format_version < 2 {
+            meta.config.model.attention_frame = "image".into();
+        }
         if meta.format_version > FORMAT_VERSION {
             return Err(bad(
                 &meta_path,

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use lookbook_catalog::{SplitFractions, VocabularyConfig};
 use lookbook_imaging::ImageSpec;
-use lookbook_model::{BACKBONES, LossWeights, PROJECTION_INPUTS, SeedConfig};
+use lookbook_model::{ATTENTION_FRAMES, BACKBONES, LossWeights, PROJECTION_INPUTS, SeedConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;
@@ -45,6 +45,9 @@ pub struct ModelSection {
     pub projection_input: String,
     /// Generalised-mean exponent of the global feature's pooling (1 = average, the study).
     pub gem_power: f64,
+    /// `garment` (the steps are placed in each photo's garment box, found from its plain
+    /// background) or `image` (the study's: over the whole picture).
+    pub attention_frame: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -140,6 +143,7 @@ impl Default for ModelSection {
             projection_dim: s.projection_dim,
             projection_input: s.projection_input,
             gem_power: s.gem_power,
+            attention_frame: s.attention_frame,
         }
     }
 }
@@ -237,6 +241,13 @@ impl TrainConfig {
                 PROJECTION_INPUTS.join(", ")
             ));
         }
+        if !ATTENTION_FRAMES.contains(&m.attention_frame.as_str()) {
+            return Err(format!(
+                "attention_frame {:?}: expected one of {}",
+                m.attention_frame,
+                ATTENTION_FRAMES.join(", ")
+            ));
+        }
         if !(1.0..=16.0).contains(&m.gem_power) {
             return Err(format!("gem_power {}: expected 1 (average pooling) to 16", m.gem_power));
         }
@@ -282,6 +293,7 @@ impl TrainConfig {
             .with_projection_dim(m.projection_dim)
             .with_projection_input(m.projection_input.clone())
             .with_gem_power(m.gem_power)
+            .with_attention_frame(m.attention_frame.clone())
     }
 
     pub fn loss_weights(&self) -> LossWeights {

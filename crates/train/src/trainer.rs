@@ -10,7 +10,9 @@ use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Tensor, TensorData};
 use lookbook_catalog::{Catalog, LabelVocabulary, OpenOptions, Split};
-use lookbook_imaging::{BadImage, Batch, BatchLoader, LoaderOptions, Preprocessor, normalise_into};
+use lookbook_imaging::{
+    BadImage, Batch, BatchLoader, LoaderOptions, Preprocessor, letterbox, letterboxed_frame, normalise_into,
+};
 use lookbook_model::losses::{identity_loss, seed_loss};
 use lookbook_model::{EfficientNetLite, SeedBackend, SeedModel, SeedOutput};
 use rand::Rng;
@@ -23,7 +25,7 @@ use crate::checkpoint::{self, Checkpoint, CheckpointMeta, FORMAT_VERSION};
 use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::metrics;
-use crate::trunk::{TrunkCache, load_backbone};
+use crate::trunk::{FRAME_LEN, TrunkCache, load_backbone, split_frames};
 
 /// One optimisation step, as the progress display sees it.
 #[derive(Debug, Clone)]
@@ -373,9 +375,9 @@ impl Trainer {
         observer: &mut impl FnMut(TrainingEvent),
     ) -> Result<TrunkCache, TrainError> {
         let items: Vec<usize> = self.train_items.iter().chain(&self.val_items).copied().collect();
-        // Valid for this catalogue, these photos and this preprocessing only.
+        // Valid for this catalogue, these photos and this preprocessing only (v2: with frames).
         let key = format!(
-            "{} {} {} {:?} {:?}",
+            "v2 {} {} {} {:?} {:?}",
             self.config.model.backbone,
             self.catalog.root.display(),
             self.catalog.entries.len(),
@@ -439,16 +441,20 @@ impl Trainer {
         };
         Ok(BatchLoader::spawn(
             order,
-            spec.tensor_len(),
+            spec.tensor_len() + FRAME_LEN,
             options,
             move |item, out| {
-                let img = preprocessor.load_rgb(&paths[item])?;
+                let photo = preprocessor.decode(&paths[item])?;
+                let mut frame = letterboxed_frame(&photo, &spec);
+                let img = letterbox(&photo, &spec);
                 let img = if train {
-                    augment(img, &augment_config, &mut rng_for(seed, epoch, item))
+                    augment(img, &mut frame, &augment_config, &mut rng_for(seed, epoch, item))
                 } else {
                     img
                 };
-                normalise_into(&img, &spec, out);
+                let (pixels, frame_out) = out.split_at_mut(spec.tensor_len());
+                normalise_into(&img, &spec, pixels);
+                frame_out.copy_from_slice(&frame);
                 Ok(())
             },
         )?)
@@ -498,7 +504,8 @@ impl Trainer {
     }
 }
 
-/// `n` photos (`[n, 3, h, w]`) through the model, or `n` cached trunk outputs through its head.
+/// `n` photos (`[n, 3, h, w]`) through the model, or `n` cached trunk outputs through its
+/// head; each item's values end with its garment frame.
 fn forward_batch<Bk: SeedBackend>(
     model: &SeedModel<Bk>,
     cache: Option<&TrunkCache>,
@@ -507,12 +514,17 @@ fn forward_batch<Bk: SeedBackend>(
     [h, w]: [usize; 2],
     device: &Bk::Device,
 ) -> SeedOutput<Bk> {
+    let (values, frames) = split_frames(values, n);
+    let frames = Some(Tensor::from_data(TensorData::new(frames, [n, FRAME_LEN]), device));
     match cache {
         Some(cache) => {
             let [fh, fw, c] = cache.shape;
-            model.forward_trunk_nhwc(Tensor::from_data(TensorData::new(values, [n, fh, fw, c]), device))
+            model.forward_trunk_nhwc(
+                Tensor::from_data(TensorData::new(values, [n, fh, fw, c]), device),
+                frames,
+            )
         }
-        None => model.forward(Tensor::from_data(TensorData::new(values, [n, 3, h, w]), device)),
+        None => model.forward_in(Tensor::from_data(TensorData::new(values, [n, 3, h, w]), device), frames),
     }
 }
 

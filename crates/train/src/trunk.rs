@@ -27,13 +27,19 @@ pub fn load_backbone<Bk: Backend>(name: &str, device: &Bk::Device) -> Result<Eff
         .map_err(|message| TrainError::Pretrained(format!("{}: {message}", path.display())))
 }
 
-/// Trunk outputs `[h, w, C]` (channels-last) by catalogue entry.
+/// Trunk outputs `[h, w, C]` (channels-last) by catalogue entry, with each photo's garment
+/// frame (θ of its garment box, `lookbook_imaging::letterboxed_frame`).
 pub struct TrunkCache {
     /// (height, width, channels) of one entry.
     pub shape: [usize; 3],
     rows: HashMap<usize, usize>,
     data: Vec<f32>,
+    /// Four floats per row.
+    frames: Vec<f32>,
 }
+
+/// Floats [`TrunkCache::gather`] writes per item after the trunk's output: the frame.
+pub const FRAME_LEN: usize = 4;
 
 impl TrunkCache {
     /// Runs `network`'s trunk over `items` (unaugmented); photos that fail to load are
@@ -50,14 +56,15 @@ impl TrunkCache {
         let total = items.len();
         let preprocessor = Preprocessor::new(spec)?;
         let paths: Arc<Vec<PathBuf>> = Arc::new(catalog.entries.iter().map(|e| catalog.image_path(e)).collect());
-        let loader = BatchLoader::spawn(items, spec.tensor_len(), options, move |item, out| {
-            preprocessor.load_into(&paths[item], out)
+        let loader = BatchLoader::spawn(items, spec.tensor_len() + FRAME_LEN, options, move |item, out| {
+            preprocessor.load_framed_into(&paths[item], out)
         })?;
         let [h, w] = [spec.height as usize, spec.width as usize];
         let mut cache = TrunkCache {
             shape: [0; 3],
             rows: HashMap::new(),
             data: Vec::new(),
+            frames: Vec::new(),
         };
         let mut done = 0;
         let mut bad = Vec::new();
@@ -66,7 +73,9 @@ impl TrunkCache {
             done += batch.len() + batch.failures.len();
             let n = batch.len();
             if n > 0 {
-                let images = Tensor::<Bk, 4>::from_data(TensorData::new(batch.pixels, [n, 3, h, w]), device);
+                let (pixels, frames) = split_frames(batch.pixels, n);
+                cache.frames.extend(frames);
+                let images = Tensor::<Bk, 4>::from_data(TensorData::new(pixels, [n, 3, h, w]), device);
                 // Channels-last: what the model's head multiplies by.
                 let trunk = network.trunk(images).permute([0, 2, 3, 1]);
                 let [_, fh, fw, c] = trunk.dims();
@@ -93,7 +102,7 @@ impl TrunkCache {
         for (&item, &row) in &self.rows {
             items[row] = item;
         }
-        let header = serde_json::json!({ "key": key, "shape": self.shape, "items": items });
+        let header = serde_json::json!({ "key": key, "shape": self.shape, "items": items, "frames": self.frames });
         let tmp = path.with_extension("bin.tmp");
         let write = || -> std::io::Result<()> {
             let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
@@ -118,6 +127,10 @@ impl TrunkCache {
         }
         let shape: [usize; 3] = serde_json::from_value(header["shape"].clone()).ok()?;
         let items: Vec<usize> = serde_json::from_value(header["items"].clone()).ok()?;
+        let frames: Vec<f32> = serde_json::from_value(header["frames"].clone()).ok()?;
+        if frames.len() != items.len() * FRAME_LEN {
+            return None;
+        }
         let body = &bytes[end + 1..];
         if body.len() != items.len() * shape.iter().product::<usize>() * 4 {
             return None;
@@ -129,6 +142,7 @@ impl TrunkCache {
                 .chunks_exact(4)
                 .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
                 .collect(),
+            frames,
         })
     }
 
@@ -136,29 +150,50 @@ impl TrunkCache {
         self.rows.contains_key(&item)
     }
 
+    /// Floats per item of [`TrunkCache::gather`]: the trunk's output, then the frame.
     pub fn item_len(&self) -> usize {
-        self.shape.iter().product()
+        self.shape.iter().product::<usize>() + FRAME_LEN
     }
 
-    /// The cached rows of `items` (all must be cached), each mirrored left-right when
-    /// `flip(item)`: flipping the trunk's output stands in for flipping the photo.
+    /// The cached rows of `items` (all must be cached), each followed by its frame and
+    /// mirrored left-right when `flip(item)`: flipping the trunk's output stands in for
+    /// flipping the photo, and the frame's centre flips with it.
     pub fn gather(&self, items: &[usize], flip: impl Fn(usize) -> bool) -> Vec<f32> {
-        let len = self.item_len();
+        let len = self.item_len() - FRAME_LEN;
         let [_, w, c] = self.shape;
-        let mut out = Vec::with_capacity(items.len() * len);
+        let mut out = Vec::with_capacity(items.len() * (len + FRAME_LEN));
         for &item in items {
             let row = self.rows[&item];
             let source = &self.data[row * len..(row + 1) * len];
+            let mut frame: [f32; FRAME_LEN] = self.frames[row * FRAME_LEN..(row + 1) * FRAME_LEN]
+                .try_into()
+                .expect("four floats");
             if flip(item) {
                 for line in source.chunks_exact(w * c) {
                     for position in line.chunks_exact(c).rev() {
                         out.extend_from_slice(position);
                     }
                 }
+                frame[2] = -frame[2];
             } else {
                 out.extend_from_slice(source);
             }
+            out.extend_from_slice(&frame);
         }
         out
     }
+}
+
+/// `n` items of pixels (or trunk output) each followed by a [`FRAME_LEN`]-float frame →
+/// (the pixels, `[n, 4]` frames).
+pub fn split_frames(values: Vec<f32>, n: usize) -> (Vec<f32>, Vec<f32>) {
+    let item = values.len() / n.max(1);
+    let base = item - FRAME_LEN;
+    let mut pixels = Vec::with_capacity(n * base);
+    let mut frames = Vec::with_capacity(n * FRAME_LEN);
+    for chunk in values.chunks_exact(item) {
+        pixels.extend_from_slice(&chunk[..base]);
+        frames.extend_from_slice(&chunk[base..]);
+    }
+    (pixels, frames)
 }

@@ -18,12 +18,33 @@ fn seed_config_is_the_study() {
     );
     assert_eq!(c.optimizer.epsilon, 1e-8, "PyTorch's Adam ε, not burn's 1e-5");
     let w = c.loss_weights();
+    // γ₁ and γ₂ as the study; λ₁, λ₂ and β are where lookbook departs from it, so that the
+    // steps stay distinct parts of the garment (docs/attention.md).
     assert_eq!(
-        (w.diversity, w.localisation, w.anchor, w.positive),
-        (0.01, 0.1, 0.01, 0.1)
+        (
+            w.diversity,
+            w.localisation,
+            w.anchor,
+            w.positive,
+            w.min_scale,
+            w.max_scale
+        ),
+        (0.01, 0.1, 1.0, 1.0, 0.4, 0.5)
     );
+    assert_eq!(c.model.attention_frame, "garment");
     let seed = c.seed_config(10);
     assert_eq!((seed.feature_height(), seed.feature_width()), (24, 16));
+}
+
+#[test]
+fn every_shipped_config_places_its_steps_on_the_garment() {
+    for name in ["seed.toml", "cpu.toml", "quick.toml", "effnet-cpu.toml"] {
+        let c = config(name);
+        assert_eq!(c.model.attention_frame, "garment", "{name}");
+        assert!(c.seed_config(3).garment_frame(), "{name}");
+        let w = c.loss_weights();
+        assert!(w.anchor >= 1.0 && w.min_scale >= 0.4, "{name}: {w:?}");
+    }
 }
 
 #[test]

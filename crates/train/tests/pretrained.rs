@@ -128,7 +128,12 @@ fn trains_on_the_cached_trunk_and_reloads() {
     );
     let trunk = network.trunk(images);
     assert_eq!(trunk.dims(), [1, 320, 2, 2]);
-    let embedding: Vec<f32> = model.forward_trunk(trunk).embedding().into_data().into_vec().unwrap();
+    let embedding: Vec<f32> = model
+        .forward_trunk(trunk, None)
+        .embedding()
+        .into_data()
+        .into_vec()
+        .unwrap();
     assert_eq!(embedding.len(), 16);
     let norm = embedding.iter().map(|v| v * v).sum::<f32>().sqrt();
     assert!((norm - 1.0).abs() < 1e-4, "norm {norm}");

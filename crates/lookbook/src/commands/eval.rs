@@ -12,11 +12,12 @@ use lookbook_eval::{
 };
 use lookbook_imaging::draw::{Line, line_chart, write_png};
 use lookbook_index::{IndexContents, IndexInfo, Metric, Record, SearchMode};
-use lookbook_recommend::{ListStats, Query as RecommendQuery, RecommendConfig, list_stats, recommend};
+use lookbook_recommend::{ListStats, Query as RecommendQuery, RecommendConfig, RowLabels, list_stats, recommend};
 use serde::Serialize;
 
 use super::embedding::{EmbedderArgs, SplitChoice, embed_with_progress, open_catalog, progress_bar};
 use super::location::IndexLocation;
+use super::recommend::ReachArgs;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -34,9 +35,13 @@ pub enum Protocol {
     Tag,
     /// Recommendations against plain kNN at equal k (--k) over every image of the split:
     /// distance to the query, intra-list diversity, distinct attribute values (--attribute,
-    /// default product_type_name or articleType) and items, share with the query's value;
-    /// for λ = 0, .25, .5, .75.
+    /// default product_type_name or articleType) and items, share with the query's value and
+    /// its group (--group, default product_group_name or subCategory); for λ = 0 … 1.
     Recommend,
+    /// Whether the attention steps find parts of the garment (a seed model's run): share of
+    /// step boxes mostly garment, garment share inside a box, garment covered by the boxes,
+    /// pairwise IoU of the steps, box area; and a grid of explained photos (--png).
+    Attention,
 }
 
 #[derive(Args)]
@@ -60,6 +65,12 @@ pub struct EvalArgs {
     /// K of `--protocol tag` (how many neighbours vote) and of `recommend` (list length).
     #[arg(long, default_value_t = 10)]
     k: usize,
+    /// The coarse attribute `--protocol recommend` checks results stay in (default
+    /// product_group_name, or subCategory).
+    #[arg(long)]
+    group: Option<String>,
+    #[command(flatten)]
+    reach: ReachArgs,
     /// Where to draw the top-k curve (default: eval-PROTOCOL-SPLIT.png in the model's
     /// folder; none for a baseline unless given).
     #[arg(long)]
@@ -96,6 +107,23 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<ExitCode> {
         return index_report(&args, index);
     }
     let catalog = open_catalog(args.catalog.as_ref().expect("clap requires --catalog without --index"))?;
+    if args.protocol == Protocol::Attention {
+        let Some(run) = &args.embedder.model else {
+            bail!("--protocol attention needs --model RUN (a trained seed model)");
+        };
+        let entries: Vec<usize> = (0..catalog.entries.len())
+            .filter(|&i| args.split.accepts(catalog.entries[i].split))
+            .collect();
+        let split = args.split.to_possible_value().expect("no skipped values");
+        return super::attention::attention_report(
+            &catalog,
+            &entries,
+            run,
+            split.get_name(),
+            args.png.clone(),
+            args.json,
+        );
+    }
     let (embedder, model) = args.embedder.embedder()?;
     let order: Vec<usize> = (0..catalog.entries.len())
         .filter(|&i| match args.protocol {
@@ -173,7 +201,7 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<ExitCode> {
                 &args.ks,
             )?
         }
-        Protocol::Tag | Protocol::Recommend => unreachable!("answered above"),
+        Protocol::Tag | Protocol::Recommend | Protocol::Attention => unreachable!("answered above"),
     };
     let report = Report {
         protocol: args.protocol,
@@ -343,6 +371,7 @@ fn protocol_title(protocol: Protocol) -> &'static str {
         Protocol::Category => "category precision@k",
         Protocol::Tag => "kNN tagging accuracy",
         Protocol::Recommend => "recommendations against kNN",
+        Protocol::Attention => "attention steps on the garment",
     }
 }
 
@@ -469,6 +498,7 @@ struct RecommendReport {
     model: String,
     k: usize,
     attribute: String,
+    group: String,
     queries: usize,
     rows: Vec<RecommendRow>,
 }
@@ -499,6 +529,22 @@ fn recommend_report(
     if column.is_none() && !attribute.is_empty() {
         bail!(
             "no column `{attribute}` in {} (columns: {})",
+            catalog.root.display(),
+            catalog.columns.join(", ")
+        );
+    }
+    let group = match &args.group {
+        Some(g) => g.clone(),
+        None => ["product_group_name", "subCategory"]
+            .iter()
+            .find(|c| catalog.columns.iter().any(|x| x == *c))
+            .map(|c| c.to_string())
+            .unwrap_or_default(),
+    };
+    let group_column = catalog.column_index(&group);
+    if group_column.is_none() && !group.is_empty() {
+        bail!(
+            "no column `{group}` in {} (columns: {})",
             catalog.root.display(),
             catalog.columns.join(", ")
         );
@@ -538,9 +584,17 @@ fn recommend_report(
         let part_values = &embedded.parts[row * part_len..][..part_len];
         contents.upsert(record, &embedded.vectors[row * dim..][..dim], part_values)?;
     }
-    let value_of = |row: usize| column.map(|c| entries[row].values[c].clone()).filter(|v| !v.is_empty());
+    let value_in =
+        |column: Option<usize>, row: usize| column.map(|c| entries[row].values[c].clone()).filter(|v| !v.is_empty());
+    let value_of = |row: usize| value_in(column, row);
+    let group_of = |row: usize| value_in(group_column, row);
     let item_of = |row: usize| entries[row].item_id.clone();
-    let lambdas = [0.0f32, 0.25, 0.5, 0.75];
+    let labels = RowLabels {
+        value_of: &value_of,
+        group_of: &group_of,
+        item_of: &item_of,
+    };
+    let lambdas = [0.0f32, 0.25, 0.5, 0.75, 1.0];
     let mut sums = vec![ListStats::default(); lambdas.len() + 1];
     let mut queries = 0usize;
     for row in 0..entries.len() {
@@ -557,13 +611,13 @@ fn recommend_report(
             continue;
         }
         queries += 1;
-        let value = value_of(row);
+        let described = (value_of(row), group_of(row));
         let mut lists = vec![knn];
         for &lambda in &lambdas {
             let config = RecommendConfig {
                 k: args.k,
                 diversity: lambda,
-                ..RecommendConfig::default()
+                ..args.reach.config()
             };
             let query = RecommendQuery {
                 vector: &vector,
@@ -578,25 +632,14 @@ fn recommend_report(
             );
         }
         for (sum, rows) in sums.iter_mut().zip(&lists) {
-            let stats = list_stats(&contents, &vector, value.as_deref(), rows, value_of, item_of);
-            sum.relevance_distance += stats.relevance_distance;
-            sum.diversity += stats.diversity;
-            sum.distinct_values += stats.distinct_values;
-            sum.distinct_items += stats.distinct_items;
-            sum.same_value += stats.same_value;
+            let pair = (described.0.as_deref(), described.1.as_deref());
+            *sum += list_stats(&contents, &vector, pair, rows, &labels);
         }
     }
     if queries == 0 {
         bail!("no queries: the split needs images of at least two items");
     }
-    let n = queries as f64;
-    let mean = |s: &ListStats| ListStats {
-        relevance_distance: s.relevance_distance / n,
-        diversity: s.diversity / n,
-        distinct_values: s.distinct_values / n,
-        distinct_items: s.distinct_items / n,
-        same_value: s.same_value / n,
-    };
+    let mean = |s: &ListStats| s.mean_of(queries);
     let knn_relevance = mean(&sums[0]).relevance_distance;
     let rows: Vec<RecommendRow> = sums
         .iter()
@@ -619,6 +662,7 @@ fn recommend_report(
         model,
         k: args.k,
         attribute: attribute.clone(),
+        group: group.clone(),
         queries,
         rows,
     };
@@ -634,7 +678,7 @@ fn recommend_report(
         let point = |r: &RecommendRow| (r.stats.diversity, r.stats.relevance_distance);
         let lines = [
             Line {
-                label: "recommend, λ = 0 … 0.75".into(),
+                label: "recommend, λ = 0 … 1".into(),
                 points: report.rows[1..].iter().map(point).collect(),
             },
             Line {
@@ -662,28 +706,33 @@ fn recommend_report(
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!(
-            "{} on {}: {} queries, k = {}, attribute {}",
+            "{} on {}: {} queries, k = {}, attribute {}, group {}",
             report.model,
             catalog.root.display(),
             report.queries,
             report.k,
-            report.attribute
+            report.attribute,
+            report.group
         );
         println!(
-            "| method | distance to query (vs kNN) | intra-list diversity | distinct {} | distinct items | same {} as query |",
-            report.attribute, report.attribute
+            "| method | distance to query (vs kNN) | intra-list diversity (vs kNN) | distinct {} | distinct items | same {} as query | same {} as query (vs kNN) |",
+            report.attribute, report.attribute, report.group
         );
-        println!("|---|---|---|---|---|---|");
+        println!("|---|---|---|---|---|---|---|");
+        let knn = report.rows[0].stats;
         for r in &report.rows {
             println!(
-                "| {} | {:.4} ({:.2}) | {:.4} | {:.2} | {:.2} | {:.3} |",
+                "| {} | {:.4} ({:.2}) | {:.4} ({:.2}) | {:.2} | {:.2} | {:.3} | {:.3} ({:.2}) |",
                 r.method,
                 r.stats.relevance_distance,
                 r.relevance_vs_knn,
                 r.stats.diversity,
+                r.stats.diversity / knn.diversity.max(f64::MIN_POSITIVE),
                 r.stats.distinct_values,
                 r.stats.distinct_items,
-                r.stats.same_value
+                r.stats.same_value,
+                r.stats.same_group,
+                r.stats.same_group / knn.same_group.max(f64::MIN_POSITIVE)
             );
         }
     }

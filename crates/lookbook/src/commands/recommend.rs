@@ -32,12 +32,37 @@ pub struct RecommendArgs {
     /// Also recommend other images of the query's own item.
     #[arg(long)]
     include_own_item: bool,
+    #[command(flatten)]
+    reach: ReachArgs,
     /// Only results whose attribute has this value (repeatable).
     #[arg(long, value_parser = parse_filter)]
     filter: Vec<(String, String)>,
     /// Also draw the query and the recommendations, each with its matched part's box (PNG).
     #[arg(long)]
     sheet: Option<PathBuf>,
+}
+
+/// How far from the query a recommendation may wander.
+#[derive(Args, Clone, Copy)]
+pub struct ReachArgs {
+    /// Candidates further from the query than this many times its k-th nearest item's
+    /// distance (by the whole picture) are dropped.
+    #[arg(long, default_value_t = RecommendConfig::default().radius)]
+    radius: f32,
+    /// The weight relevance keeps at λ = 1 (it is 1 at λ = 0).
+    #[arg(long, default_value_t = RecommendConfig::default().relevance_floor)]
+    relevance_floor: f32,
+}
+
+impl ReachArgs {
+    /// The default config with these limits.
+    pub fn config(self) -> RecommendConfig {
+        RecommendConfig {
+            radius: self.radius,
+            relevance_floor: self.relevance_floor,
+            ..RecommendConfig::default()
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -53,6 +78,9 @@ struct Recommended {
     /// for the whole picture); absent without a seed model or when the photo is unreadable.
     #[serde(skip_serializing_if = "Option::is_none")]
     region: Option<[f32; 4]>,
+    /// Where the matched part sits on the garment (`upper left`, ...), with its region.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    part_name: Option<&'static str>,
     image: PathBuf,
     attributes: BTreeMap<String, String>,
 }
@@ -90,6 +118,7 @@ pub fn run(args: RecommendArgs, _quiet: bool) -> Result<ExitCode> {
         diversity: args.diversity,
         pool: args.pool,
         include_own_item: args.include_own_item,
+        ..args.reach.config()
     };
     let picks = recommend(
         contents,
@@ -116,9 +145,12 @@ pub fn run(args: RecommendArgs, _quiet: bool) -> Result<ExitCode> {
             Matched::Whole => 0,
             Matched::Part(t) => t,
         };
-        let (region, boxes) = part_region(seed.as_ref(), &image, step);
+        let part = part_region(seed.as_ref(), &image, step);
         // Step 0 is the whole photo: a frame around it says nothing.
-        fractions.push(if step > 0 { boxes } else { Vec::new() });
+        fractions.push(match &part {
+            Some(part) if step > 0 => vec![part.fraction],
+            _ => Vec::new(),
+        });
         results.push(Recommended {
             rank: i + 1,
             item_id: record.item_id,
@@ -126,7 +158,8 @@ pub fn run(args: RecommendArgs, _quiet: bool) -> Result<ExitCode> {
             matched: pick.matched,
             matched_rank: pick.matched_rank,
             matched_distance: pick.matched_distance,
-            region,
+            region: part.as_ref().map(|p| p.region),
+            part_name: part.filter(|_| step > 0).map(|p| p.name),
             image,
             attributes: record.attributes,
         });
@@ -147,7 +180,7 @@ pub fn run(args: RecommendArgs, _quiet: bool) -> Result<ExitCode> {
                 "{}. {}\n{} d={:.3}",
                 r.rank,
                 r.item_id,
-                matched_text(r.matched),
+                matched_text(r.matched, r.part_name),
                 r.distance
             ),
             boxes,
@@ -168,7 +201,7 @@ pub fn run(args: RecommendArgs, _quiet: bool) -> Result<ExitCode> {
                 r.rank,
                 r.item_id,
                 r.distance,
-                matched_text(r.matched),
+                matched_text(r.matched, r.part_name),
                 r.matched_rank,
                 r.matched_distance,
                 region,
@@ -182,25 +215,37 @@ pub fn run(args: RecommendArgs, _quiet: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn matched_text(matched: Matched) -> String {
-    match matched {
-        Matched::Whole => "whole".into(),
-        Matched::Part(t) => format!("part {t}"),
+/// "whole", the matched part's name ("upper left"), or "part t" when it has none.
+fn matched_text(matched: Matched, name: Option<&str>) -> String {
+    match (matched, name) {
+        (Matched::Whole, _) => "whole".into(),
+        (Matched::Part(_), Some(name)) => name.into(),
+        (Matched::Part(t), None) => format!("part {t}"),
     }
 }
 
-/// Step `step`'s region of `image` (step 0: the whole photo) in its pixels, and the same
-/// as fractions of its size for a sheet. Found by running the model on the image again:
-/// boxes are not stored in the index (a few tens of ms per photo on a CPU).
-pub(crate) fn part_region(seed: Option<&SeedEmbedder>, image: &Path, step: usize) -> (Option<[f32; 4]>, Vec<[f32; 4]>) {
-    let Some(explanation) = seed.and_then(|s| s.explain(image).ok()) else {
-        return (None, Vec::new());
-    };
-    let Some(r) = explanation.regions.get(step).map(|r| r.bbox) else {
-        return (None, Vec::new());
-    };
+/// One step's region in a photo.
+pub(crate) struct PartRegion {
+    /// `[x0, y0, x1, y1]` in the photo's pixels.
+    pub(crate) region: [f32; 4],
+    /// The same as fractions of its size, for a sheet.
+    pub(crate) fraction: [f32; 4],
+    /// Where it sits on the garment.
+    pub(crate) name: &'static str,
+}
+
+/// Step `step`'s region of `image` (step 0: the whole photo). Found by running the model on
+/// the image again: boxes are not stored in the index (a few tens of ms per photo on a CPU).
+pub(crate) fn part_region(seed: Option<&SeedEmbedder>, image: &Path, step: usize) -> Option<PartRegion> {
+    let explanation = seed.and_then(|s| s.explain(image).ok())?;
+    let region = explanation.regions.get(step)?;
+    let r = region.bbox;
     let (w, h) = (explanation.width as f32, explanation.height as f32);
-    (Some(r), vec![[r[0] / w, r[1] / h, r[2] / w, r[3] / h]])
+    Some(PartRegion {
+        region: r,
+        fraction: [r[0] / w, r[1] / h, r[2] / w, r[3] / h],
+        name: region.name,
+    })
 }
 
 #[derive(Args)]
@@ -228,12 +273,16 @@ struct Explained {
     height: u32,
     /// Step 0 (the whole picture), then each attention step: θ and its box in the photo.
     regions: Vec<ExplainedRegion>,
+    /// The garment's bounding box in the photo's pixels (absent when its background is not plain).
+    garment: Option<[f32; 4]>,
     labels: Vec<(String, f32)>,
 }
 
 #[derive(Serialize)]
 struct ExplainedRegion {
     step: usize,
+    /// Where it sits on the garment ("upper left", ...; "whole picture" for step 0).
+    name: &'static str,
     theta: [f32; 4],
     region: [f32; 4],
 }
@@ -280,7 +329,7 @@ pub fn explain(args: ExplainArgs, _quiet: bool) -> Result<ExitCode> {
         .skip(1)
         .map(|r| Annotation {
             bbox: r.bbox,
-            label: format!("step {}", r.step),
+            label: format!("{} {}", r.step, r.name),
         })
         .collect();
     let mut notes = vec!["predicted labels (score):".to_string()];
@@ -302,10 +351,12 @@ pub fn explain(args: ExplainArgs, _quiet: bool) -> Result<ExitCode> {
             .iter()
             .map(|r| ExplainedRegion {
                 step: r.step,
+                name: r.name,
                 theta: [r.theta.sx, r.theta.sy, r.theta.tx, r.theta.ty],
                 region: r.bbox,
             })
             .collect(),
+        garment: explanation.garment,
         labels: explanation.labels.iter().take(args.top).cloned().collect(),
     };
     if args.json {
@@ -314,13 +365,8 @@ pub fn explain(args: ExplainArgs, _quiet: bool) -> Result<ExitCode> {
         println!("{} ({}×{}):", args.image.display(), report.width, report.height);
         for r in &report.regions {
             println!(
-                "  step {}: [{:.0}, {:.0}, {:.0}, {:.0}]{}",
-                r.step,
-                r.region[0],
-                r.region[1],
-                r.region[2],
-                r.region[3],
-                if r.step == 0 { " (the whole picture)" } else { "" }
+                "  step {}: [{:.0}, {:.0}, {:.0}, {:.0}] {}",
+                r.step, r.region[0], r.region[1], r.region[2], r.region[3], r.name
             );
         }
         for (label, score) in &report.labels {

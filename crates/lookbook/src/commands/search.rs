@@ -226,15 +226,12 @@ pub fn run(args: SearchArgs, _quiet: bool) -> Result<ExitCode> {
             let step = contents
                 .row_of(hit.key)
                 .map_or(0, |row| lookbook_recommend::nearest_step(contents, &query.parts, row));
-            let boxes = match (&seed, step) {
-                (Some(seed), 1..) => part_region(Some(seed), &r.image, step).1,
-                _ => Vec::new(),
+            let part = match (&seed, step) {
+                (Some(seed), 1..) => part_region(Some(seed), &r.image, step),
+                _ => None,
             };
-            let part = if boxes.is_empty() {
-                String::new()
-            } else {
-                format!(" part {step}")
-            };
+            let boxes = part.as_ref().map(|p| vec![p.fraction]).unwrap_or_default();
+            let part = part.map_or(String::new(), |p| format!(" {}", p.name));
             tiles.push(Tile {
                 image: r.image.clone(),
                 caption: format!("{}. {}\nd = {:.3}{part}", r.rank, r.item_id, r.distance),
