@@ -594,8 +594,12 @@ fn the_web_page_uploads_a_real_photo_and_the_slider_changes_the_list() {
             let rgb = lookbook_imaging::decode_file(&path, &Default::default(), None, [255; 3]).ok()?;
             let mask = lookbook_imaging::GarmentMask::of(&rgb)?;
             let [x0, y0, x1, y1] = mask.bounds();
-            // Whole in the frame, and filling a fair part of it.
-            (x0 > 0.02 && y0 > 0.02 && x1 < 0.98 && y1 < 0.98 && (x1 - x0) * (y1 - y0) > 0.25).then_some((path, mask))
+            // Whole in the frame, filling a fair part of it, and solid (mostly garment inside
+            // its box, as a top or a dress; not a pack of tights on a grey card).
+            let (w, h) = mask.dimensions();
+            let solid = mask.share_in([x0 * w as f32, y0 * h as f32, x1 * w as f32, y1 * h as f32]);
+            (x0 > 0.02 && y0 > 0.02 && x1 < 0.98 && y1 < 0.98 && (x1 - x0) * (y1 - y0) > 0.25 && solid > 0.7)
+                .then_some((path, mask))
         })
         .next()
         .expect("a packshot among the first 150 articles");

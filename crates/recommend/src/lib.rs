@@ -49,6 +49,18 @@ pub struct RecommendConfig {
     /// would pick by redundancy alone: measured on H&M, a jumper's list then held socks, a
     /// dress and a football shirt.
     pub relevance_floor: f32,
+    /// How much a candidate's nearest part may stand in for the whole picture in its
+    /// relevance at λ = 1 (0: relevance is the whole picture's distance alone).
+    pub part_relevance: f32,
+    /// Candidates are among the ⌈k·(1 + rank_reach·λ)⌉ nearest items of some list (the whole
+    /// picture or a part): at 1, the 2k nearest at λ = 1. Infinite: no such limit. (Chosen on
+    /// H&M's validation split: the items just past the k nearest already leave the query's
+    /// product group more often, and a distance radius alone let λ = 1 drift to 0.78 of
+    /// kNN's same-group share.)
+    pub rank_reach: f32,
+    /// A candidate's relevance (and reach) by its nearest aspects: the mean distance of its
+    /// `aspects` nearest lists (whole picture or part), each in that list's scale.
+    pub aspects: usize,
 }
 
 impl Default for RecommendConfig {
@@ -59,7 +71,10 @@ impl Default for RecommendConfig {
             pool: 0,
             include_own_item: false,
             radius: 1.5,
-            relevance_floor: 0.5,
+            relevance_floor: 0.7,
+            part_relevance: 1.0,
+            rank_reach: 1.0,
+            aspects: 2,
         }
     }
 }
@@ -143,8 +158,8 @@ struct Candidate {
     nearest_aspect: f32,
 }
 
-/// The scale of "near" in one candidate list: σ, the median distance of its k nearest, and
-/// the k-th nearest's distance (the reach of a radius).
+/// The scale of "near" in one candidate list: σ, the median distance of its k nearest items,
+/// and the k-th nearest item's distance (the reach of a radius).
 #[derive(Debug, Clone, Copy)]
 struct ListScale {
     sigma: f32,
@@ -152,8 +167,20 @@ struct ListScale {
 }
 
 impl ListScale {
-    fn of(hits: &[Hit], k: usize) -> ListScale {
-        let mut near: Vec<f32> = hits.iter().take(k.max(1)).map(|h| h.distance).collect();
+    /// The scale of `hits` (nearest first) over their first image of each item.
+    fn of(hits: &[Hit], k: usize, item_of: impl Fn(u64) -> Option<String>) -> ListScale {
+        let mut items = Vec::new();
+        let mut near = Vec::with_capacity(k);
+        for hit in hits {
+            let Some(item) = item_of(hit.key) else { continue };
+            if !items.contains(&item) {
+                items.push(item);
+                near.push(hit.distance);
+                if near.len() == k.max(1) {
+                    break;
+                }
+            }
+        }
         near.sort_by(f32::total_cmp);
         ListScale {
             sigma: near.get(near.len() / 2).copied().unwrap_or(1.0).max(f32::EPSILON),
@@ -245,24 +272,37 @@ pub fn recommend(
             }
         }
     }
-    let scales: Vec<ListScale> = lists.iter().map(|(_, hits)| ListScale::of(hits, config.k)).collect();
+    let scales: Vec<ListScale> = lists
+        .iter()
+        .map(|(_, hits)| ListScale::of(hits, config.k, item_of))
+        .collect();
     let part_queries: Vec<&[f32]> = match part_dim {
         0 => Vec::new(),
         _ => query.parts.chunks_exact(part_dim).collect(),
     };
-    // A candidate's distance in each list, in that list's scales: (in σ, in k-th distances).
+    // A candidate's distance in each list, in that list's scales: (in σ, in k-th distances),
+    // each the mean of its `config.aspects` nearest aspects.
     let aspects = |row: usize, whole: f32| -> (f32, f32) {
-        let mut nearest = (whole / scales[0].sigma, whole / scales[0].kth);
+        let mut in_sigma = vec![whole / scales[0].sigma];
+        let mut in_kth = vec![whole / scales[0].kth];
         if lists.len() > 1 {
             for (t, part) in contents.parts_of(row).chunks_exact(part_dim.max(1)).enumerate() {
                 let (Some(q), Some(scale)) = (part_queries.get(t), scales.get(t + 1)) else {
                     break;
                 };
                 let d = distance(info.metric, q, part);
-                nearest = (nearest.0.min(d / scale.sigma), nearest.1.min(d / scale.kth));
+                in_sigma.push(d / scale.sigma);
+                in_kth.push(d / scale.kth);
             }
         }
-        nearest
+        let best = |mut v: Vec<f32>| {
+            v.sort_by(f32::total_cmp);
+            let m = config.aspects.clamp(1, v.len());
+            v[..m].iter().sum::<f32>() / m as f32
+        };
+        // Near by the whole picture alone is always near enough (λ = 0 is plain kNN).
+        let whole_reach = in_kth[0];
+        (best(in_sigma), best(in_kth).min(whole_reach))
     };
     // Each item once: its image nearest the query.
     let mut by_item: HashMap<String, (Candidate, f32)> = HashMap::new();
@@ -290,12 +330,34 @@ pub fn recommend(
             }
         }
     }
+    // Each item's best rank among the distinct items of any list.
+    let mut item_rank: HashMap<String, usize> = HashMap::new();
+    for (_, hits) in &lists {
+        let mut seen: Vec<String> = Vec::new();
+        for hit in hits {
+            let Some(item) = item_of(hit.key) else { continue };
+            if seen.contains(&item) {
+                continue;
+            }
+            let rank = seen.len();
+            seen.push(item.clone());
+            let best = item_rank.entry(item).or_insert(rank);
+            *best = (*best).min(rank);
+        }
+    }
+    let lambda = config.diversity.clamp(0.0, 1.0);
+    // (∞ · 0 would be NaN: an unlimited reach is no limit at any λ.)
+    let rank_limit = match config.rank_reach {
+        reach if reach.is_finite() => (config.k as f32 * (1.0 + reach.max(0.0) * lambda)).ceil(),
+        _ => f32::INFINITY,
+    };
     // Near enough by the whole picture or by one part: within `radius` × that list's k-th
     // nearest distance. A candidate far from the query in every aspect never qualifies.
     let radius = config.radius.max(1.0);
     let mut candidates: Vec<Candidate> = by_item
         .into_values()
         .filter(|(_, reach)| *reach <= radius)
+        .filter(|(c, _)| item_rank.get(&c.item_id).is_some_and(|&r| (r as f32) < rank_limit))
         .map(|(candidate, _)| candidate)
         .collect();
     candidates.sort_by(|a, b| a.distance.total_cmp(&b.distance).then(a.key.cmp(&b.key)));
@@ -343,7 +405,10 @@ fn maximal_marginal_relevance(
     };
     let relevance: Vec<f32> = candidates
         .iter()
-        .map(|c| (1.0 - lambda) * c.distance / sigma + lambda * c.nearest_aspect.min(c.distance / sigma))
+        .map(|c| {
+            let by_part = lambda * config.part_relevance.clamp(0.0, 1.0);
+            (1.0 - by_part) * c.distance / sigma + by_part * c.nearest_aspect.min(c.distance / sigma)
+        })
         .collect();
     let mut relevance = relevance;
     // Redundancy of each remaining candidate with the picks so far.

@@ -204,15 +204,24 @@ fn a_damaged_or_foreign_cache_is_recomputed_not_trusted() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("trunk-cache.bin");
     assert!(TrunkCache::load(&path, "k").is_none(), "absent");
-    // One photo, a 1×2×1 map (h, w, channels) holding 1.0 and 2.0.
-    fs::write(
-        &path,
-        b"{\"key\":\"k\",\"shape\":[1,2,1],\"items\":[3]}\n\x00\x00\x80\x3f\x00\x00\x00\x40",
-    )
-    .unwrap();
+    // One photo, a 1×2×1 map (h, w, channels) holding 1.0 and 2.0, its garment frame the
+    // left half of the picture. A cache from before frames is not trusted.
+    let body = b"\x00\x00\x80\x3f\x00\x00\x00\x40";
+    let mut old = b"{\"key\":\"k\",\"shape\":[1,2,1],\"items\":[3]}\n".to_vec();
+    old.extend_from_slice(body);
+    fs::write(&path, &old).unwrap();
+    assert!(TrunkCache::load(&path, "k").is_none(), "no frames");
+    let mut framed = b"{\"key\":\"k\",\"shape\":[1,2,1],\"items\":[3],\"frames\":[0.5,1.0,-0.5,0.0]}\n".to_vec();
+    framed.extend_from_slice(body);
+    fs::write(&path, &framed).unwrap();
     let cache = TrunkCache::load(&path, "k").expect("a well-formed cache");
-    assert_eq!(cache.gather(&[3], |_| false), [1.0, 2.0]);
-    assert_eq!(cache.gather(&[3], |_| true), [2.0, 1.0], "mirrored row");
+    // Each item: its map, then its frame; mirrored, the frame's centre moves to the right.
+    assert_eq!(cache.gather(&[3], |_| false), [1.0, 2.0, 0.5, 1.0, -0.5, 0.0]);
+    assert_eq!(
+        cache.gather(&[3], |_| true),
+        [2.0, 1.0, 0.5, 1.0, 0.5, 0.0],
+        "mirrored row"
+    );
     assert!(
         TrunkCache::load(&path, "other").is_none(),
         "another catalogue or preprocessing"

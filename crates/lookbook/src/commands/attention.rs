@@ -62,17 +62,15 @@ pub fn attention_report(
         let measured = photo_attention(mask.as_ref(), &boxes, explanation.width, explanation.height);
         if position % stride == 0 && tiles.len() < GRID_PHOTOS {
             let (w, h) = (explanation.width as f32, explanation.height as f32);
-            let names: Vec<&str> = explanation.regions.iter().skip(1).map(|r| r.name).collect();
             tiles.push(Tile {
                 image: path.clone(),
                 caption: format!(
-                    "{} IoU {} {}\n{}",
+                    "{}  IoU {}\n{}",
                     catalog.entries[entry].item_id,
                     measured.pairwise_iou.map_or("-".into(), |v| format!("{v:.2}")),
                     measured
                         .garment_share
-                        .map_or("no mask".into(), |v| format!("garment {:.0}%", 100.0 * v)),
-                    names.join(", ")
+                        .map_or("no garment mask".into(), |v| format!("boxes {:.0}% garment", 100.0 * v)),
                 ),
                 boxes: boxes.iter().map(|b| [b[0] / w, b[1] / h, b[2] / w, b[3] / h]).collect(),
             });

@@ -52,6 +52,13 @@ pub struct ReachArgs {
     /// The weight relevance keeps at λ = 1 (it is 1 at λ = 0).
     #[arg(long, default_value_t = RecommendConfig::default().relevance_floor)]
     relevance_floor: f32,
+    /// How much a candidate's nearest part stands in for the whole picture in its relevance
+    /// at λ = 1 (0: the whole picture alone).
+    #[arg(long, default_value_t = RecommendConfig::default().part_relevance)]
+    part_relevance: f32,
+    /// Candidates are among the ⌈k·(1 + rank_reach·λ)⌉ nearest items of a list.
+    #[arg(long, default_value_t = RecommendConfig::default().rank_reach)]
+    rank_reach: f32,
 }
 
 impl ReachArgs {
@@ -60,6 +67,8 @@ impl ReachArgs {
         RecommendConfig {
             radius: self.radius,
             relevance_floor: self.relevance_floor,
+            part_relevance: self.part_relevance,
+            rank_reach: self.rank_reach,
             ..RecommendConfig::default()
         }
     }
