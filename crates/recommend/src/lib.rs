@@ -42,8 +42,8 @@ pub struct RecommendConfig {
     pub pool: usize,
     /// Also recommend other images of the query's own item.
     pub include_own_item: bool,
-    /// Candidates further from the query (by the whole picture) than this many times the
-    /// distance of its k-th nearest item are dropped.
+    /// Candidates further from the query than this many times a list's k-th nearest item's
+    /// distance — by the whole picture, and by the mean of their nearest aspects — are dropped.
     pub radius: f32,
     /// The weight relevance keeps at λ = 1 (it falls linearly from 1 at λ = 0). At 0, λ = 1
     /// would pick by redundancy alone: measured on H&M, a jumper's list then held socks, a

@@ -45,8 +45,8 @@ pub struct RecommendArgs {
 /// How far from the query a recommendation may wander.
 #[derive(Args, Clone, Copy)]
 pub struct ReachArgs {
-    /// Candidates further from the query than this many times its k-th nearest item's
-    /// distance (by the whole picture) are dropped.
+    /// Candidates further from the query than this many times a list's k-th nearest item's
+    /// distance, in the whole picture and in their nearest parts, are dropped.
     #[arg(long, default_value_t = RecommendConfig::default().radius)]
     radius: f32,
     /// The weight relevance keeps at λ = 1 (it is 1 at λ = 0).
