@@ -223,6 +223,21 @@ pub fn letterboxed_frame(photo: &RgbImage, spec: &crate::ImageSpec) -> [f32; 4] 
     frame_of([x(x0), y(y0), x(x1), y(y1)])
 }
 
+/// Every name [`part_name`] gives: the garment's box in thirds each way, rows first, then
+/// "whole garment".
+pub const PART_NAMES: [&str; 10] = [
+    "upper left",
+    "upper centre",
+    "upper right",
+    "left",
+    "centre",
+    "right",
+    "lower left",
+    "lower centre",
+    "lower right",
+    "whole garment",
+];
+
 /// Where a part sits on the garment, in words: "upper left", "centre", "lower right", ...
 /// from the centre of `part` within `garment` (both `[x0, y0, x1, y1]` in one frame, e.g.
 /// pixels or fractions of the photo), in thirds of the garment's box each way; a part that
@@ -237,7 +252,7 @@ pub fn part_name(part: [f32; 4], garment: [f32; 4]) -> &'static str {
     ];
     let covered = ((clipped[2] - clipped[0]).max(0.0) * (clipped[3] - clipped[1]).max(0.0)) / (gw * gh);
     if covered > 0.7 {
-        return "whole garment";
+        return PART_NAMES[9];
     }
     let cx = ((part[0] + part[2]) / 2.0 - garment[0]) / gw;
     let cy = ((part[1] + part[3]) / 2.0 - garment[1]) / gh;
@@ -250,12 +265,7 @@ pub fn part_name(part: [f32; 4], garment: [f32; 4]) -> &'static str {
             2
         }
     };
-    const NAMES: [[&str; 3]; 3] = [
-        ["upper left", "upper centre", "upper right"],
-        ["left", "centre", "right"],
-        ["lower left", "lower centre", "lower right"],
-    ];
-    NAMES[third(cy)][third(cx)]
+    PART_NAMES[3 * third(cy) + third(cx)]
 }
 
 #[cfg(test)]

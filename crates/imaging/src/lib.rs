@@ -26,7 +26,7 @@ mod spec;
 
 pub use decode::{DecodeLimits, decode, decode_file};
 pub use error::{BadImage, ImageError};
-pub use garment::{GarmentMask, frame_of, garment_frame, letterboxed_frame, part_name};
+pub use garment::{GarmentMask, PART_NAMES, frame_of, garment_frame, letterboxed_frame, part_name};
 pub use integrity::check_complete;
 pub use loader::{Batch, BatchLoader, LoaderOptions};
 pub use preprocess::{Preprocessor, letterbox, letterbox_geometry, normalise_into, unletterbox_box};

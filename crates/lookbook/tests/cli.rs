@@ -411,30 +411,10 @@ fn a_trained_tiny_model_finds_distinct_parts_of_the_garment() {
     )
     .unwrap();
     let run = dir.path().join("run");
+    common::train(&catalogue, &config, &run);
     let (cat, run_s) = (catalogue.to_str().unwrap(), run.to_str().unwrap());
-    lookbook_ok(&[
-        "-q",
-        "train",
-        "--catalog",
-        cat,
-        "--config",
-        config.to_str().unwrap(),
-        "--out",
-        run_s,
-    ]);
 
-    let names = [
-        "upper left",
-        "upper centre",
-        "upper right",
-        "left",
-        "centre",
-        "right",
-        "lower left",
-        "lower centre",
-        "lower right",
-        "whole garment",
-    ];
+    let names = lookbook_imaging::PART_NAMES;
     for photo in ["0.png", "5.png", "10.png", "15.png"] {
         let out = lookbook_ok(&[
             "explain",

@@ -637,18 +637,7 @@ fn the_web_page_uploads_a_real_photo_and_the_slider_changes_the_list() {
         "the query's attention boxes are drawn"
     );
     // Named by where they sit on the garment, not "part N" …
-    let names = [
-        "upper left",
-        "upper centre",
-        "upper right",
-        "left",
-        "centre",
-        "right",
-        "lower left",
-        "lower centre",
-        "lower right",
-        "whole garment",
-    ];
+    let names = lookbook_imaging::PART_NAMES;
     let labels = seen["query_box_labels"].as_array().unwrap();
     assert!(!labels.is_empty(), "{seen}");
     assert!(labels.iter().all(|l| names.contains(&l.as_str().unwrap())), "{seen}");

@@ -504,7 +504,7 @@ struct RecommendReport {
 }
 
 /// `--protocol recommend`: every image of the split asks for k results from the rest of the
-/// split (its own item left out), by plain kNN and by `recommend` at four λ.
+/// split (its own item left out), by plain kNN and by `recommend` at λ = 0, ¼, ½, ¾ and 1.
 fn recommend_report(
     args: &EvalArgs,
     catalog: &Catalog,
@@ -516,39 +516,18 @@ fn recommend_report(
     if args.k == 0 {
         bail!("--k must be at least 1");
     }
-    let attribute = match &args.attribute {
-        Some(a) => a.clone(),
-        None => ["product_type_name", "articleType"]
-            .iter()
-            .find(|c| catalog.columns.iter().any(|x| x == *c))
-            .map(|c| c.to_string())
-            .or_else(|| catalog.columns.first().cloned())
-            .unwrap_or_default(),
-    };
-    let column = catalog.column_index(&attribute);
-    if column.is_none() && !attribute.is_empty() {
-        bail!(
-            "no column `{attribute}` in {} (columns: {})",
-            catalog.root.display(),
-            catalog.columns.join(", ")
-        );
-    }
-    let group = match &args.group {
-        Some(g) => g.clone(),
-        None => ["product_group_name", "subCategory"]
-            .iter()
-            .find(|c| catalog.columns.iter().any(|x| x == *c))
-            .map(|c| c.to_string())
-            .unwrap_or_default(),
-    };
-    let group_column = catalog.column_index(&group);
-    if group_column.is_none() && !group.is_empty() {
-        bail!(
-            "no column `{group}` in {} (columns: {})",
-            catalog.root.display(),
-            catalog.columns.join(", ")
-        );
-    }
+    let (attribute, column) = column_of(
+        catalog,
+        args.attribute.as_ref(),
+        &["product_type_name", "articleType"],
+        true,
+    )?;
+    let (group, group_column) = column_of(
+        catalog,
+        args.group.as_ref(),
+        &["product_group_name", "subCategory"],
+        false,
+    )?;
     let part_len = parts * part_dim;
     if embedded.parts.len() != entries.len() * part_len {
         bail!(
@@ -737,4 +716,32 @@ fn recommend_report(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The column `given`, else the first of `defaults` the catalogue has (else its first column
+/// when `or_first`, else none: ""), and its index; a named column it lacks is an error.
+fn column_of(
+    catalog: &Catalog,
+    given: Option<&String>,
+    defaults: &[&str],
+    or_first: bool,
+) -> Result<(String, Option<usize>)> {
+    let name = match given {
+        Some(name) => name.clone(),
+        None => defaults
+            .iter()
+            .find(|c| catalog.columns.iter().any(|x| x == *c))
+            .map(|c| c.to_string())
+            .or_else(|| or_first.then(|| catalog.columns.first().cloned()).flatten())
+            .unwrap_or_default(),
+    };
+    let index = catalog.column_index(&name);
+    if index.is_none() && !name.is_empty() {
+        bail!(
+            "no column `{name}` in {} (columns: {})",
+            catalog.root.display(),
+            catalog.columns.join(", ")
+        );
+    }
+    Ok((name, index))
 }

@@ -81,22 +81,27 @@ threads = 1
 pub fn train_and_index(catalogue: &Path, scratch: &Path, run: &Path, index: &Path) {
     let config = scratch.join("tiny.toml");
     fs::write(&config, TINY_CONFIG).unwrap();
+    train(catalogue, &config, run);
     let (cat, run, index) = (
         catalogue.to_str().unwrap(),
         run.to_str().unwrap(),
         index.to_str().unwrap(),
     );
+    lookbook_ok(&["-q", "index", "--model", run, "--catalog", cat, "--out", index]);
+}
+
+/// `lookbook train` on `catalogue` with the config file `config` into `run`.
+pub fn train(catalogue: &Path, config: &Path, run: &Path) {
     lookbook_ok(&[
         "-q",
         "train",
         "--catalog",
-        cat,
+        catalogue.to_str().unwrap(),
         "--config",
         config.to_str().unwrap(),
         "--out",
-        run,
+        run.to_str().unwrap(),
     ]);
-    lookbook_ok(&["-q", "index", "--model", run, "--catalog", cat, "--out", index]);
 }
 
 /// A `lookbook serve` process on a free port of 127.0.0.1, stopped when dropped.
