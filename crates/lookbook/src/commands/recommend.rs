@@ -224,10 +224,12 @@ pub fn run(args: RecommendArgs, _quiet: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// "whole", the matched part's name ("upper left"), or "part t" when it has none.
+/// "whole", "texture" (step 0: the texture encoding of the whole map, as the web page
+/// says), the matched part's name ("upper left"), or "part t" when it has none.
 fn matched_text(matched: Matched, name: Option<&str>) -> String {
     match (matched, name) {
         (Matched::Whole, _) => "whole".into(),
+        (Matched::Part(0), _) => "texture".into(),
         (Matched::Part(_), Some(name)) => name.into(),
         (Matched::Part(t), None) => format!("part {t}"),
     }
