@@ -6,10 +6,11 @@
 //!    attention step's part vector (part t of the query against part t of every image), so
 //!    an item can qualify by its collar, its print or its silhouette alone;
 //! 2. keeps one image per item (the one nearest the query) and leaves out the query's own;
-//! 3. keeps only candidates near enough the query by the whole picture or by one part
-//!    (within [`RecommendConfig::radius`] times that list's k-th nearest distance), so a
-//!    far-off item never comes in: measured on H&M, a jumper's list at λ = 1 held socks, a
-//!    dress and a football shirt before;
+//! 3. keeps only candidates within reach: among the ⌈k·(1 + λ)⌉ nearest items of some list
+//!    ([`RecommendConfig::rank_reach`]) and within [`RecommendConfig::radius`] times the
+//!    lists' k-th nearest distances, by the whole picture or by its nearest aspects — so a
+//!    far-off item never comes in (issue 17: a jumper's list at λ = 1 held socks, a dress and
+//!    a football shirt);
 //! 4. re-ranks by maximal marginal relevance: each pick maximises
 //!    `w·relevance − λ·redundancy` on the retrieval embedding, with w = 1 − λ·(1 − floor)
 //!    ([`RecommendConfig::relevance_floor`]): relevance blends the whole-picture distance
@@ -46,8 +47,7 @@ pub struct RecommendConfig {
     /// distance — by the whole picture, and by the mean of their nearest aspects — are dropped.
     pub radius: f32,
     /// The weight relevance keeps at λ = 1 (it falls linearly from 1 at λ = 0). At 0, λ = 1
-    /// would pick by redundancy alone: measured on H&M, a jumper's list then held socks, a
-    /// dress and a football shirt.
+    /// picks by redundancy alone, as before issue 17.
     pub relevance_floor: f32,
     /// How much a candidate's nearest part may stand in for the whole picture in its
     /// relevance at λ = 1 (0: relevance is the whole picture's distance alone).
@@ -153,8 +153,8 @@ struct Candidate {
     matched: Matched,
     matched_rank: usize,
     matched_distance: f32,
-    /// Its distance to the query in the list it is nearest in, in that list's σ (the whole
-    /// picture or one part): how related it is by its closest aspect.
+    /// The mean of its distances to the query in the `config.aspects` lists it is nearest in
+    /// (whole picture or parts), each in that list's σ: how related it is by its closest aspects.
     nearest_aspect: f32,
 }
 
@@ -167,26 +167,24 @@ struct ListScale {
 }
 
 impl ListScale {
-    /// The scale of `hits` (nearest first) over their first image of each item.
-    fn of(hits: &[Hit], k: usize, item_of: impl Fn(u64) -> Option<String>) -> ListScale {
-        let mut items = Vec::new();
-        let mut near = Vec::with_capacity(k);
-        for hit in hits {
-            let Some(item) = item_of(hit.key) else { continue };
-            if !items.contains(&item) {
-                items.push(item);
-                near.push(hit.distance);
-                if near.len() == k.max(1) {
-                    break;
-                }
-            }
-        }
+    /// The scale of a list's distinct items' distances (nearest first).
+    fn of(items: &[(String, f32)], k: usize) -> ListScale {
+        let mut near: Vec<f32> = items.iter().take(k.max(1)).map(|(_, d)| *d).collect();
         near.sort_by(f32::total_cmp);
         ListScale {
             sigma: near.get(near.len() / 2).copied().unwrap_or(1.0).max(f32::EPSILON),
             kth: near.last().copied().unwrap_or(1.0).max(f32::EPSILON),
         }
     }
+}
+
+/// `hits` (nearest first) as their distinct items, each with its first (nearest) distance.
+fn distinct_items(hits: &[Hit], item_of: impl Fn(u64) -> Option<String>) -> Vec<(String, f32)> {
+    let mut seen = std::collections::HashSet::new();
+    hits.iter()
+        .filter_map(|hit| item_of(hit.key).map(|item| (item, hit.distance)))
+        .filter(|(item, _)| seen.insert(item.clone()))
+        .collect()
 }
 
 /// The attention step (1..=K) whose part vector of `row` is nearest the query's parts (0 when
@@ -272,10 +270,9 @@ pub fn recommend(
             }
         }
     }
-    let scales: Vec<ListScale> = lists
-        .iter()
-        .map(|(_, hits)| ListScale::of(hits, config.k, item_of))
-        .collect();
+    // Each list as its distinct items: their ranks bound the reach, their distances the scale.
+    let list_items: Vec<Vec<(String, f32)>> = lists.iter().map(|(_, hits)| distinct_items(hits, item_of)).collect();
+    let scales: Vec<ListScale> = list_items.iter().map(|items| ListScale::of(items, config.k)).collect();
     let part_queries: Vec<&[f32]> = match part_dim {
         0 => Vec::new(),
         _ => query.parts.chunks_exact(part_dim).collect(),
@@ -331,17 +328,10 @@ pub fn recommend(
         }
     }
     // Each item's best rank among the distinct items of any list.
-    let mut item_rank: HashMap<String, usize> = HashMap::new();
-    for (_, hits) in &lists {
-        let mut seen: Vec<String> = Vec::new();
-        for hit in hits {
-            let Some(item) = item_of(hit.key) else { continue };
-            if seen.contains(&item) {
-                continue;
-            }
-            let rank = seen.len();
-            seen.push(item.clone());
-            let best = item_rank.entry(item).or_insert(rank);
+    let mut item_rank: HashMap<&str, usize> = HashMap::new();
+    for items in &list_items {
+        for (rank, (item, _)) in items.iter().enumerate() {
+            let best = item_rank.entry(item.as_str()).or_insert(rank);
             *best = (*best).min(rank);
         }
     }
@@ -357,7 +347,11 @@ pub fn recommend(
     let mut candidates: Vec<Candidate> = by_item
         .into_values()
         .filter(|(_, reach)| *reach <= radius)
-        .filter(|(c, _)| item_rank.get(&c.item_id).is_some_and(|&r| (r as f32) < rank_limit))
+        .filter(|(c, _)| {
+            item_rank
+                .get(c.item_id.as_str())
+                .is_some_and(|&r| (r as f32) < rank_limit)
+        })
         .map(|(candidate, _)| candidate)
         .collect();
     candidates.sort_by(|a, b| a.distance.total_cmp(&b.distance).then(a.key.cmp(&b.key)));
