@@ -12,6 +12,29 @@ pub enum Metric {
     Cosine,
 }
 
+impl Metric {
+    /// The distance between two vectors of one length: Euclidean, or `1 − cos` (1 when
+    /// either is zero).
+    pub fn distance(self, a: &[f32], b: &[f32]) -> f32 {
+        match self {
+            Metric::Euclidean => a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>().sqrt(),
+            Metric::Cosine => {
+                let (mut dot, mut na, mut nb) = (0.0f32, 0.0f32, 0.0f32);
+                for (x, y) in a.iter().zip(b) {
+                    dot += x * y;
+                    na += x * x;
+                    nb += y * y;
+                }
+                if na == 0.0 || nb == 0.0 {
+                    1.0
+                } else {
+                    1.0 - dot / (na.sqrt() * nb.sqrt())
+                }
+            }
+        }
+    }
+}
+
 impl std::str::FromStr for Metric {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {

@@ -30,7 +30,7 @@
 
 use std::collections::HashMap;
 
-use lookbook_index::{Hit, IndexContents, IndexError, Metric, SearchMode};
+use lookbook_index::{Hit, IndexContents, IndexError, SearchMode};
 use serde::Serialize;
 
 /// How many and how varied.
@@ -125,26 +125,6 @@ pub struct Recommendation {
     pub score: f32,
 }
 
-/// Distance between two vectors by `metric` (Euclidean, or 1 − cos).
-pub fn distance(metric: Metric, a: &[f32], b: &[f32]) -> f32 {
-    match metric {
-        Metric::Euclidean => a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>().sqrt(),
-        Metric::Cosine => {
-            let (mut dot, mut na, mut nb) = (0.0f32, 0.0f32, 0.0f32);
-            for (x, y) in a.iter().zip(b) {
-                dot += x * y;
-                na += x * x;
-                nb += y * y;
-            }
-            if na == 0.0 || nb == 0.0 {
-                1.0
-            } else {
-                1.0 - dot / (na.sqrt() * nb.sqrt())
-            }
-        }
-    }
-}
-
 struct Candidate {
     row: usize,
     key: u64,
@@ -197,7 +177,7 @@ pub fn nearest_step(contents: &IndexContents, query_parts: &[f32], row: usize) -
         .zip(query_parts.chunks_exact(part_dim))
         .enumerate()
         .skip(1)
-        .map(|(t, (a, b))| (t, distance(contents.info.metric, a, b)))
+        .map(|(t, (a, b))| (t, contents.info.metric.distance(a, b)))
         .min_by(|a, b| a.1.total_cmp(&b.1))
         .map_or(0, |(t, _)| t)
 }
@@ -287,7 +267,7 @@ pub fn recommend(
                 let (Some(q), Some(scale)) = (part_queries.get(t), scales.get(t + 1)) else {
                     break;
                 };
-                let d = distance(info.metric, q, part);
+                let d = info.metric.distance(q, part);
                 in_sigma.push(d / scale.sigma);
                 in_kth.push(d / scale.kth);
             }
@@ -308,7 +288,7 @@ pub fn recommend(
         let Ok(record) = contents.records.get(row) else {
             continue;
         };
-        let whole = distance(info.metric, query.vector, contents.vector_of(row));
+        let whole = info.metric.distance(query.vector, contents.vector_of(row));
         let (nearest_aspect, reach) = aspects(row, whole);
         let candidate = Candidate {
             row,
@@ -419,7 +399,7 @@ fn maximal_marginal_relevance(
         relevance.remove(best);
         let chosen_vector = contents.vector_of(chosen.row);
         for (i, candidate) in candidates.iter().enumerate() {
-            let d = distance(metric, chosen_vector, contents.vector_of(candidate.row)) / sigma;
+            let d = metric.distance(chosen_vector, contents.vector_of(candidate.row)) / sigma;
             redundancy[i] = redundancy[i].max((-0.5 * d * d).exp());
         }
         picked.push(Recommendation {
@@ -508,14 +488,14 @@ pub fn list_stats(
     let n = rows.len() as f64;
     let relevance = rows
         .iter()
-        .map(|&r| distance(metric, query, contents.vector_of(r)) as f64)
+        .map(|&r| metric.distance(query, contents.vector_of(r)) as f64)
         .sum::<f64>()
         / n;
     let mut pairs = 0usize;
     let mut pairwise = 0.0f64;
     for (i, &a) in rows.iter().enumerate() {
         for &b in &rows[i + 1..] {
-            pairwise += distance(metric, contents.vector_of(a), contents.vector_of(b)) as f64;
+            pairwise += metric.distance(contents.vector_of(a), contents.vector_of(b)) as f64;
             pairs += 1;
         }
     }
