@@ -113,14 +113,7 @@ impl SeedEmbedder {
         let scores = floats(output.scores.clone().into_data());
         let vector = floats(output.embedding().into_data());
         let part_vectors = floats(output.parts().into_data());
-        let mut labels: Vec<(String, f32)> = self
-            .checkpoint
-            .meta
-            .vocabulary
-            .names()
-            .into_iter()
-            .zip(scores)
-            .collect();
+        let mut labels: Vec<(String, f32)> = self.checkpoint.meta.labels.iter().cloned().zip(scores).collect();
         labels.sort_by(|a, b| b.1.total_cmp(&a.1));
         Explanation {
             width,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use burn::tensor::{Tensor, TensorData};
 use lookbook_imaging::{BadImage, Fit, ImageError, ImageSpec, Preprocessor, ResizeFilter};
 use lookbook_model::{EfficientNetLite, InferBackend};
-use lookbook_pretrained::{EFFICIENTNET_LITE0, WeightsError, locate, read_safetensors};
+use lookbook_pretrained::{EFFICIENTNET_LITE0, locate};
 
 use crate::{EmbedError, Embedder};
 
@@ -46,7 +46,7 @@ impl ImageNetEmbedder {
             )));
         }
         let path = locate(&EFFICIENTNET_LITE0, weights)?;
-        let network = load_efficientnet(&path)?;
+        let network = EfficientNetLite::from_file(&path, &Default::default())?;
         let spec = Self::reference_spec();
         Ok(ImageNetEmbedder {
             network,
@@ -70,17 +70,6 @@ impl ImageNetEmbedder {
         let images = Tensor::<InferBackend, 4>::from_data(TensorData::new(items, [n, 3, h, w]), &Default::default());
         self.network.pooled(images)
     }
-}
-
-/// The network from a converted safetensors file, its names and shapes checked.
-pub fn load_efficientnet(path: &Path) -> Result<EfficientNetLite<InferBackend>, EmbedError> {
-    let tensors = read_safetensors(path)?;
-    EfficientNetLite::from_tensors(&tensors, &Default::default()).map_err(|message| {
-        EmbedError::Weights(WeightsError::Mismatch {
-            path: path.to_path_buf(),
-            message,
-        })
-    })
 }
 
 impl Embedder for ImageNetEmbedder {

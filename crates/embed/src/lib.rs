@@ -22,13 +22,13 @@ use lookbook_imaging::{BadImage, BatchLoader, ImageError, LoaderOptions};
 
 pub use explain::{Explanation, Region, region_box};
 pub use histogram::{HistogramEmbedder, rgb_histogram};
-pub use imagenet::{IMAGENET_MODELS, ImageNetEmbedder, load_efficientnet};
+pub use imagenet::{IMAGENET_MODELS, ImageNetEmbedder};
 pub use seed::SeedEmbedder;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmbedError {
     #[error(transparent)]
-    Checkpoint(#[from] lookbook_train::TrainError),
+    Model(#[from] lookbook_model::ModelError),
     #[error(transparent)]
     Image(#[from] lookbook_imaging::ImageError),
     #[error(transparent)]

@@ -3,10 +3,8 @@
 use std::path::Path;
 
 use burn::tensor::{Tensor, TensorData};
-use lookbook_imaging::{BadImage, ImageError, ImageSpec, Preprocessor};
-use lookbook_model::{EfficientNetLite, InferBackend, SeedModel, SeedOutput};
-use lookbook_train::Checkpoint;
-use lookbook_train::trunk::{FRAME_LEN, split_frames};
+use lookbook_imaging::{BadImage, FRAME_LEN, ImageError, ImageSpec, Preprocessor, split_frames};
+use lookbook_model::{EfficientNetLite, InferBackend, SavedModel, SeedModel, SeedOutput};
 
 use crate::{EmbedError, Embedder};
 
@@ -20,21 +18,18 @@ pub struct SeedEmbedder {
     pub(crate) spec: ImageSpec,
     dim: usize,
     parts: (usize, usize),
-    pub(crate) checkpoint: Checkpoint,
+    pub(crate) checkpoint: SavedModel,
 }
 
 impl SeedEmbedder {
     /// The latest checkpoint of the run folder `run` (or a checkpoint folder itself).
     pub fn from_run(run: &Path) -> Result<Self, EmbedError> {
-        let checkpoint = Checkpoint::open(run)?;
-        let model = checkpoint.load_model::<InferBackend>(&Default::default())?;
-        let config = checkpoint.meta.seed_config();
-        let spec = checkpoint.meta.config.image_spec();
+        let checkpoint = SavedModel::open(run)?;
+        let model = checkpoint.load::<InferBackend>(&Default::default())?;
+        let config = checkpoint.seed_config();
+        let spec = checkpoint.meta.model.image_spec();
         let trunk = if config.pretrained() {
-            Some(lookbook_train::trunk::load_backbone::<InferBackend>(
-                &config.backbone,
-                &Default::default(),
-            )?)
+            Some(EfficientNetLite::pretrained(&config.backbone, None, &Default::default())?)
         } else {
             None
         };
@@ -49,8 +44,13 @@ impl SeedEmbedder {
         })
     }
 
-    pub fn checkpoint(&self) -> &Checkpoint {
+    pub fn checkpoint(&self) -> &SavedModel {
         &self.checkpoint
+    }
+
+    /// How photos are prepared for the model.
+    pub fn spec(&self) -> &ImageSpec {
+        &self.spec
     }
 
     /// `n` loaded images (each its pixels, then its garment frame) → the model's outputs

@@ -154,7 +154,7 @@ impl Preprocessor {
         Ok(())
     }
 
-    /// [`Preprocessor::load_into`] followed by the photo's garment frame
+    /// [`Preprocessor::load_into`] followed by the photo's garment frame ([`FRAME_LEN`] floats)
     /// ([`crate::letterboxed_frame`]): `out` holds 3×H×W + 4 floats.
     pub fn load_framed_into(&self, path: &Path, out: &mut [f32]) -> Result<(), BadImage> {
         let photo = self.decode(path)?;
@@ -175,4 +175,22 @@ impl Preprocessor {
         normalise_into(&letterbox(photo, &self.spec), &self.spec, pixels);
         frame.copy_from_slice(&crate::letterboxed_frame(photo, &self.spec));
     }
+}
+
+/// Floats of a garment frame after an item's pixels ([`Preprocessor::load_framed_into`]) or
+/// after its cached trunk output.
+pub const FRAME_LEN: usize = 4;
+
+/// `n` items of pixels (or trunk output) each followed by a [`FRAME_LEN`]-float frame →
+/// (the pixels, `[n, 4]` frames).
+pub fn split_frames(values: Vec<f32>, n: usize) -> (Vec<f32>, Vec<f32>) {
+    let item = values.len() / n.max(1);
+    let base = item - FRAME_LEN;
+    let mut pixels = Vec::with_capacity(n * base);
+    let mut frames = Vec::with_capacity(n * FRAME_LEN);
+    for chunk in values.chunks_exact(item) {
+        pixels.extend_from_slice(&chunk[..base]);
+        frames.extend_from_slice(&chunk[base..]);
+    }
+    (pixels, frames)
 }

@@ -9,12 +9,16 @@
 //! statistics) is folded into the preceding convolution when the weights are loaded:
 //! the trunk is used for inference, or fine-tuned with its statistics frozen.
 
+use std::path::Path;
+
 use burn::module::{Module, Param};
 use burn::tensor::backend::Backend;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::PaddedConvOptions;
 use burn::tensor::{Tensor, TensorData};
-use lookbook_pretrained::NamedTensor;
+use lookbook_pretrained::{EFFICIENTNET_LITE0, NamedTensor, WeightsError, locate, read_safetensors};
+
+use crate::ModelError;
 
 /// Per stage: (blocks, kernel, stride of the first block, expansion, output channels).
 const STAGES: [(usize, usize, usize, usize, usize); 7] = [
@@ -117,7 +121,32 @@ impl<B: Backend> EfficientNetLite<B> {
 
     /// Builds the network from a PyTorch state dict in lukemelas' EfficientNet-PyTorch
     /// naming (`_conv_stem`, `_bn0`, `_blocks.N._expand_conv`, ...), folding each batch-norm.
-    pub fn from_tensors(tensors: &[NamedTensor], device: &B::Device) -> Result<Self, String> {
+    pub fn from_tensors(tensors: &[NamedTensor], device: &B::Device) -> Result<Self, ModelError> {
+        Self::build(tensors, device).map_err(ModelError::WeightLayout)
+    }
+
+    /// The network from a converted safetensors file, its names and shapes checked.
+    pub fn from_file(path: &Path, device: &B::Device) -> Result<Self, ModelError> {
+        let tensors = read_safetensors(path)?;
+        Self::build(&tensors, device).map_err(|message| {
+            ModelError::Weights(WeightsError::Mismatch {
+                path: path.to_path_buf(),
+                message,
+            })
+        })
+    }
+
+    /// The pretrained network `name` names (one of [`crate::BACKBONES`] but `seed`), with
+    /// weights from `weights` or where [`lookbook_pretrained::locate`] finds them: the one
+    /// loader of a pretrained backbone, for training, embedding and the server alike.
+    pub fn pretrained(name: &str, weights: Option<&Path>, device: &B::Device) -> Result<Self, ModelError> {
+        if name != EFFICIENTNET_LITE0.name {
+            return Err(ModelError::UnknownBackbone(name.to_string()));
+        }
+        Self::from_file(&locate(&EFFICIENTNET_LITE0, weights)?, device)
+    }
+
+    fn build(tensors: &[NamedTensor], device: &B::Device) -> Result<Self, String> {
         let weights = Weights { tensors };
         let stem = weights.conv("_conv_stem", "_bn0", 2, 1, true, device)?;
         let mut blocks = Vec::new();

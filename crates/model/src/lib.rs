@@ -16,19 +16,25 @@ pub mod config;
 pub mod conv3x3;
 pub mod efficientnet;
 pub mod encoding;
+mod error;
 pub mod global;
 pub mod losses;
 pub mod model;
 pub mod pool4;
+pub mod saved;
+mod section;
 pub mod transformer;
 
 pub use backend::SeedBackend;
 pub use config::{ATTENTION_FRAMES, BACKBONES, PROJECTION_INPUTS, SeedConfig};
 pub use efficientnet::EfficientNetLite;
 pub use encoding::TextureEncoding;
+pub use error::ModelError;
 pub use global::GlobalBranch;
 pub use losses::{LossBreakdown, LossWeights};
 pub use model::{SeedModel, SeedOutput, within_frame};
+pub use saved::{ModelMeta, SavedModel};
+pub use section::ModelSection;
 pub use transformer::{Theta, affine_grid, attention_map, footprint, sample_region};
 
 /// The default CPU backend for training.

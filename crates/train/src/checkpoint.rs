@@ -2,6 +2,10 @@
 //! `train-state.bin` (model and Adam records with their parameter ids, for `--resume`)
 //! and `meta.json` (config, label vocabulary, epoch, metrics).
 //!
+//! The read side (opening the latest checkpoint, the model part of `meta.json`, the
+//! weights) is `lookbook_model::saved`, so inference does not link the trainer; this module
+//! writes checkpoints and reads back the whole meta and the training state.
+//!
 //! A checkpoint is written into a fresh `epoch-NNNN.tmp` folder, every file fsynced,
 //! the folder renamed to `epoch-NNNN`, and only then `latest.json` is replaced (write
 //! to a temp file, fsync, rename). A run killed at any point leaves `latest.json`
@@ -17,20 +21,16 @@ use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use lookbook_catalog::LabelVocabulary;
-use lookbook_model::{SeedConfig, SeedModel};
+use lookbook_model::saved::{LATEST, Latest, META_FILE, MODEL_FILE, ModelMeta, checkpoint_dir, check_version, load_weights};
+use lookbook_model::{SavedModel, SeedConfig, SeedModel};
 use serde::{Deserialize, Serialize};
 
 use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::trainer::EpochReport;
 
-/// 2: the attention steps' frame (`model.attention_frame`) and their own offsets; a
-/// version-1 checkpoint is read as placed in the picture's frame, as it was trained.
-pub const FORMAT_VERSION: u32 = 2;
-const LATEST: &str = "latest.json";
-const MODEL_FILE: &str = "model.safetensors";
+pub use lookbook_model::saved::FORMAT_VERSION;
 const STATE_FILE: &str = "train-state.bin";
-const META_FILE: &str = "meta.json";
 
 /// Everything about a checkpoint except its tensors.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -61,11 +61,6 @@ impl CheckpointMeta {
 pub struct Checkpoint {
     pub dir: PathBuf,
     pub meta: CheckpointMeta,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Latest {
-    checkpoint: String,
 }
 
 fn bad(path: &Path, message: impl ToString) -> TrainError {
@@ -126,7 +121,7 @@ where
         fs::remove_dir_all(&dir).map_err(|e| TrainError::io(&dir, e))?;
     }
     fs::rename(&tmp, &dir).map_err(|e| TrainError::io(&dir, e))?;
-    let previous = read_latest(run_dir).ok();
+    let previous = lookbook_model::saved::read_latest(run_dir).ok();
     let latest_tmp = run_dir.join(format!("{LATEST}.tmp"));
     let pointer = serde_json::to_vec(&Latest {
         checkpoint: name.clone(),
@@ -165,49 +160,28 @@ fn split_pair(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((a, b))
 }
 
-fn read_latest(run_dir: &Path) -> Result<String, TrainError> {
-    let path = run_dir.join(LATEST);
-    let bytes = fs::read(&path).map_err(|e| TrainError::io(&path, e))?;
-    let latest: Latest = serde_json::from_slice(&bytes).map_err(|e| bad(&path, e))?;
-    Ok(latest.checkpoint)
-}
-
 impl Checkpoint {
-    /// The latest complete checkpoint of a run folder (or a checkpoint folder itself).
+    /// The latest complete checkpoint of a run folder (or a checkpoint folder itself), with
+    /// the whole of its meta (the trainer's config, vocabulary and history).
     pub fn open(path: &Path) -> Result<Checkpoint, TrainError> {
-        let dir = if path.join(META_FILE).is_file() {
-            path.to_path_buf()
-        } else {
-            path.join(read_latest(path)?)
-        };
+        let dir = checkpoint_dir(path)?;
         let meta_path = dir.join(META_FILE);
         let bytes = fs::read(&meta_path).map_err(|e| TrainError::io(&meta_path, e))?;
         let mut meta: CheckpointMeta = serde_json::from_slice(&bytes).map_err(|e| bad(&meta_path, e))?;
-        if meta.format_version < 2 {
-            meta.config.model.attention_frame = "image".into();
-        }
-        if meta.format_version > FORMAT_VERSION {
-            return Err(bad(
-                &meta_path,
-                format!(
-                    "format version {} is newer than this lookbook ({FORMAT_VERSION})",
-                    meta.format_version
-                ),
-            ));
-        }
+        check_version(&meta_path, meta.format_version)?;
+        // Read as the model crate reads it (a version-1 checkpoint in the picture's frame).
+        meta.config.model = ModelMeta::read(&dir)?.model;
         Ok(Checkpoint { dir, meta })
     }
 
     /// The trained model for inference, from `model.safetensors`.
     pub fn load_model<B: Backend>(&self, device: &B::Device) -> Result<SeedModel<B>, TrainError> {
-        let path = self.dir.join(MODEL_FILE);
-        let mut model = SeedModel::<B>::new(&self.meta.seed_config(), device);
-        let mut store = SafetensorsStore::from_file(&path);
-        let result = model.load_from(&mut store).map_err(|e| bad(&path, e))?;
-        if !result.missing.is_empty() {
-            return Err(bad(&path, format!("missing tensors: {:?}", result.missing)));
-        }
-        Ok(model)
+        Ok(load_weights(&self.dir, &self.meta.seed_config(), device)?)
+    }
+
+    /// The checkpoint as inference opens it.
+    pub fn saved(&self) -> Result<SavedModel, TrainError> {
+        Ok(SavedModel::open(&self.dir)?)
     }
 
     /// Model and optimizer exactly as they were, parameter ids included, to continue training.

@@ -5,6 +5,8 @@ use std::path::Path;
 use lookbook_catalog::{SplitFractions, VocabularyConfig};
 use lookbook_imaging::ImageSpec;
 use lookbook_model::{ATTENTION_FRAMES, BACKBONES, LossWeights, PROJECTION_INPUTS, SeedConfig};
+/// The architecture section, shared with the read side of checkpoints (`lookbook_model::saved`).
+pub use lookbook_model::ModelSection;
 use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;
@@ -20,34 +22,6 @@ pub struct TrainConfig {
     pub loss: LossSection,
     pub augment: AugmentSection,
     pub data: DataSection,
-}
-
-/// The architecture; the study's values by default.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ModelSection {
-    pub input_height: usize,
-    pub input_width: usize,
-    pub dropout: f64,
-    pub region_height: usize,
-    pub region_width: usize,
-    pub codewords: usize,
-    pub encoding_dim: usize,
-    pub lstm_hidden: usize,
-    pub steps: usize,
-    /// `seed` (the study's branch, from scratch) or `efficientnet-lite0` (ImageNet-pretrained
-    /// trunk, frozen and cached; its head convolution is fine-tuned with the attention branch
-    /// unless `optimizer.head_learning_rate` is 0).
-    pub backbone: String,
-    /// A learned projection of the embedding to this many dimensions (0: none).
-    pub projection_dim: usize,
-    /// What the projection sees: `all` (global feature ⊕ step encodings) or `global`.
-    pub projection_input: String,
-    /// Generalised-mean exponent of the global feature's pooling (1 = average, the study).
-    pub gem_power: f64,
-    /// `garment` (the steps are placed in each photo's garment box, found from its plain
-    /// background) or `image` (the study's: over the whole picture).
-    pub attention_frame: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -122,28 +96,6 @@ impl Default for TrainConfig {
             loss: LossSection::default(),
             augment: AugmentSection::default(),
             data: DataSection::default(),
-        }
-    }
-}
-
-impl Default for ModelSection {
-    fn default() -> Self {
-        let s = SeedConfig::new(1);
-        ModelSection {
-            input_height: s.input_height,
-            input_width: s.input_width,
-            dropout: s.dropout,
-            region_height: s.region_height,
-            region_width: s.region_width,
-            codewords: s.codewords,
-            encoding_dim: s.encoding_dim,
-            lstm_hidden: s.lstm_hidden,
-            steps: s.steps,
-            backbone: s.backbone,
-            projection_dim: s.projection_dim,
-            projection_input: s.projection_input,
-            gem_power: s.gem_power,
-            attention_frame: s.attention_frame,
         }
     }
 }
@@ -278,22 +230,7 @@ impl TrainConfig {
     }
 
     pub fn seed_config(&self, num_labels: usize) -> SeedConfig {
-        let m = &self.model;
-        SeedConfig::new(num_labels)
-            .with_input_height(m.input_height)
-            .with_input_width(m.input_width)
-            .with_dropout(m.dropout)
-            .with_region_height(m.region_height)
-            .with_region_width(m.region_width)
-            .with_codewords(m.codewords)
-            .with_encoding_dim(m.encoding_dim)
-            .with_lstm_hidden(m.lstm_hidden)
-            .with_steps(m.steps)
-            .with_backbone(m.backbone.clone())
-            .with_projection_dim(m.projection_dim)
-            .with_projection_input(m.projection_input.clone())
-            .with_gem_power(m.gem_power)
-            .with_attention_frame(m.attention_frame.clone())
+        self.model.seed_config(num_labels)
     }
 
     pub fn loss_weights(&self) -> LossWeights {
@@ -316,18 +253,8 @@ impl TrainConfig {
         }
     }
 
-    /// The study's branch: ImageNet statistics, bilinear. EfficientNet-Lite0: the
-    /// normalisation and filter its weights were trained with ((p − ½)/½, bicubic).
+    /// The preprocessing of the configured network ([`ModelSection::image_spec`]).
     pub fn image_spec(&self) -> ImageSpec {
-        let spec = ImageSpec::with_size(self.model.input_height as u32, self.model.input_width as u32);
-        if self.model.backbone == "seed" {
-            return spec;
-        }
-        ImageSpec {
-            mean: [0.5; 3],
-            std: [0.5; 3],
-            filter: lookbook_imaging::ResizeFilter::Bicubic,
-            ..spec
-        }
+        self.model.image_spec()
     }
 }

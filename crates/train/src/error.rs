@@ -22,8 +22,8 @@ pub enum TrainError {
     Checkpoint { path: PathBuf, message: String },
     #[error("drawing curves.png: {0}")]
     Plot(String),
-    #[error("pretrained backbone: {0}")]
-    Pretrained(String),
+    #[error(transparent)]
+    Model(#[from] lookbook_model::ModelError),
     #[error("{path} already holds a run; pass --resume to continue it or choose another --out")]
     RunExists { path: PathBuf },
 }

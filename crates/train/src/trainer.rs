@@ -25,7 +25,8 @@ use crate::checkpoint::{self, Checkpoint, CheckpointMeta, FORMAT_VERSION};
 use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::metrics;
-use crate::trunk::{FRAME_LEN, TrunkCache, load_backbone, split_frames};
+use crate::trunk::{TrunkCache, load_backbone};
+use lookbook_imaging::{FRAME_LEN, split_frames};
 
 /// One optimisation step, as the progress display sees it.
 #[derive(Debug, Clone)]

@@ -10,21 +10,15 @@ use std::sync::Arc;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use lookbook_catalog::Catalog;
-use lookbook_imaging::{BadImage, BatchLoader, ImageSpec, LoaderOptions, Preprocessor};
+use lookbook_imaging::{BadImage, BatchLoader, FRAME_LEN, ImageSpec, LoaderOptions, Preprocessor, split_frames};
 use lookbook_model::EfficientNetLite;
-use lookbook_pretrained::{EFFICIENTNET_LITE0, locate, read_safetensors};
 
 use crate::error::TrainError;
 
-/// The pretrained network a config names, from the converted weights.
+/// The pretrained network a config names, from the converted weights (the model crate's
+/// one loader, kept here under its old name).
 pub fn load_backbone<Bk: Backend>(name: &str, device: &Bk::Device) -> Result<EfficientNetLite<Bk>, TrainError> {
-    if name != EFFICIENTNET_LITE0.name {
-        return Err(TrainError::Pretrained(format!("unknown backbone {name}")));
-    }
-    let path = locate(&EFFICIENTNET_LITE0, None).map_err(|e| TrainError::Pretrained(e.to_string()))?;
-    let tensors = read_safetensors(&path).map_err(|e| TrainError::Pretrained(e.to_string()))?;
-    EfficientNetLite::from_tensors(&tensors, device)
-        .map_err(|message| TrainError::Pretrained(format!("{}: {message}", path.display())))
+    Ok(EfficientNetLite::pretrained(name, None, device)?)
 }
 
 /// Trunk outputs `[h, w, C]` (channels-last) by catalogue entry, with each photo's garment
@@ -37,9 +31,6 @@ pub struct TrunkCache {
     /// Four floats per row.
     frames: Vec<f32>,
 }
-
-/// Floats [`TrunkCache::gather`] writes per item after the trunk's output: the frame.
-pub const FRAME_LEN: usize = 4;
 
 impl TrunkCache {
     /// Runs `network`'s trunk over `items` (unaugmented); photos that fail to load are
@@ -182,18 +173,4 @@ impl TrunkCache {
         }
         out
     }
-}
-
-/// `n` items of pixels (or trunk output) each followed by a [`FRAME_LEN`]-float frame →
-/// (the pixels, `[n, 4]` frames).
-pub fn split_frames(values: Vec<f32>, n: usize) -> (Vec<f32>, Vec<f32>) {
-    let item = values.len() / n.max(1);
-    let base = item - FRAME_LEN;
-    let mut pixels = Vec::with_capacity(n * base);
-    let mut frames = Vec::with_capacity(n * FRAME_LEN);
-    for chunk in values.chunks_exact(item) {
-        pixels.extend_from_slice(&chunk[..base]);
-        frames.extend_from_slice(&chunk[base..]);
-    }
-    (pixels, frames)
 }

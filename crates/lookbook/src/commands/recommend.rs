@@ -303,7 +303,7 @@ pub fn explain(args: ExplainArgs, _quiet: bool) -> Result<ExitCode> {
         .with_context(|| format!("loading the model in {}", args.model.display()))?;
     let explanation = seed.explain(&args.image).map_err(|bad| anyhow::anyhow!("{bad}"))?;
     // The photo at its own size (the boxes' frame), decoded without the model's downscaling.
-    let spec = seed.checkpoint().meta.config.image_spec();
+    let spec = *seed.spec();
     let photo = decode_file(&args.image, &DecodeLimits::default(), None, [255, 255, 255])
         .map_err(|error| anyhow::anyhow!("{}: {error}", args.image.display()))?;
     let photo = if photo.dimensions() == (explanation.width, explanation.height) {

@@ -1,0 +1,172 @@
+//! The read side of a checkpoint: open a run folder's latest checkpoint (or a checkpoint
+//! folder), read the model part of its `meta.json` and load the weights for inference.
+//! `lookbook-train` writes checkpoints (and reads its training state back); everything that
+//! only runs a model (embedding, the server) reads them here, without linking the trainer.
+//!
+//! ```text
+//! RUN/latest.json                   {"checkpoint": "epoch-0006"}
+//! RUN/epoch-0006/model.safetensors  the weights
+//! RUN/epoch-0006/train-state.bin    model and Adam records (for --resume; the trainer's)
+//! RUN/epoch-0006/meta.json          config, label vocabulary, epoch, metrics
+//! ```
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use burn::store::{ModuleSnapshot, SafetensorsStore};
+use burn::tensor::backend::Backend;
+use serde::{Deserialize, Serialize};
+
+use crate::{ModelError, ModelSection, SeedConfig, SeedModel};
+
+/// 2: the attention steps' frame (`model.attention_frame`) and their own offsets; a
+/// version-1 checkpoint is read as placed in the picture's frame, as it was trained.
+pub const FORMAT_VERSION: u32 = 2;
+/// The run folder's pointer to its latest complete checkpoint.
+pub const LATEST: &str = "latest.json";
+pub const MODEL_FILE: &str = "model.safetensors";
+pub const META_FILE: &str = "meta.json";
+
+/// `latest.json`.
+#[derive(Serialize, Deserialize)]
+pub struct Latest {
+    pub checkpoint: String,
+}
+
+/// The name of the latest checkpoint in `run_dir`.
+pub fn read_latest(run_dir: &Path) -> Result<String, ModelError> {
+    let path = run_dir.join(LATEST);
+    let bytes = fs::read(&path).map_err(|e| ModelError::io(&path, e))?;
+    let latest: Latest = serde_json::from_slice(&bytes).map_err(|e| ModelError::checkpoint(&path, e))?;
+    Ok(latest.checkpoint)
+}
+
+/// The checkpoint folder `path` names: itself when it holds a `meta.json`, else the latest
+/// of the run folder.
+pub fn checkpoint_dir(path: &Path) -> Result<PathBuf, ModelError> {
+    match path.join(META_FILE).is_file() {
+        true => Ok(path.to_path_buf()),
+        false => Ok(path.join(read_latest(path)?)),
+    }
+}
+
+/// The model part of `meta.json`: what a reader needs to rebuild and describe the network.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelMeta {
+    pub format_version: u32,
+    /// Epochs completed.
+    pub epoch: usize,
+    pub model: ModelSection,
+    /// The label scores' names (`column=value`), in output order.
+    pub labels: Vec<String>,
+    /// Training items of the identity loss (its proxies' count; 0 without it).
+    pub identities: usize,
+}
+
+/// `meta.json` as far as the model goes; the trainer's fields are left unread.
+#[derive(Deserialize)]
+struct MetaFile {
+    format_version: u32,
+    epoch: usize,
+    config: ConfigFile,
+    vocabulary: VocabularyFile,
+    #[serde(default)]
+    identities: usize,
+}
+
+#[derive(Deserialize)]
+struct ConfigFile {
+    #[serde(default)]
+    model: ModelSection,
+}
+
+#[derive(Deserialize)]
+struct VocabularyFile {
+    labels: Vec<LabelFile>,
+}
+
+#[derive(Deserialize)]
+struct LabelFile {
+    column: String,
+    value: String,
+}
+
+impl ModelMeta {
+    /// The model part of the checkpoint folder `dir`'s `meta.json`, a version-1 one read as
+    /// it was trained; a newer format than this build reads is an error.
+    pub fn read(dir: &Path) -> Result<ModelMeta, ModelError> {
+        let path = dir.join(META_FILE);
+        let bytes = fs::read(&path).map_err(|e| ModelError::io(&path, e))?;
+        let file: MetaFile = serde_json::from_slice(&bytes).map_err(|e| ModelError::checkpoint(&path, e))?;
+        check_version(&path, file.format_version)?;
+        let mut model = file.config.model;
+        if file.format_version < 2 {
+            model.attention_frame = "image".into();
+        }
+        Ok(ModelMeta {
+            format_version: file.format_version,
+            epoch: file.epoch,
+            model,
+            labels: file
+                .vocabulary
+                .labels
+                .into_iter()
+                .map(|l| format!("{}={}", l.column, l.value))
+                .collect(),
+            identities: file.identities,
+        })
+    }
+
+    pub fn seed_config(&self) -> SeedConfig {
+        self.model.seed_config(self.labels.len()).with_identities(self.identities)
+    }
+}
+
+/// A format version this build reads (older ones are upgraded on read).
+pub fn check_version(meta_path: &Path, version: u32) -> Result<(), ModelError> {
+    match version > FORMAT_VERSION {
+        true => Err(ModelError::checkpoint(
+            meta_path,
+            format!("format version {version} is newer than this lookbook ({FORMAT_VERSION})"),
+        )),
+        false => Ok(()),
+    }
+}
+
+/// A complete checkpoint folder, opened for inference.
+#[derive(Debug, Clone)]
+pub struct SavedModel {
+    pub dir: PathBuf,
+    pub meta: ModelMeta,
+}
+
+impl SavedModel {
+    /// The latest complete checkpoint of a run folder (or a checkpoint folder itself).
+    pub fn open(path: &Path) -> Result<SavedModel, ModelError> {
+        let dir = checkpoint_dir(path)?;
+        let meta = ModelMeta::read(&dir)?;
+        Ok(SavedModel { dir, meta })
+    }
+
+    pub fn seed_config(&self) -> SeedConfig {
+        self.meta.seed_config()
+    }
+
+    /// The trained model, from `model.safetensors`.
+    pub fn load<B: Backend>(&self, device: &B::Device) -> Result<SeedModel<B>, ModelError> {
+        load_weights(&self.dir, &self.seed_config(), device)
+    }
+}
+
+/// The network `config` describes with the weights of checkpoint folder `dir`; every tensor
+/// must be there.
+pub fn load_weights<B: Backend>(dir: &Path, config: &SeedConfig, device: &B::Device) -> Result<SeedModel<B>, ModelError> {
+    let path = dir.join(MODEL_FILE);
+    let mut model = SeedModel::<B>::new(config, device);
+    let mut store = SafetensorsStore::from_file(&path);
+    let result = model.load_from(&mut store).map_err(|e| ModelError::checkpoint(&path, e))?;
+    if !result.missing.is_empty() {
+        return Err(ModelError::checkpoint(&path, format!("missing tensors: {:?}", result.missing)));
+    }
+    Ok(model)
+}

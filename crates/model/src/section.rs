@@ -1,0 +1,94 @@
+//! The `[model]` section of a training config: the architecture, read by training and by
+//! every reader of a checkpoint (it is the model part of `meta.json`).
+
+use lookbook_imaging::{ImageSpec, ResizeFilter};
+use serde::{Deserialize, Serialize};
+
+use crate::SeedConfig;
+
+/// The architecture; the study's values by default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelSection {
+    pub input_height: usize,
+    pub input_width: usize,
+    pub dropout: f64,
+    pub region_height: usize,
+    pub region_width: usize,
+    pub codewords: usize,
+    pub encoding_dim: usize,
+    pub lstm_hidden: usize,
+    pub steps: usize,
+    /// `seed` (the study's branch, from scratch) or `efficientnet-lite0` (ImageNet-pretrained
+    /// trunk, frozen and cached; its head convolution is fine-tuned with the attention branch
+    /// unless `optimizer.head_learning_rate` is 0).
+    pub backbone: String,
+    /// A learned projection of the embedding to this many dimensions (0: none).
+    pub projection_dim: usize,
+    /// What the projection sees: `all` (global feature ⊕ step encodings) or `global`.
+    pub projection_input: String,
+    /// Generalised-mean exponent of the global feature's pooling (1 = average, the study).
+    pub gem_power: f64,
+    /// `garment` (the steps are placed in each photo's garment box, found from its plain
+    /// background) or `image` (the study's: over the whole picture).
+    pub attention_frame: String,
+}
+
+impl Default for ModelSection {
+    fn default() -> Self {
+        let s = SeedConfig::new(1);
+        ModelSection {
+            input_height: s.input_height,
+            input_width: s.input_width,
+            dropout: s.dropout,
+            region_height: s.region_height,
+            region_width: s.region_width,
+            codewords: s.codewords,
+            encoding_dim: s.encoding_dim,
+            lstm_hidden: s.lstm_hidden,
+            steps: s.steps,
+            backbone: s.backbone,
+            projection_dim: s.projection_dim,
+            projection_input: s.projection_input,
+            gem_power: s.gem_power,
+            attention_frame: s.attention_frame,
+        }
+    }
+}
+
+impl ModelSection {
+    /// The network this section describes, with `num_labels` outputs.
+    pub fn seed_config(&self, num_labels: usize) -> SeedConfig {
+        let m = self;
+        SeedConfig::new(num_labels)
+            .with_input_height(m.input_height)
+            .with_input_width(m.input_width)
+            .with_dropout(m.dropout)
+            .with_region_height(m.region_height)
+            .with_region_width(m.region_width)
+            .with_codewords(m.codewords)
+            .with_encoding_dim(m.encoding_dim)
+            .with_lstm_hidden(m.lstm_hidden)
+            .with_steps(m.steps)
+            .with_backbone(m.backbone.clone())
+            .with_projection_dim(m.projection_dim)
+            .with_projection_input(m.projection_input.clone())
+            .with_gem_power(m.gem_power)
+            .with_attention_frame(m.attention_frame.clone())
+    }
+
+    /// The study's branch: ImageNet statistics, bilinear. EfficientNet-Lite0: the
+    /// normalisation and filter its weights were trained with ((p − ½)/½, bicubic).
+    pub fn image_spec(&self) -> ImageSpec {
+        let spec = ImageSpec::with_size(self.input_height as u32, self.input_width as u32);
+        if self.backbone == "seed" {
+            return spec;
+        }
+        ImageSpec {
+            mean: [0.5; 3],
+            std: [0.5; 3],
+            filter: ResizeFilter::Bicubic,
+            ..spec
+        }
+    }
+}
