@@ -6,7 +6,7 @@ use std::path::Path;
 
 use burn::tensor::TensorData;
 use image::RgbImage;
-use lookbook_imaging::{BadImage, GarmentMask, ImageError, ImageSpec, part_name, unletterbox_box};
+use lookbook_imaging::{BadImage, GarmentMask, ImageError, ImageSpec, letterbox_geometry, part_name, unletterbox_box};
 use lookbook_model::Theta;
 
 use crate::SeedEmbedder;
@@ -46,6 +46,31 @@ pub struct Explanation {
     /// gives), from the same forward pass: a server explaining an upload embeds it too.
     pub vector: Vec<f32>,
     pub part_vectors: Vec<f32>,
+}
+
+impl Explanation {
+    /// The attention of every step together (the max), normalised to a peak of 1, at a pixel
+    /// of the photo — as seen through the letterbox of a `spec` input: photo pixel →
+    /// model-input pixel → feature cell. 0 everywhere without attention maps.
+    pub fn heat(&self, spec: &ImageSpec) -> impl Fn(u32, u32) -> f32 + '_ {
+        let (map_h, map_w) = self.map_size;
+        let combined: Vec<f32> = (0..map_h * map_w)
+            .map(|i| self.attention.iter().map(|a| a[i]).fold(0.0f32, f32::max))
+            .collect();
+        let peak = combined.iter().copied().fold(0.0f32, f32::max);
+        let (w, h, left, top) = letterbox_geometry(self.width, self.height, spec.width, spec.height);
+        let (input_w, input_h) = (spec.width as f32, spec.height as f32);
+        move |x: u32, y: u32| -> f32 {
+            if map_h == 0 || peak <= 0.0 {
+                return 0.0;
+            }
+            let lx = left as f32 + (x as f32 + 0.5) * w as f32 / self.width as f32;
+            let ly = top as f32 + (y as f32 + 0.5) * h as f32 / self.height as f32;
+            let col = ((lx / input_w * map_w as f32) as usize).min(map_w - 1);
+            let row = ((ly / input_h * map_h as f32) as usize).min(map_h - 1);
+            combined[row * map_w + col] / peak
+        }
+    }
 }
 
 /// Where θ's crop of a model input of `spec`'s size lies in a `width`×`height` photo.

@@ -29,7 +29,11 @@ impl SeedEmbedder {
         let config = checkpoint.seed_config();
         let spec = checkpoint.meta.model.image_spec();
         let trunk = if config.pretrained() {
-            Some(EfficientNetLite::pretrained(&config.backbone, None, &Default::default())?)
+            Some(EfficientNetLite::pretrained(
+                &config.backbone,
+                None,
+                &Default::default(),
+            )?)
         } else {
             None
         };

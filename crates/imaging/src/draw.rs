@@ -46,16 +46,38 @@ pub fn font_available() -> bool {
     })
 }
 
+/// A picture that could not be drawn or written.
+#[derive(Debug, thiserror::Error)]
+pub enum DrawError {
+    /// The plotting library failed (a font, a backend).
+    #[error("drawing: {0}")]
+    Plot(String),
+    #[error("writing {path}: {message}")]
+    Write { path: PathBuf, message: String },
+}
+
+impl DrawError {
+    fn plot(error: impl std::fmt::Display) -> Self {
+        DrawError::Plot(error.to_string())
+    }
+}
+
 /// Encodes `image` as PNG into `path` through a temporary file and a rename, so a reader
 /// never sees half a picture.
-pub fn write_png(path: &Path, image: &RgbImage) -> Result<(), String> {
+pub fn write_png(path: &Path, image: &RgbImage) -> Result<(), DrawError> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
     image
         .save_with_format(&tmp, image::ImageFormat::Png)
-        .map_err(|e| format!("encoding {}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(|e| DrawError::Write {
+            path: tmp.clone(),
+            message: e.to_string(),
+        })?;
+    std::fs::rename(&tmp, path).map_err(|e| DrawError::Write {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
 }
 
 /// One line of a [`line_chart`]: a label and its (x, y) points.
@@ -76,7 +98,7 @@ const PALETTE: [RGBColor; 6] = [
 
 /// Lines over a shared x axis with a legend; y in [0, 1] for accuracies and shares (up to
 /// the data's maximum when it is small or above 1).
-pub fn line_chart(title: &str, x_label: &str, lines: &[Line], size: (u32, u32)) -> Result<RgbImage, String> {
+pub fn line_chart(title: &str, x_label: &str, lines: &[Line], size: (u32, u32)) -> Result<RgbImage, DrawError> {
     let (width, height) = size;
     let text = font_available();
     let mut pixels = vec![255u8; (width * height * 3) as usize];
@@ -105,19 +127,19 @@ pub fn line_chart(title: &str, x_label: &str, lines: &[Line], size: (u32, u32)) 
         }
         let mut chart = chart
             .build_cartesian_2d(0.0..x_max * 1.02, 0.0..y_top)
-            .map_err(|e| e.to_string())?;
+            .map_err(DrawError::plot)?;
         let mut mesh = chart.configure_mesh();
         if text {
             mesh.x_desc(x_label).label_style((FONT_FAMILY, 14));
         } else {
             mesh.disable_x_mesh().disable_y_mesh().x_labels(0).y_labels(0);
         }
-        mesh.draw().map_err(|e| e.to_string())?;
+        mesh.draw().map_err(DrawError::plot)?;
         for (line, colour) in lines.iter().zip(PALETTE.iter().cycle()) {
             let style = colour.stroke_width(2);
             let series = chart
                 .draw_series(LineSeries::new(line.points.iter().copied(), style))
-                .map_err(|e| e.to_string())?;
+                .map_err(DrawError::plot)?;
             if text {
                 series
                     .label(line.label.as_str())
@@ -125,7 +147,7 @@ pub fn line_chart(title: &str, x_label: &str, lines: &[Line], size: (u32, u32)) 
             }
             chart
                 .draw_series(line.points.iter().map(|&p| Circle::new(p, 3, colour.filled())))
-                .map_err(|e| e.to_string())?;
+                .map_err(DrawError::plot)?;
         }
         if text {
             chart
@@ -135,9 +157,9 @@ pub fn line_chart(title: &str, x_label: &str, lines: &[Line], size: (u32, u32)) 
                 .background_style(WHITE.mix(0.8))
                 .border_style(BLACK)
                 .draw()
-                .map_err(|e| e.to_string())?;
+                .map_err(DrawError::plot)?;
         }
-        root.present().map_err(|e| e.to_string())?;
+        root.present().map_err(DrawError::plot)?;
     }
     Ok(RgbImage::from_raw(width, height, pixels).expect("buffer sized for the image"))
 }
@@ -160,7 +182,7 @@ const GAP: u32 = 8;
 /// A grid of photos, `columns` wide, each fitted into a 160×240 cell with its caption
 /// below. The first tile (the query) gets a red frame. A photo that cannot be read becomes
 /// a grey cell that says so; the sheet is still drawn.
-pub fn contact_sheet(tiles: &[Tile], columns: usize) -> Result<RgbImage, String> {
+pub fn contact_sheet(tiles: &[Tile], columns: usize) -> Result<RgbImage, DrawError> {
     let columns = columns.clamp(1, tiles.len().max(1)) as u32;
     let rows = (tiles.len() as u32).div_ceil(columns).max(1);
     let (cell_w, cell_h) = (TILE_WIDTH + GAP, TILE_HEIGHT + CAPTION_HEIGHT + GAP);
@@ -237,10 +259,10 @@ pub fn contact_sheet(tiles: &[Tile], columns: usize) -> Result<RgbImage, String>
                     (x as i32, (y + TILE_HEIGHT + 4 + 16 * n as u32) as i32),
                     (FONT_FAMILY, 13).into_font().color(&BLACK),
                 ))
-                .map_err(|e| e.to_string())?;
+                .map_err(DrawError::plot)?;
             }
         }
-        root.present().map_err(|e| e.to_string())?;
+        root.present().map_err(DrawError::plot)?;
     }
     Ok(sheet)
 }
@@ -298,7 +320,7 @@ pub fn annotate(
     annotations: &[Annotation],
     heat: Option<&dyn Fn(u32, u32) -> f32>,
     notes: &[String],
-) -> Result<RgbImage, String> {
+) -> Result<RgbImage, DrawError> {
     const PANEL: u32 = 260;
     let (pw, ph) = photo.dimensions();
     let height = ph.max(24 + 18 * notes.len() as u32);
@@ -331,7 +353,7 @@ pub fn annotate(
                 (x, y),
                 (FONT_FAMILY, 16).into_font().color(&colour),
             ))
-            .map_err(|e| e.to_string())?;
+            .map_err(DrawError::plot)?;
         }
         for (i, note) in notes.iter().enumerate() {
             let clipped: String = note.chars().take(34).collect();
@@ -340,9 +362,9 @@ pub fn annotate(
                 (pw as i32 + 10, 10 + 18 * i as i32),
                 (FONT_FAMILY, 14).into_font().color(&BLACK),
             ))
-            .map_err(|e| e.to_string())?;
+            .map_err(DrawError::plot)?;
         }
-        root.present().map_err(|e| e.to_string())?;
+        root.present().map_err(DrawError::plot)?;
     }
     Ok(picture)
 }

@@ -29,5 +29,7 @@ pub use error::{BadImage, ImageError};
 pub use garment::{GarmentMask, PART_NAMES, frame_of, garment_frame, letterboxed_frame, part_name};
 pub use integrity::check_complete;
 pub use loader::{Batch, BatchLoader, LoaderOptions};
-pub use preprocess::{FRAME_LEN, Preprocessor, letterbox, letterbox_geometry, normalise_into, split_frames, unletterbox_box};
+pub use preprocess::{
+    FRAME_LEN, Preprocessor, letterbox, letterbox_geometry, normalise_into, split_frames, unletterbox_box,
+};
 pub use spec::{Fit, ImageSpec, ResizeFilter};

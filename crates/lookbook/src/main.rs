@@ -52,13 +52,13 @@ enum Command {
     /// The nearest images in an index to a photo or to an item id.
     Search(commands::search::SearchArgs),
     /// Tag a photo (or an indexed item) with the attribute values of its nearest images.
-    Tag(commands::search::TagArgs),
+    Tag(commands::tag::TagArgs),
     /// Varied alternatives to a photo or an item: candidates by the whole picture and by each
     /// attention part, re-ranked by maximal marginal relevance, one image per item.
     Recommend(commands::recommend::RecommendArgs),
     /// Draw what the model looks at in a photo: each attention step's box, the attention as
     /// heat, the predicted labels.
-    Explain(commands::recommend::ExplainArgs),
+    Explain(commands::explain::ExplainArgs),
     /// The study's top-k table for a model or baseline on a catalogue.
     Eval(commands::eval::EvalArgs),
     /// The HTTP API and web page over an index: search, recommend, items, images.
@@ -89,9 +89,9 @@ fn main() -> ExitCode {
         Command::Train(args) => commands::train::run(args, cli.quiet),
         Command::Index(args) => commands::index::run(args, cli.quiet),
         Command::Search(args) => commands::search::run(args, cli.quiet),
-        Command::Tag(args) => commands::search::tag(args, cli.quiet),
+        Command::Tag(args) => commands::tag::run(args, cli.quiet),
         Command::Recommend(args) => commands::recommend::run(args, cli.quiet),
-        Command::Explain(args) => commands::recommend::explain(args, cli.quiet),
+        Command::Explain(args) => commands::explain::run(args, cli.quiet),
         Command::Eval(args) => commands::eval::run(args, cli.quiet),
         Command::Serve(args) => commands::serve::run(args, cli.quiet),
         Command::Demo(args) => commands::demo::run(args, cli.quiet),

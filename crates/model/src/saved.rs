@@ -118,7 +118,9 @@ impl ModelMeta {
     }
 
     pub fn seed_config(&self) -> SeedConfig {
-        self.model.seed_config(self.labels.len()).with_identities(self.identities)
+        self.model
+            .seed_config(self.labels.len())
+            .with_identities(self.identities)
     }
 }
 
@@ -160,13 +162,22 @@ impl SavedModel {
 
 /// The network `config` describes with the weights of checkpoint folder `dir`; every tensor
 /// must be there.
-pub fn load_weights<B: Backend>(dir: &Path, config: &SeedConfig, device: &B::Device) -> Result<SeedModel<B>, ModelError> {
+pub fn load_weights<B: Backend>(
+    dir: &Path,
+    config: &SeedConfig,
+    device: &B::Device,
+) -> Result<SeedModel<B>, ModelError> {
     let path = dir.join(MODEL_FILE);
     let mut model = SeedModel::<B>::new(config, device);
     let mut store = SafetensorsStore::from_file(&path);
-    let result = model.load_from(&mut store).map_err(|e| ModelError::checkpoint(&path, e))?;
+    let result = model
+        .load_from(&mut store)
+        .map_err(|e| ModelError::checkpoint(&path, e))?;
     if !result.missing.is_empty() {
-        return Err(ModelError::checkpoint(&path, format!("missing tensors: {:?}", result.missing)));
+        return Err(ModelError::checkpoint(
+            &path,
+            format!("missing tensors: {:?}", result.missing),
+        ));
     }
     Ok(model)
 }

@@ -16,9 +16,9 @@ use tokio::sync::Semaphore;
 use utoipa::{OpenApi, ToSchema};
 
 use crate::ServerConfig;
-use crate::engine::{Engine, QuerySource, QuerySpec};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use lookbook_query::{Answer, AttributeValues, Engine, ItemDetail, ItemPage, QuerySource, QuerySpec};
 
 /// Bytes of multipart framing allowed on top of the upload cap.
 pub(crate) const MULTIPART_SLACK: usize = 64 << 10;
@@ -43,23 +43,6 @@ pub struct ErrorBody {
     pub status: u16,
     /// Why, in words.
     pub error: String,
-}
-
-/// A photo of the index, served by `GET /images/{id}`.
-#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
-pub struct ImageRef {
-    /// The image's key in the index (a decimal string: 64-bit keys do not fit a JSON number).
-    pub id: String,
-    pub url: String,
-}
-
-impl ImageRef {
-    pub fn new(key: u64) -> Self {
-        ImageRef {
-            id: key.to_string(),
-            url: format!("/images/{key}"),
-        }
-    }
 }
 
 /// A search or recommend request by item id (`application/json`).
@@ -100,108 +83,6 @@ pub struct UploadForm {
     pub filter: Option<Vec<String>>,
     /// `true` (default) or `false`: attention boxes of the results.
     pub boxes: Option<bool>,
-}
-
-/// An attention region as fractions of the photo: `[x0, y0, x1, y1]` in 0..1.
-#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
-pub struct RegionBox {
-    /// The attention step (1..=K).
-    pub step: usize,
-    /// Where the part sits on the garment: `upper left`, `centre`, `lower right`, ... (the
-    /// photo's left and right), or `whole garment`.
-    pub name: String,
-    #[serde(rename = "box")]
-    #[schema(rename = "box", min_items = 4, max_items = 4)]
-    pub part_box: Vec<f32>,
-}
-
-/// What the answer was a query for.
-#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
-pub struct QueryInfo {
-    /// The item asked about (absent for an uploaded photo).
-    pub item_id: Option<String>,
-    /// Its image (absent for an uploaded photo).
-    pub image: Option<ImageRef>,
-    /// Where the model looked in the query photo, one box per attention step (empty
-    /// when the index's model has no attention steps).
-    pub regions: Vec<RegionBox>,
-}
-
-/// One result.
-#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
-pub struct ResultItem {
-    pub rank: usize,
-    pub item_id: String,
-    pub image: ImageRef,
-    /// Distance of the whole picture's vectors (the index's metric).
-    pub distance: f32,
-    /// `whole`: matched as a whole garment; `part`: an attention part brought it in.
-    pub matched: String,
-    /// The matched attention step (present when `matched` is `part`; 0 is the texture of the whole map).
-    pub part: Option<usize>,
-    /// The matched part's name in the result's photo (`upper left`, ...; with its box).
-    pub part_name: Option<String>,
-    /// The matched part's box in the result's photo, fractions `[x0, y0, x1, y1]`.
-    #[serde(rename = "box")]
-    #[schema(rename = "box")]
-    pub part_box: Option<Vec<f32>>,
-    /// Recommend only: the rank and distance in the list it was picked from.
-    pub matched_rank: Option<usize>,
-    pub matched_distance: Option<f32>,
-    pub attributes: BTreeMap<String, String>,
-}
-
-/// The answer to a search or recommend request.
-#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
-pub struct Answer {
-    /// `search` or `recommend`.
-    pub mode: String,
-    /// λ of a recommendation.
-    pub diversity: Option<f32>,
-    pub query: QueryInfo,
-    pub results: Vec<ResultItem>,
-    /// Time spent answering (embedding, search, boxes), without waiting in line.
-    pub took_ms: f64,
-}
-
-/// An item and its images.
-#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
-pub struct ItemDetail {
-    pub item_id: String,
-    /// Its first image's attributes.
-    pub attributes: BTreeMap<String, String>,
-    pub images: Vec<ImageRef>,
-}
-
-/// A page of items.
-#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
-pub struct ItemPage {
-    /// Items that pass the filter.
-    pub total: usize,
-    pub offset: usize,
-    pub items: Vec<ItemDetail>,
-}
-
-/// The values of one attribute, most common first (for filters).
-#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
-pub struct AttributeValues {
-    pub attribute: String,
-    /// Distinct values in the index (the list holds the most common 60).
-    pub distinct: usize,
-    pub values: Vec<ValueCount>,
-}
-
-#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
-pub struct ValueCount {
-    pub value: String,
-    /// Images with that value.
-    pub images: usize,
-}
-
-impl From<(String, usize)> for ValueCount {
-    fn from((value, images): (String, usize)) -> Self {
-        ValueCount { value, images }
-    }
 }
 
 /// The server is up.
@@ -299,7 +180,7 @@ pub(crate) async fn list_items(
     let limit = number(&mut params, "limit", 48)?.min(500);
     let filter: BTreeMap<String, String> = params.into_iter().collect();
     let engine = Arc::clone(&state.engine);
-    blocking(move || engine.list_items(offset, limit, &filter))
+    blocking(move || Ok(engine.list_items(offset, limit, &filter)?))
         .await
         .map(Json)
 }
@@ -312,7 +193,7 @@ pub(crate) async fn list_items(
     responses((status = 200, body = ItemDetail), (status = 404, body = ErrorBody))
 )]
 pub(crate) async fn item(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ItemDetail>, ApiError> {
-    state.engine.item(&id).map(Json)
+    Ok(Json(state.engine.item(&id)?))
 }
 
 /// A photo of the index, by its image id (never by a path).
@@ -451,8 +332,6 @@ async fn parse_query(state: &AppState, request: Request, recommending: bool) -> 
                 ApiError::new(status, rejection.body_text())
             })?;
         return Ok(QuerySpec {
-            source: QuerySource::Item(body.item_id),
-            k: body.k,
             filter: body.filter,
             diversity: if recommending {
                 body.diversity.or(default_diversity)
@@ -460,6 +339,7 @@ async fn parse_query(state: &AppState, request: Request, recommending: bool) -> 
                 None
             },
             boxes: body.boxes,
+            ..QuerySpec::search(QuerySource::Item(body.item_id), body.k)
         });
     }
     if content_type.starts_with("multipart/form-data") {
@@ -467,11 +347,8 @@ async fn parse_query(state: &AppState, request: Request, recommending: bool) -> 
             .await
             .map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))?;
         let mut spec = QuerySpec {
-            source: QuerySource::Photo(Vec::new()),
-            k: default_k(),
-            filter: BTreeMap::new(),
             diversity: default_diversity,
-            boxes: true,
+            ..QuerySpec::search(QuerySource::Photo(Vec::new()), default_k())
         };
         let mut photo = None;
         while let Some(field) = form
@@ -584,7 +461,13 @@ fn check_pixels(bytes: &[u8], max_pixels: u64) -> Result<(), ApiError> {
 }
 
 /// Runs a query on the blocking pool once an inference permit is free, within the timeout.
-async fn run_query(state: &AppState, spec: QuerySpec) -> Result<crate::api::Answer, ApiError> {
+async fn run_query(state: &AppState, spec: QuerySpec) -> Result<Answer, ApiError> {
+    if spec.k == 0 || spec.k > state.config.max_k {
+        return Err(ApiError::bad_request(format!(
+            "k must be 1..={}, not {}",
+            state.config.max_k, spec.k
+        )));
+    }
     if state.waiting.load(Ordering::Relaxed) >= state.config.max_queue {
         return Err(ApiError::unavailable(format!(
             "{} requests are already waiting; try again shortly",
@@ -601,7 +484,7 @@ async fn run_query(state: &AppState, spec: QuerySpec) -> Result<crate::api::Answ
         blocking(move || {
             let _permit = permit;
             let _running = metrics.inference_running();
-            engine.query(spec)
+            Ok(engine.query(&spec)?)
         })
         .await
     };

@@ -5,6 +5,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use lookbook_imaging::ImageError;
+use lookbook_query::QueryError;
 
 use crate::api::ErrorBody;
 
@@ -62,6 +63,21 @@ impl ApiError {
             _ => StatusCode::BAD_REQUEST,
         };
         Self::new(status, format!("the uploaded image: {error}"))
+    }
+}
+
+/// The engine's reasons as statuses: not found 404, bad request 400, a bad photo 400 or
+/// 413, not loaded 503, the rest 500 (logged).
+impl From<QueryError> for ApiError {
+    fn from(error: QueryError) -> Self {
+        match error {
+            QueryError::NotFound(message) => ApiError::not_found(message),
+            QueryError::BadRequest(message) => ApiError::bad_request(message),
+            QueryError::BadImage(error) => ApiError::bad_image(error),
+            QueryError::BadFile(bad) => ApiError::bad_image(bad.error),
+            QueryError::Unavailable(message) => ApiError::unavailable(message),
+            QueryError::Internal(message) => ApiError::internal(message),
+        }
     }
 }
 

@@ -1,14 +1,13 @@
 //! lookbook's HTTP API and web page (axum on tokio).
 //!
-//! [`Engine`] holds what answers come from — the index, the model that embeds uploads, the
-//! attention boxes — and does the blocking work; [`router`] maps routes to it (`api`),
+//! [`Engine`] (`lookbook-query`, shared with the CLI) holds what answers come from — the index,
+//! the model that embeds uploads, the attention boxes — and does the blocking work; [`router`] maps routes to it (`api`),
 //! with request limits, metrics (`/metrics`) and the OpenAPI document (`/api/openapi.json`,
 //! derived from the handlers and their types); [`serve`] runs it until Ctrl-C or SIGTERM.
 //! Model inference runs on tokio's blocking pool behind a semaphore, so a slow forward pass
 //! never stalls the runtime and bursts wait in line instead of overcommitting the CPU.
 
 mod api;
-mod engine;
 mod error;
 mod metrics;
 mod page;
@@ -26,11 +25,12 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use utoipa::OpenApi;
 
-pub use api::{
-    Answer, AttributeValues, ErrorBody, Health, ImageRef, ItemDetail, ItemPage, QueryInfo, RegionBox, ResultItem,
-};
-pub use engine::{Engine, QuerySource, QuerySpec};
+pub use api::{ErrorBody, Health};
 pub use error::{ApiError, ServerError};
+pub use lookbook_query::{
+    Answer, AttributeValues, Engine, ImageRef, ItemDetail, ItemPage, QueryInfo, QuerySource, QuerySpec, RegionBox,
+    ResultItem,
+};
 
 /// Limits and sizes of a server.
 #[derive(Debug, Clone)]
@@ -45,6 +45,8 @@ pub struct ServerConfig {
     pub inference_slots: usize,
     /// Queries allowed to wait for a slot; more are answered 503 at once.
     pub max_queue: usize,
+    /// The largest k a search or recommend request may ask for.
+    pub max_k: usize,
 }
 
 impl Default for ServerConfig {
@@ -56,6 +58,7 @@ impl Default for ServerConfig {
             timeout: Duration::from_secs(30),
             inference_slots: cores,
             max_queue: 256,
+            max_k: 200,
         }
     }
 }

@@ -21,7 +21,9 @@ use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use lookbook_catalog::LabelVocabulary;
-use lookbook_model::saved::{LATEST, Latest, META_FILE, MODEL_FILE, ModelMeta, checkpoint_dir, check_version, load_weights};
+use lookbook_model::saved::{
+    LATEST, Latest, META_FILE, MODEL_FILE, ModelMeta, check_version, checkpoint_dir, load_weights,
+};
 use lookbook_model::{SavedModel, SeedConfig, SeedModel};
 use serde::{Deserialize, Serialize};
 

@@ -4,9 +4,9 @@ use std::path::Path;
 
 use lookbook_catalog::{SplitFractions, VocabularyConfig};
 use lookbook_imaging::ImageSpec;
-use lookbook_model::{ATTENTION_FRAMES, BACKBONES, LossWeights, PROJECTION_INPUTS, SeedConfig};
 /// The architecture section, shared with the read side of checkpoints (`lookbook_model::saved`).
 pub use lookbook_model::ModelSection;
+use lookbook_model::{ATTENTION_FRAMES, BACKBONES, LossWeights, PROJECTION_INPUTS, SeedConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use lookbook_imaging::draw::{FONT_FAMILY, font_available, write_png};
+use lookbook_imaging::draw::{DrawError, FONT_FAMILY, font_available, write_png};
 use plotters::prelude::*;
 
 use crate::error::TrainError;
@@ -98,9 +98,9 @@ pub fn write_curves(run_dir: &Path, history: &[EpochReport]) -> Result<PathBuf, 
         panel(&left, "training loss", history, &losses, text)
             .and_then(|()| panel(&right, "validation", history, &metrics, text))
             .and_then(|()| root.present().map_err(|e| e.to_string()))
-            .map_err(TrainError::Plot)?;
+            .map_err(DrawError::Plot)?;
     }
     let image = image::RgbImage::from_raw(WIDTH, HEIGHT, pixels).expect("buffer sized for the image");
-    write_png(&path, &image).map_err(TrainError::Plot)?;
+    write_png(&path, &image)?;
     Ok(path)
 }

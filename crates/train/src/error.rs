@@ -21,7 +21,7 @@ pub enum TrainError {
     #[error("checkpoint {path}: {message}")]
     Checkpoint { path: PathBuf, message: String },
     #[error("drawing curves.png: {0}")]
-    Plot(String),
+    Plot(#[from] lookbook_imaging::draw::DrawError),
     #[error(transparent)]
     Model(#[from] lookbook_model::ModelError),
     #[error("{path} already holds a run; pass --resume to continue it or choose another --out")]

@@ -402,4 +402,3 @@ impl IndexContents {
         &self.parts[row * len..][..len]
     }
 }
-

@@ -31,8 +31,8 @@ mod rows;
 mod writer;
 
 pub use contents::{ExternalIndex, IndexContents, Predicate, SearchMode};
-pub use manifest::{FORMAT, IndexInfo, Record, VERSION};
 pub(crate) use manifest::f32_bytes;
+pub use manifest::{FORMAT, IndexInfo, Record, VERSION};
 pub use reader::IndexReader;
 pub use rows::FloatRows;
 pub use writer::{FailPoint, IndexWriter};

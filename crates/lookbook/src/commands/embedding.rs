@@ -8,13 +8,11 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use lookbook_catalog::{Catalog, OpenOptions, Split};
-use lookbook_embed::{Embedded, Embedder, HistogramEmbedder, ImageNetEmbedder, SeedEmbedder, embed_images};
-use lookbook_imaging::LoaderOptions;
+use lookbook_embed::{Embedded, Embedder, HistogramEmbedder, embed_images};
+use lookbook_query::HISTOGRAM_MODEL;
 
-/// The `model` an index records for the histogram baseline.
-pub const HISTOGRAM_MODEL: &str = "baseline:histogram";
-/// `--model imagenet:NAME`: a pretrained network's pooled features, untrained here.
-pub const IMAGENET_PREFIX: &str = "imagenet:";
+use super::query::open_model;
+use lookbook_imaging::LoaderOptions;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Baseline {
@@ -49,19 +47,10 @@ impl EmbedderArgs {
     }
 }
 
-/// The embedder an index's `model` string names.
+/// The embedder an index's `model` string names, and the `model` an index built with it records.
 pub fn embedder_for(model: &Path) -> Result<(Arc<dyn Embedder>, String)> {
-    if model.as_os_str() == HISTOGRAM_MODEL {
-        return Ok((Arc::new(HistogramEmbedder::new()), HISTOGRAM_MODEL.into()));
-    }
-    if let Some(name) = model.to_str().and_then(|m| m.strip_prefix(IMAGENET_PREFIX)) {
-        let embedder = ImageNetEmbedder::new(name, None)?;
-        return Ok((Arc::new(embedder), format!("{IMAGENET_PREFIX}{name}")));
-    }
-    let seed = SeedEmbedder::from_run(model).with_context(|| format!("loading the model in {}", model.display()))?;
-    let dir = seed.checkpoint().dir.clone();
-    let dir = dir.canonicalize().unwrap_or(dir);
-    Ok((Arc::new(seed), dir.display().to_string()))
+    let opened = open_model(model)?;
+    Ok((opened.embedder, opened.recorded))
 }
 
 /// A catalogue read with default options (as `lookbook train` reads it).

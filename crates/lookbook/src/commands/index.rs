@@ -182,7 +182,7 @@ struct RemoveArgs {
     image: Vec<PathBuf>,
     /// Every image whose attribute has this value, e.g. product_group_name=Unknown (repeatable;
     /// an image must match all).
-    #[arg(long, value_parser = super::search::parse_filter)]
+    #[arg(long, value_parser = super::query::parse_filter)]
     filter: Vec<(String, String)>,
 }
 

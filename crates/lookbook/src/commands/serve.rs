@@ -7,12 +7,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use lookbook_embed::{Embedder, SeedEmbedder};
 use lookbook_server::{Engine, ServerConfig};
 
-use super::embedding::embedder_for;
 use super::location::IndexLocation;
-use super::recommend::seed_model;
+use super::query::open_model;
 
 #[derive(Args, Clone)]
 pub struct ServeArgs {
@@ -46,21 +44,17 @@ pub fn engine(args: &ServeArgs) -> Result<Engine> {
         .model
         .clone()
         .unwrap_or_else(|| PathBuf::from(&contents.info.model));
-    // A seed model is both the embedder and the source of attention boxes: load it once.
-    let (embedder, seed): (Option<Arc<dyn Embedder>>, Option<Arc<SeedEmbedder>>) = match seed_model(&model) {
-        Some(seed) => {
-            let seed = Arc::new(seed);
-            (Some(Arc::clone(&seed) as Arc<dyn Embedder>), Some(seed))
+    // A seed model is both the embedder and the source of attention boxes: loaded once.
+    let (embedder, seed) = match open_model(&model) {
+        Ok(opened) => (Some(opened.embedder), opened.seed),
+        Err(error) => {
+            eprintln!("warning: {error:#}; photo uploads are refused, queries by item id work");
+            (None, None)
         }
-        None => match embedder_for(&model) {
-            Ok((embedder, _)) => (Some(embedder), None),
-            Err(error) => {
-                eprintln!("warning: {error:#}; photo uploads are refused, queries by item id work");
-                (None, None)
-            }
-        },
     };
-    Engine::new(contents, embedder, seed).context("reading the index's records")
+    Engine::new(contents, embedder, seed)
+        .browsable()
+        .context("reading the index's records")
 }
 
 pub fn config(args: &ServeArgs) -> ServerConfig {

@@ -1,0 +1,133 @@
+//! What `search`, `recommend` and `tag` share: the index, the query, and the engine
+//! (`lookbook-query`, the same one the server answers with) over them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use lookbook_embed::SeedEmbedder;
+use lookbook_index::SearchMode;
+use lookbook_query::{Engine, ImageRef, OpenedModel, QuerySource};
+
+use super::location::IndexLocation;
+
+#[derive(Args)]
+pub struct QueryArgs {
+    /// Index folder (from `lookbook index`), or postgres://user@host:port/db?table=NAME.
+    #[arg(long)]
+    pub(crate) index: IndexLocation,
+    /// A photo, or the item id of an image in the index.
+    pub(crate) query: String,
+    /// The model to embed a photo query with (default: the one the index was built with).
+    #[arg(long)]
+    pub(crate) model: Option<PathBuf>,
+    /// Search every vector instead of the HNSW graph or IVF lists.
+    #[arg(long)]
+    exact: bool,
+    /// Graph candidates per query (speed against recall; default: the index's).
+    #[arg(long)]
+    ef: Option<usize>,
+    /// IVF lists scanned per query (speed against recall; default: the index's).
+    #[arg(long)]
+    probes: Option<usize>,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+pub fn parse_filter(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(c, v)| (c.trim().to_string(), v.trim().to_string()))
+        .ok_or_else(|| format!("`{text}`: expected COLUMN=VALUE"))
+}
+
+/// `--filter` pairs as the engine takes them.
+pub fn filter_map(filter: &[(String, String)]) -> BTreeMap<String, String> {
+    filter.iter().cloned().collect()
+}
+
+/// The engine over the opened index, and the query as it names it.
+pub(crate) struct Opened {
+    pub(crate) engine: Engine,
+    pub(crate) source: QuerySource,
+    pub(crate) mode: SearchMode,
+}
+
+impl QueryArgs {
+    /// Opens the index and, for a photo query, its model; with `boxes`, the seed model for
+    /// attention boxes even when the query is an item id.
+    pub(crate) fn open(&self, boxes: bool) -> Result<Opened> {
+        let mut contents = self.index.open()?;
+        if let Some(ef) = self.ef {
+            contents.set_expansion_search(ef);
+        }
+        if let Some(probes) = self.probes {
+            contents.set_probes(probes);
+        }
+        let model = self
+            .model
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(&contents.info.model));
+        let photo = PathBuf::from(&self.query);
+        let (embedder, seed) = match photo.is_file() {
+            true => {
+                let opened = open_model(&model)?;
+                (Some(opened.embedder), opened.seed)
+            }
+            false if boxes => (None, seed_for_boxes(&model)),
+            false => (None, None),
+        };
+        let engine = Engine::new(contents, embedder, seed);
+        let source = match photo.is_file() {
+            true => QuerySource::File(photo),
+            false if engine.has_item(&self.query)? => QuerySource::Item(self.query.clone()),
+            false => bail!(
+                "`{}` is neither a readable image file nor an item id in the index",
+                self.query
+            ),
+        };
+        let mode = if self.exact {
+            SearchMode::Exact
+        } else {
+            SearchMode::Auto
+        };
+        Ok(Opened { engine, source, mode })
+    }
+}
+
+impl Opened {
+    /// The query's photo: the file given, or the first image of the item asked about.
+    pub(crate) fn photo(&self, image: Option<&ImageRef>) -> Option<PathBuf> {
+        match &self.source {
+            QuerySource::File(path) => Some(path.clone()),
+            _ => self.engine.image_path(image?.key()?),
+        }
+    }
+
+    /// The photo file of a result.
+    pub(crate) fn image_path(&self, image: &ImageRef) -> Result<PathBuf> {
+        image
+            .key()
+            .and_then(|key| self.engine.image_path(key))
+            .with_context(|| format!("image {} came back from a search but has no record", image.id))
+    }
+}
+
+/// The model an index names (or `--model`), with what went wrong in words.
+pub fn open_model(model: &Path) -> Result<OpenedModel> {
+    OpenedModel::open(model).with_context(|| format!("loading the model in {}", model.display()))
+}
+
+/// The seed model behind an index for attention boxes, when it has one that loads (without
+/// one, answers carry no boxes: said on stderr, not an error).
+pub(crate) fn seed_for_boxes(model: &Path) -> Option<Arc<SeedEmbedder>> {
+    match OpenedModel::open_seed(model) {
+        Ok(seed) => seed,
+        Err(err) => {
+            eprintln!("no part boxes: {err}");
+            None
+        }
+    }
+}

@@ -1,0 +1,554 @@
+//! The engine: an opened index, the model that embeds photo queries, and the queries over
+//! them. Every method is blocking (model inference, index scans); the server calls them on
+//! tokio's blocking pool.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use lookbook_embed::{Embedder, SeedEmbedder};
+use lookbook_eval::knn_probabilities;
+use lookbook_index::{Hit, IndexContents, Predicate, SearchMode};
+use lookbook_recommend::{Matched, Query, RecommendConfig, nearest_step, recommend};
+
+use crate::answer::{Answer, AttributeValues, ImageRef, ItemDetail, ItemPage, QueryInfo, ResultItem, Tagged};
+use crate::error::QueryError;
+use crate::regions::{BoxCache, PhotoBoxes};
+
+/// Values listed per attribute for the page's filters.
+const FACET_VALUES: usize = 60;
+
+/// Where the query vector comes from.
+#[derive(Debug, Clone)]
+pub enum QuerySource {
+    /// The first image of an item in the index (its own images are left out of the answer).
+    Item(String),
+    /// A photo's bytes (an upload).
+    Photo(Vec<u8>),
+    /// A photo file.
+    File(PathBuf),
+}
+
+/// One search or recommend request.
+#[derive(Debug, Clone)]
+pub struct QuerySpec {
+    pub source: QuerySource,
+    pub k: usize,
+    /// Attribute column → the value every result must have.
+    pub filter: BTreeMap<String, String>,
+    /// `None`: plain nearest neighbours (search); `Some(λ)`: recommend with MMR weight λ.
+    pub diversity: Option<f32>,
+    /// A recommendation's other settings (its `k` and `diversity` are the spec's).
+    pub recommend: RecommendConfig,
+    /// Attention boxes of the results and of the query: the model runs once per photo not
+    /// seen before (~45 ms at 192×128 on a CPU core), so clients that only want the list
+    /// turn them off.
+    pub boxes: bool,
+    /// Through the index's graph or lists (`Auto`) or every vector (`Exact`).
+    pub search_mode: SearchMode,
+}
+
+impl QuerySpec {
+    /// Nearest images to `source`, with boxes, through the index's graph or lists.
+    pub fn search(source: QuerySource, k: usize) -> Self {
+        QuerySpec {
+            source,
+            k,
+            filter: BTreeMap::new(),
+            diversity: None,
+            recommend: RecommendConfig::default(),
+            boxes: true,
+            search_mode: SearchMode::Auto,
+        }
+    }
+
+    /// Varied recommendations for `source` at λ = `diversity`.
+    pub fn recommend(source: QuerySource, k: usize, diversity: f32) -> Self {
+        QuerySpec {
+            diversity: Some(diversity),
+            ..Self::search(source, k)
+        }
+    }
+}
+
+/// The query resolved: its vectors, its own item (left out of answers) and what the answer
+/// says about it.
+struct Resolved {
+    vector: Vec<f32>,
+    parts: Vec<f32>,
+    info: QueryInfo,
+}
+
+/// Items and attribute values, read from every record once (for browsing and item lookups).
+struct Catalogue {
+    /// Item id → its rows, in row order; and the items in order of first appearance.
+    items: HashMap<String, Vec<usize>>,
+    item_order: Vec<String>,
+    facets: Vec<AttributeValues>,
+}
+
+impl Catalogue {
+    fn read(contents: &IndexContents) -> Result<Self, QueryError> {
+        let mut items: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut item_order = Vec::new();
+        let mut counts: BTreeMap<String, HashMap<String, usize>> = BTreeMap::new();
+        for row in 0..contents.records.len() {
+            let record = contents.records.get(row)?;
+            let rows = items.entry(record.item_id.clone()).or_default();
+            if rows.is_empty() {
+                item_order.push(record.item_id.clone());
+            }
+            rows.push(row);
+            for (column, value) in &record.attributes {
+                *counts
+                    .entry(column.clone())
+                    .or_default()
+                    .entry(value.clone())
+                    .or_default() += 1;
+            }
+        }
+        let facets = contents
+            .info
+            .columns
+            .iter()
+            .filter_map(|column| {
+                let values = counts.remove(column)?;
+                let distinct = values.len();
+                let mut values: Vec<(String, usize)> = values.into_iter().collect();
+                values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                values.truncate(FACET_VALUES);
+                Some(AttributeValues {
+                    attribute: column.clone(),
+                    distinct,
+                    values: values.into_iter().map(Into::into).collect(),
+                })
+            })
+            .collect();
+        Ok(Catalogue {
+            items,
+            item_order,
+            facets,
+        })
+    }
+}
+
+/// The index, the model and what browsing them needs.
+pub struct Engine {
+    contents: IndexContents,
+    /// Embeds photo queries; `None` when the index's model is not loaded (queries by item id
+    /// still work).
+    embedder: Option<Arc<dyn Embedder>>,
+    /// The seed model behind the index, when it is one: attention boxes.
+    seed: Option<Arc<SeedEmbedder>>,
+    /// Read on first use: a one-off CLI query by photo need not read a million records.
+    catalogue: OnceLock<Catalogue>,
+    boxes: BoxCache,
+    /// The largest k a query may ask for.
+    pub max_k: usize,
+}
+
+impl Engine {
+    pub fn new(contents: IndexContents, embedder: Option<Arc<dyn Embedder>>, seed: Option<Arc<SeedEmbedder>>) -> Self {
+        Engine {
+            contents,
+            embedder,
+            seed,
+            catalogue: OnceLock::new(),
+            boxes: BoxCache::default(),
+            max_k: usize::MAX,
+        }
+    }
+
+    /// Reads the items and attribute values now (a server does, before it listens).
+    pub fn browsable(self) -> Result<Self, QueryError> {
+        self.catalogue()?;
+        Ok(self)
+    }
+
+    fn catalogue(&self) -> Result<&Catalogue, QueryError> {
+        if let Some(catalogue) = self.catalogue.get() {
+            return Ok(catalogue);
+        }
+        let catalogue = Catalogue::read(&self.contents)?;
+        Ok(self.catalogue.get_or_init(|| catalogue))
+    }
+
+    pub fn contents(&self) -> &IndexContents {
+        &self.contents
+    }
+
+    pub fn images(&self) -> usize {
+        self.contents.records.len()
+    }
+
+    pub fn items(&self) -> usize {
+        self.catalogue().map_or(0, |c| c.item_order.len())
+    }
+
+    pub fn model(&self) -> &str {
+        &self.contents.info.model
+    }
+
+    /// Whether photos can be queried (the index's model is loaded).
+    pub fn embeds_photos(&self) -> bool {
+        self.embedder.is_some()
+    }
+
+    /// Whether answers carry attention boxes.
+    pub fn explains(&self) -> bool {
+        self.seed.is_some() && self.contents.info.parts > 1
+    }
+
+    pub fn attributes(&self) -> &[AttributeValues] {
+        self.catalogue().map_or(&[], |c| &c.facets)
+    }
+
+    /// Whether `item_id` is an item of the index.
+    pub fn has_item(&self, item_id: &str) -> Result<bool, QueryError> {
+        Ok(self.first_row(item_id)?.is_some())
+    }
+
+    /// The first row of `item_id`: from the catalogue once it is read, else by a scan of the
+    /// records (one query need not read them all).
+    fn first_row(&self, item_id: &str) -> Result<Option<usize>, QueryError> {
+        match self.catalogue.get() {
+            Some(catalogue) => Ok(catalogue.items.get(item_id).and_then(|rows| rows.first().copied())),
+            None => Ok(self.contents.records.find_item(item_id)?),
+        }
+    }
+
+    /// The photo file of the image with key `key` — the only way the server finds a file.
+    pub fn image_path(&self, key: u64) -> Option<PathBuf> {
+        let row = self.contents.row_of(key)?;
+        let record = self.contents.records.get(row).ok()?;
+        Some(self.contents.info.catalog_root.join(&record.image))
+    }
+
+    /// Each attention step's box in the image `key` (none without a seed model).
+    pub fn boxes_of(&self, key: u64) -> Option<Arc<PhotoBoxes>> {
+        self.boxes.get(self.seed.as_deref()?, key, &self.image_path(key)?)
+    }
+
+    /// One item: its images and its first image's attributes.
+    pub fn item(&self, item_id: &str) -> Result<ItemDetail, QueryError> {
+        let rows = self
+            .catalogue()?
+            .items
+            .get(item_id)
+            .ok_or_else(|| QueryError::NotFound(format!("no item `{item_id}` in the index")))?;
+        let mut images = Vec::with_capacity(rows.len());
+        let mut attributes = BTreeMap::new();
+        for (i, &row) in rows.iter().enumerate() {
+            let record = self.contents.records.get(row)?;
+            if i == 0 {
+                attributes = record.attributes.clone();
+            }
+            images.push(ImageRef::new(record.key));
+        }
+        Ok(ItemDetail {
+            item_id: item_id.to_string(),
+            attributes,
+            images,
+        })
+    }
+
+    /// A page of items (each with its first image), in index order, optionally only those
+    /// whose first image passes `filter`.
+    pub fn list_items(
+        &self,
+        offset: usize,
+        limit: usize,
+        filter: &BTreeMap<String, String>,
+    ) -> Result<ItemPage, QueryError> {
+        self.check_filter(filter)?;
+        let catalogue = self.catalogue()?;
+        let mut matching = 0;
+        let mut page = Vec::new();
+        for item_id in &catalogue.item_order {
+            let row = catalogue.items[item_id][0];
+            let record = self.contents.records.get(row)?;
+            if !filter.iter().all(|(c, v)| record.attributes.get(c) == Some(v)) {
+                continue;
+            }
+            if matching >= offset && page.len() < limit {
+                page.push(ItemDetail {
+                    item_id: item_id.clone(),
+                    attributes: record.attributes.clone(),
+                    images: vec![ImageRef::new(record.key)],
+                });
+            }
+            matching += 1;
+        }
+        Ok(ItemPage {
+            total: matching,
+            offset,
+            items: page,
+        })
+    }
+
+    fn check_filter(&self, filter: &BTreeMap<String, String>) -> Result<(), QueryError> {
+        for column in filter.keys() {
+            if !self.contents.info.columns.contains(column) {
+                return Err(QueryError::BadRequest(format!(
+                    "unknown attribute `{column}`; the index has: {}",
+                    self.contents.info.columns.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Nearest images (`diversity: None`) or varied recommendations, with boxes.
+    pub fn query(&self, spec: &QuerySpec) -> Result<Answer, QueryError> {
+        let start = Instant::now();
+        if spec.k == 0 || spec.k > self.max_k {
+            return Err(QueryError::BadRequest(match self.max_k {
+                usize::MAX => "k must be at least 1".to_string(),
+                max_k => format!("k must be 1..={max_k}, not {}", spec.k),
+            }));
+        }
+        if let Some(diversity) = spec.diversity
+            && !(0.0..=1.0).contains(&diversity)
+        {
+            return Err(QueryError::BadRequest(format!(
+                "diversity is λ in 0..1, not {diversity}"
+            )));
+        }
+        self.check_filter(&spec.filter)?;
+        let query = self.resolve(&spec.source, spec.boxes)?;
+        let picks: Vec<Pick> = match spec.diversity {
+            None => self
+                .nearest(&query, spec.k, &spec.filter, spec.search_mode)?
+                .into_iter()
+                .map(|hit| {
+                    let step = match (self.explains(), self.contents.row_of(hit.key)) {
+                        (true, Some(row)) => Some(nearest_step(&self.contents, &query.parts, row)).filter(|&s| s > 0),
+                        _ => None,
+                    };
+                    (hit.key, hit.distance, step, None)
+                })
+                .collect(),
+            Some(diversity) => self
+                .recommend(&query, spec, diversity)?
+                .into_iter()
+                .map(|pick| {
+                    let step = match pick.matched {
+                        Matched::Whole => None,
+                        Matched::Part(t) => Some(t),
+                    };
+                    let matched = Some((pick.matched_rank, pick.matched_distance));
+                    (pick.key, pick.distance, step, matched)
+                })
+                .collect(),
+        };
+        let mut results = Vec::with_capacity(picks.len());
+        for (i, (key, distance, step, matched)) in picks.into_iter().enumerate() {
+            let row = self
+                .contents
+                .row_of(key)
+                .ok_or_else(|| QueryError::Internal(format!("key {key} came back from a search but has no record")))?;
+            let record = self.contents.records.get(row)?;
+            let part = match step {
+                Some(t) if spec.boxes && self.explains() => {
+                    self.boxes_of(key).and_then(|b| Some((b.fraction(t)?, b.steps[t].1)))
+                }
+                _ => None,
+            };
+            results.push(ResultItem {
+                rank: i + 1,
+                item_id: record.item_id.clone(),
+                image: ImageRef::new(key),
+                distance,
+                matched: if step.is_some() { "part" } else { "whole" }.into(),
+                part: step,
+                part_name: part.map(|(_, name)| name.to_string()),
+                part_box: part.map(|(b, _)| b.to_vec()),
+                matched_rank: matched.map(|m| m.0),
+                matched_distance: matched.map(|m| m.1),
+                attributes: record.attributes.clone(),
+            });
+        }
+        Ok(Answer {
+            mode: if spec.diversity.is_some() {
+                "recommend"
+            } else {
+                "search"
+            }
+            .into(),
+            diversity: spec.diversity,
+            query: query.info,
+            results,
+            took_ms: start.elapsed().as_secs_f64() * 1e3,
+        })
+    }
+
+    /// A photo's likely attribute values: each column's values among its `k` nearest images
+    /// (the query's own item left out), the `top` most probable; and how many voted.
+    pub fn tag(
+        &self,
+        source: &QuerySource,
+        k: usize,
+        top: usize,
+        mode: SearchMode,
+    ) -> Result<(usize, Vec<Tagged>), QueryError> {
+        if k == 0 {
+            return Err(QueryError::BadRequest("k must be at least 1".into()));
+        }
+        let query = self.resolve(source, false)?;
+        let hits = self.nearest(&query, k, &BTreeMap::new(), mode)?;
+        let neighbours: Vec<BTreeMap<String, String>> = hits
+            .iter()
+            .map(|hit| {
+                let row = self.contents.row_of(hit.key).ok_or_else(|| {
+                    QueryError::Internal(format!("key {} came back from a search but has no record", hit.key))
+                })?;
+                Ok(self.contents.records.get(row)?.attributes.clone())
+            })
+            .collect::<Result<_, QueryError>>()?;
+        let tags = self
+            .contents
+            .info
+            .columns
+            .iter()
+            .map(|column| {
+                let values = neighbours.iter().map(|a| a.get(column).map_or("", String::as_str));
+                let mut values = knn_probabilities(values, hits.len());
+                values.truncate(top);
+                Tagged {
+                    attribute: column.clone(),
+                    values,
+                }
+            })
+            .filter(|t| !t.values.is_empty())
+            .collect();
+        Ok((hits.len(), tags))
+    }
+
+    /// The `k` nearest images passing `filter`, other than the query item's own — as a
+    /// predicate, which an index in PostgreSQL evaluates in SQL.
+    fn nearest(
+        &self,
+        query: &Resolved,
+        k: usize,
+        filter: &BTreeMap<String, String>,
+        mode: SearchMode,
+    ) -> Result<Vec<Hit>, QueryError> {
+        let predicate = Predicate {
+            attributes: filter.iter().map(|(c, v)| (c.clone(), v.clone())).collect(),
+            exclude_item: query.info.item_id.clone(),
+        };
+        Ok(self.contents.search_matching(&query.vector, k, &predicate, mode)?)
+    }
+
+    fn recommend(
+        &self,
+        query: &Resolved,
+        spec: &QuerySpec,
+        diversity: f32,
+    ) -> Result<Vec<lookbook_recommend::Recommendation>, QueryError> {
+        let contents = &self.contents;
+        let accept = |key: u64| {
+            let Some(row) = contents.row_of(key) else { return false };
+            let Ok(record) = contents.records.get(row) else {
+                return false;
+            };
+            spec.filter.iter().all(|(c, v)| record.attributes.get(c) == Some(v))
+        };
+        let filter: Option<&(dyn Fn(u64) -> bool + Sync)> = match spec.filter.is_empty() {
+            true => None,
+            false => Some(&accept),
+        };
+        let config = RecommendConfig {
+            k: spec.k,
+            diversity,
+            ..spec.recommend
+        };
+        let whole_parts = query.parts.len() == contents.info.parts * contents.info.part_dim;
+        let query = Query {
+            vector: &query.vector,
+            parts: if contents.info.parts > 0 && whole_parts {
+                &query.parts
+            } else {
+                &[]
+            },
+            item_id: query.info.item_id.as_deref(),
+        };
+        Ok(recommend(contents, &query, &config, filter)?)
+    }
+
+    /// The query's vector and parts, and what the answer says about it.
+    fn resolve(&self, source: &QuerySource, boxes: bool) -> Result<Resolved, QueryError> {
+        let no_info = QueryInfo {
+            item_id: None,
+            image: None,
+            regions: Vec::new(),
+        };
+        match source {
+            QuerySource::Item(item_id) => {
+                let row = self
+                    .first_row(item_id)?
+                    .ok_or_else(|| QueryError::NotFound(format!("no item `{item_id}` in the index")))?;
+                let key = self.contents.records.keys()[row];
+                let regions = match boxes && self.explains() {
+                    true => self.boxes_of(key).map(|b| b.region_boxes()).unwrap_or_default(),
+                    false => Vec::new(),
+                };
+                Ok(Resolved {
+                    vector: self.contents.vector_of(row).to_vec(),
+                    parts: self.contents.parts_of(row).to_vec(),
+                    info: QueryInfo {
+                        item_id: Some(item_id.clone()),
+                        image: Some(ImageRef::new(key)),
+                        regions,
+                    },
+                })
+            }
+            QuerySource::Photo(_) | QuerySource::File(_) => {
+                // A seed model embeds and explains in one forward pass.
+                if let (Some(seed), true) = (&self.seed, self.explains()) {
+                    let explanation = match source {
+                        QuerySource::Photo(bytes) => seed.explain_bytes(bytes)?,
+                        QuerySource::File(path) => seed.explain(path).map_err(QueryError::BadFile)?,
+                        QuerySource::Item(_) => unreachable!("matched above"),
+                    };
+                    let regions = PhotoBoxes::of(&explanation).region_boxes();
+                    return Ok(Resolved {
+                        vector: explanation.vector,
+                        parts: explanation.part_vectors,
+                        info: QueryInfo { regions, ..no_info },
+                    });
+                }
+                let embedder = self.embedder.as_ref().ok_or_else(|| {
+                    QueryError::Unavailable(format!(
+                        "the index's model `{}` is not loaded: only queries by item id work",
+                        self.contents.info.model
+                    ))
+                })?;
+                if embedder.dim() != self.contents.info.dim {
+                    return Err(QueryError::Internal(format!(
+                        "the model gives {}-d vectors; the index holds {}-d",
+                        embedder.dim(),
+                        self.contents.info.dim
+                    )));
+                }
+                let mut item = vec![0.0f32; embedder.item_len()];
+                match source {
+                    QuerySource::Photo(bytes) => embedder.load_bytes(bytes, &mut item)?,
+                    QuerySource::File(path) => embedder.load_item(path, &mut item).map_err(QueryError::BadFile)?,
+                    QuerySource::Item(_) => unreachable!("matched above"),
+                }
+                let (vector, parts) = embedder.embed_batch(item, 1);
+                Ok(Resolved {
+                    vector,
+                    parts,
+                    info: no_info,
+                })
+            }
+        }
+    }
+}
+
+/// One answer before it is dressed: key, distance, the matched step (`None`: the whole
+/// picture), and for a recommendation the rank and distance in the list it came from.
+type Pick = (u64, f32, Option<usize>, Option<(usize, f32)>);
