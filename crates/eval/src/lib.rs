@@ -5,9 +5,13 @@
 //!
 //! Functions here take vectors and labels, not catalogues or models, so each protocol is
 //! checked on hand-built cases; the binary decides which images are queries and gallery.
-//! [`attention`] measures whether attention steps land on distinct parts of the garment.
+//! [`attention`] measures whether attention steps land on distinct parts of the garment,
+//! [`recommend`] recommendations against kNN per λ, [`leave_one_out`] an index as it is
+//! searched.
 
 pub mod attention;
+pub mod leave_one_out;
+pub mod recommend;
 
 use lookbook_index::{ExactIndex, Hit, IndexError, Metric, VectorIndex};
 use serde::Serialize;
@@ -173,6 +177,14 @@ pub fn knn_probabilities<'a>(values: impl IntoIterator<Item = &'a str>, k: usize
         .collect();
     probabilities.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     probabilities
+}
+
+/// Whether a column is a category to predict by kNN tagging: at most one distinct value
+/// per four non-empty values (names and identifiers, nearly one value per image, are not).
+pub fn is_categorical<'a>(values: impl IntoIterator<Item = &'a str>) -> bool {
+    let values: Vec<&str> = values.into_iter().filter(|v| !v.is_empty()).collect();
+    let distinct: std::collections::HashSet<&str> = values.iter().copied().collect();
+    distinct.len() * 4 <= values.len()
 }
 
 /// How well kNN tagging predicts one attribute.

@@ -35,6 +35,10 @@ pub enum PgError {
     Invalid(String),
     #[error(transparent)]
     Index(#[from] IndexError),
+    /// What was being done to which index when `error` happened (shown inline, not as a
+    /// source, so `{:#}` does not repeat it).
+    #[error("{what}: {error}")]
+    At { what: String, error: Box<PgError> },
 }
 
 impl From<PgError> for IndexError {

@@ -26,11 +26,13 @@
 
 mod error;
 mod index;
+mod index_location;
 mod location;
 mod pool;
 mod schema;
 
 pub use error::PgError;
 pub use index::{LoadStats, PgIndex};
+pub use index_location::IndexLocation;
 pub use location::{PgLocation, is_postgres_url};
 pub use schema::SCHEMA_VERSION;

@@ -1,6 +1,7 @@
 //! Validation metrics: label mean average precision and retrieval top-k by item id.
 
-use std::collections::HashMap;
+use lookbook_eval::{Role, top_k_accuracy};
+use lookbook_index::Metric;
 
 /// Average precision of one label: mean of precision@rank over the positive images,
 /// ranked by score (ties broken by position). `None` when there is no positive.
@@ -57,51 +58,18 @@ pub fn prior_mean_average_precision(targets: &[f32], labels: usize) -> f64 {
 
 /// Retrieval top-k accuracy by item id within one set of images: every image whose
 /// item has another image is a query against all other images; a hit at k is an
-/// image of the same item among the k nearest (Euclidean). Returns one value per k and
-/// the number of queries.
+/// image of the same item among the k nearest (Euclidean) — `lookbook_eval`'s product-code
+/// protocol, which `lookbook eval` reports. Returns one value per k and the number of queries.
 pub fn retrieval_top_k(embeddings: &[f32], dim: usize, items: &[&str], ks: &[usize]) -> (Vec<f64>, usize) {
-    let n = items.len();
-    let mut per_item: HashMap<&str, usize> = HashMap::new();
-    for item in items {
-        *per_item.entry(item).or_insert(0) += 1;
-    }
-    let row = |i: usize| &embeddings[i * dim..(i + 1) * dim];
-    let mut hits = vec![0usize; ks.len()];
-    let mut queries = 0;
-    let max_k = ks.iter().copied().max().unwrap_or(0);
-    for q in 0..n {
-        if per_item[items[q]] < 2 {
-            continue;
-        }
-        queries += 1;
-        let mut dists: Vec<(f32, usize)> = (0..n)
-            .filter(|&g| g != q)
-            .map(|g| {
-                (
-                    row(q).iter().zip(row(g)).map(|(a, b)| (a - b) * (a - b)).sum::<f32>(),
-                    g,
-                )
-            })
-            .collect();
-        let take = max_k.min(dists.len());
-        if take == 0 {
-            continue;
-        }
-        dists.select_nth_unstable_by(take - 1, |a, b| a.0.total_cmp(&b.0));
-        dists.truncate(take);
-        dists.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let first_hit = dists.iter().position(|(_, g)| items[*g] == items[q]);
-        for (slot, &k) in ks.iter().enumerate() {
-            if first_hit.is_some_and(|r| r < k) {
-                hits[slot] += 1;
-            }
+    let roles = vec![Role::Both; items.len()];
+    match top_k_accuracy(items, &roles, embeddings, dim, Metric::Euclidean, ks) {
+        Ok(table) => (table.values, table.queries),
+        // Only a vector of the wrong length or not finite gets here: no retrieval to speak of.
+        Err(error) => {
+            tracing::warn!("retrieval top-k: {error}");
+            (vec![0.0; ks.len()], 0)
         }
     }
-    let rates = hits
-        .iter()
-        .map(|&h| if queries == 0 { 0.0 } else { h as f64 / queries as f64 })
-        .collect();
-    (rates, queries)
 }
 
 #[cfg(test)]

@@ -7,16 +7,19 @@ use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 use lookbook_catalog::{Catalog, Entry, Split};
 use lookbook_embed::Embedded;
+use lookbook_eval::leave_one_out::{index_neighbours, searched_by};
+use lookbook_eval::recommend::{LabelledRows, RecommendRow, TradeOff, recommend_trade_off};
 use lookbook_eval::{
-    Role, TopKTable, precision_at_k, precision_at_k_of, tag_accuracy, top_k_accuracy, top_k_accuracy_of,
+    Role, TopKTable, is_categorical, precision_at_k, precision_at_k_of, tag_accuracy, top_k_accuracy,
+    top_k_accuracy_of,
 };
 use lookbook_imaging::draw::{Line, line_chart, write_png};
-use lookbook_index::{IndexContents, IndexInfo, Metric, Record, SearchMode};
-use lookbook_recommend::{ListStats, Query as RecommendQuery, RecommendConfig, RowLabels, list_stats, recommend};
+use lookbook_index::{Metric, Record};
+use lookbook_recommend::RecommendConfig;
 use serde::Serialize;
 
 use super::embedding::{EmbedderArgs, SplitChoice, embed_with_progress, open_catalog, progress_bar};
-use super::location::IndexLocation;
+use lookbook_pgvector::IndexLocation;
 use super::recommend::ReachArgs;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
@@ -275,30 +278,9 @@ fn index_report(args: &EvalArgs, index: &IndexLocation) -> Result<ExitCode> {
     if records.is_empty() {
         bail!("the index {index} is empty");
     }
-    let dim = contents.info.dim;
     let k_max = args.ks.iter().copied().max().unwrap_or(1);
     let started = std::time::Instant::now();
-    let mut found: Vec<(usize, Vec<lookbook_index::Hit>)> = Vec::with_capacity(records.len());
-    const BATCH: usize = 1024;
-    for first in (0..records.len()).step_by(BATCH) {
-        let rows = first..(first + BATCH).min(records.len());
-        let queries = &contents.vectors[rows.start * dim..rows.end * dim];
-        let answers = contents.search_batch(queries, k_max + 1, None, SearchMode::Auto)?;
-        for (row, hits) in rows.zip(answers) {
-            let hits = hits
-                .into_iter()
-                .filter_map(|h| {
-                    let other = contents.row_of(h.key).filter(|&r| r != row)?;
-                    Some(lookbook_index::Hit {
-                        key: other as u64,
-                        distance: h.distance,
-                    })
-                })
-                .take(k_max)
-                .collect();
-            found.push((row, hits));
-        }
-    }
+    let found = index_neighbours(&contents, k_max)?;
     let seconds = started.elapsed().as_secs_f64();
     let roles = vec![Role::Both; records.len()];
     let table = match args.protocol {
@@ -321,14 +303,7 @@ fn index_report(args: &EvalArgs, index: &IndexLocation) -> Result<ExitCode> {
             precision_at_k_of(&values, &roles, &found, &args.ks)
         }
     };
-    let searched = match contents.external() {
-        Some(external) => external.describe(),
-        None => match (contents.graph(), contents.ivf()) {
-            (Some(_), _) => "its HNSW graph".to_string(),
-            (None, Some(_)) => "its IVF lists".to_string(),
-            _ => "exact search".to_string(),
-        },
-    };
+    let searched = searched_by(&contents);
     let report = Report {
         protocol: args.protocol,
         model: contents.info.model.clone(),
@@ -426,13 +401,7 @@ fn tag_report(
         None => {
             let (kept, names): (Vec<String>, Vec<String>) = catalog.columns.iter().cloned().partition(|c| {
                 let column = catalog.column_index(c).expect("a catalogue column");
-                let values: Vec<&str> = entries
-                    .iter()
-                    .map(|e| e.values[column].as_str())
-                    .filter(|v| !v.is_empty())
-                    .collect();
-                let distinct: std::collections::HashSet<&str> = values.iter().copied().collect();
-                distinct.len() * 4 <= values.len()
+                is_categorical(entries.iter().map(|e| e.values[column].as_str()))
             });
             if !names.is_empty() && !args.json {
                 println!("left out (names or identifiers, not categories): {}", names.join(", "));
@@ -482,25 +451,14 @@ fn tag_report(
 }
 
 #[derive(Serialize)]
-struct RecommendRow {
-    /// `knn`, or `recommend λ=…`.
-    method: String,
-    diversity_lambda: Option<f32>,
-    #[serde(flatten)]
-    stats: ListStats,
-    /// Mean distance to the query relative to kNN's (1 = as close).
-    relevance_vs_knn: f64,
-}
-
-#[derive(Serialize)]
 struct RecommendReport {
     protocol: Protocol,
     model: String,
     k: usize,
     attribute: String,
     group: String,
-    queries: usize,
-    rows: Vec<RecommendRow>,
+    #[serde(flatten)]
+    trade_off: TradeOff,
 }
 
 /// `--protocol recommend`: every image of the split asks for k results from the rest of the
@@ -510,7 +468,7 @@ fn recommend_report(
     catalog: &Catalog,
     entries: &[&Entry],
     embedded: &Embedded,
-    (dim, (parts, part_dim)): (usize, (usize, usize)),
+    (dim, part_shape): (usize, (usize, usize)),
     model: String,
 ) -> Result<ExitCode> {
     if args.k == 0 {
@@ -528,122 +486,40 @@ fn recommend_report(
         &["product_group_name", "subCategory"],
         false,
     )?;
-    let part_len = parts * part_dim;
-    if embedded.parts.len() != entries.len() * part_len {
-        bail!(
-            "{} part floats for {} images of {parts} × {part_dim}",
-            embedded.parts.len(),
-            entries.len()
-        );
-    }
-    let mut contents = IndexContents::new(IndexInfo {
-        dim,
-        metric: args.metric,
-        parts,
-        part_dim,
-        model: model.clone(),
-        catalog_root: catalog.root.clone(),
-        columns: column.map(|_| vec![attribute.clone()]).unwrap_or_default(),
-        ann: None,
-        ivf: None,
-    });
-    for (row, entry) in entries.iter().enumerate() {
-        let mut attributes = std::collections::BTreeMap::new();
-        if let Some(c) = column
-            && !entry.values[c].is_empty()
-        {
-            attributes.insert(attribute.clone(), entry.values[c].clone());
-        }
-        let record = Record {
-            key: row as u64,
-            item_id: entry.item_id.clone(),
-            image: entry.image.clone(),
-            attributes,
-        };
-        let part_values = &embedded.parts[row * part_len..][..part_len];
-        contents.upsert(record, &embedded.vectors[row * dim..][..dim], part_values)?;
-    }
-    let value_in =
-        |column: Option<usize>, row: usize| column.map(|c| entries[row].values[c].clone()).filter(|v| !v.is_empty());
-    let value_of = |row: usize| value_in(column, row);
-    let group_of = |row: usize| value_in(group_column, row);
-    let item_of = |row: usize| entries[row].item_id.clone();
-    let labels = RowLabels {
-        value_of: &value_of,
-        group_of: &group_of,
-        item_of: &item_of,
-    };
-    let lambdas = [0.0f32, 0.25, 0.5, 0.75, 1.0];
-    let mut sums = vec![ListStats::default(); lambdas.len() + 1];
-    let mut queries = 0usize;
-    for row in 0..entries.len() {
-        let vector = contents.vector_of(row).to_vec();
-        let query_parts = contents.parts_of(row).to_vec();
-        let item = entries[row].item_id.as_str();
-        let other_item = |key: u64| entries[key as usize].item_id != item;
-        let knn: Vec<usize> = contents
-            .search(&vector, args.k, Some(&other_item), SearchMode::Exact)?
+    let value_in = |column: Option<usize>| -> Vec<Option<&str>> {
+        entries
             .iter()
-            .map(|h| h.key as usize)
-            .collect();
-        if knn.is_empty() {
-            continue;
-        }
-        queries += 1;
-        let described = (value_of(row), group_of(row));
-        let mut lists = vec![knn];
-        for &lambda in &lambdas {
-            let config = RecommendConfig {
-                k: args.k,
-                diversity: lambda,
-                ..args.reach.config()
-            };
-            let query = RecommendQuery {
-                vector: &vector,
-                parts: &query_parts,
-                item_id: Some(item),
-            };
-            lists.push(
-                recommend(&contents, &query, &config, None)?
-                    .iter()
-                    .map(|r| r.row)
-                    .collect(),
-            );
-        }
-        for (sum, rows) in sums.iter_mut().zip(&lists) {
-            let pair = (described.0.as_deref(), described.1.as_deref());
-            *sum += list_stats(&contents, &vector, pair, rows, &labels);
-        }
-    }
-    if queries == 0 {
+            .map(|e| column.map(|c| e.values[c].as_str()).filter(|v| !v.is_empty()))
+            .collect()
+    };
+    let item_ids: Vec<&str> = entries.iter().map(|e| e.item_id.as_str()).collect();
+    let (values, groups) = (value_in(column), value_in(group_column));
+    let rows = LabelledRows {
+        item_ids: &item_ids,
+        values: &values,
+        groups: &groups,
+        vectors: &embedded.vectors,
+        parts: &embedded.parts,
+        dim,
+        part_shape,
+        metric: args.metric,
+    };
+    let config = RecommendConfig {
+        k: args.k,
+        ..args.reach.config()
+    };
+    let trade_off = recommend_trade_off(&rows, &config)?;
+    if trade_off.queries == 0 {
         bail!("no queries: the split needs images of at least two items");
     }
-    let mean = |s: &ListStats| s.mean_of(queries);
-    let knn_relevance = mean(&sums[0]).relevance_distance;
-    let rows: Vec<RecommendRow> = sums
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let stats = mean(s);
-            RecommendRow {
-                method: match i {
-                    0 => "knn".into(),
-                    i => format!("recommend λ={}", lambdas[i - 1]),
-                },
-                diversity_lambda: i.checked_sub(1).map(|j| lambdas[j]),
-                relevance_vs_knn: stats.relevance_distance / knn_relevance.max(f64::MIN_POSITIVE),
-                stats,
-            }
-        })
-        .collect();
+    let queries = trade_off.queries;
     let report = RecommendReport {
         protocol: Protocol::Recommend,
         model,
         k: args.k,
         attribute: attribute.clone(),
         group: group.clone(),
-        queries,
-        rows,
+        trade_off,
     };
     let png = args.png.clone().or_else(|| {
         let split = args.split.to_possible_value().expect("no skipped values");
@@ -658,11 +534,11 @@ fn recommend_report(
         let lines = [
             Line {
                 label: "recommend, λ = 0 … 1".into(),
-                points: report.rows[1..].iter().map(point).collect(),
+                points: report.trade_off.rows[1..].iter().map(point).collect(),
             },
             Line {
                 label: "plain kNN".into(),
-                points: vec![point(&report.rows[0])],
+                points: vec![point(&report.trade_off.rows[0])],
             },
         ];
         let title = format!(
@@ -688,7 +564,7 @@ fn recommend_report(
             "{} on {}: {} queries, k = {}, attribute {}, group {}",
             report.model,
             catalog.root.display(),
-            report.queries,
+            report.trade_off.queries,
             report.k,
             report.attribute,
             report.group
@@ -698,8 +574,8 @@ fn recommend_report(
             report.attribute, report.attribute, report.group
         );
         println!("|---|---|---|---|---|---|---|");
-        let knn = report.rows[0].stats;
-        for r in &report.rows {
+        let knn = report.trade_off.rows[0].stats;
+        for r in &report.trade_off.rows {
             println!(
                 "| {} | {:.4} ({:.2}) | {:.4} ({:.2}) | {:.2} | {:.2} | {:.3} | {:.3} ({:.2}) |",
                 r.method,

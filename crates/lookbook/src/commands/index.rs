@@ -14,7 +14,7 @@ use lookbook_embed::Embedder;
 use lookbook_index::{HnswConfig, IndexContents, IndexInfo, IvfConfig, Metric, Quantization, Record};
 
 use super::embedding::{EmbedderArgs, SplitChoice, embed_with_progress, embedder_for, open_catalog, progress_bar};
-use super::location::IndexLocation;
+use lookbook_pgvector::IndexLocation;
 
 #[derive(Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
@@ -390,7 +390,7 @@ fn same_build(a: &IndexInfo, b: &IndexInfo) -> bool {
 }
 
 fn open_for_update(index: &IndexLocation) -> Result<IndexContents> {
-    index.open_for_update()
+    Ok(index.open_for_update()?)
 }
 
 /// `path` as a catalogue-relative image path: as given when it is one, else made relative

@@ -6,7 +6,6 @@ pub mod embedding;
 pub mod eval;
 pub mod explain;
 pub mod index;
-pub mod location;
 pub mod query;
 pub mod recommend;
 pub mod search;

@@ -11,7 +11,7 @@ use lookbook_embed::SeedEmbedder;
 use lookbook_index::SearchMode;
 use lookbook_query::{Engine, ImageRef, OpenedModel, QuerySource};
 
-use super::location::IndexLocation;
+use lookbook_pgvector::IndexLocation;
 
 #[derive(Args)]
 pub struct QueryArgs {

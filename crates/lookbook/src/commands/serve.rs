@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use lookbook_server::{Engine, ServerConfig};
 
-use super::location::IndexLocation;
+use lookbook_pgvector::IndexLocation;
 use super::query::open_model;
 
 #[derive(Args, Clone)]

@@ -1,14 +1,17 @@
-//! `--index` / `--out`: an index folder, or a table in PostgreSQL + pgvector
-//! (`postgres://user@host:port/db?table=NAME`). Every command opens and commits through
-//! here, so search, recommend, eval and serve work the same on both.
+//! Where an index lives: a folder, or a table in PostgreSQL + pgvector
+//! (`postgres://user@host:port/db?table=NAME`). Every command of the CLI opens and commits
+//! through here (`--index` / `--out`), so search, recommend, eval and serve work the same on
+//! both.
 
 use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use anyhow::{Context, Result};
-use lookbook_index::{IndexContents, IndexReader, IndexWriter};
-use lookbook_pgvector::{PgIndex, PgLocation, is_postgres_url};
+use lookbook_index::{IndexContents, IndexError, IndexReader, IndexWriter};
+
+use crate::{PgError, PgIndex, PgLocation, is_postgres_url};
+
+type Result<T, E = PgError> = std::result::Result<T, E>;
 
 #[derive(Debug, Clone)]
 pub enum IndexLocation {
@@ -42,7 +45,7 @@ impl std::fmt::Display for IndexLocation {
 
 impl IndexLocation {
     fn postgres(url: &str) -> Result<PgLocation> {
-        Ok(url.parse::<PgLocation>()?)
+        url.parse::<PgLocation>()
     }
 
     /// For searching: a folder is mapped (opens in a fraction of a second); a PostgreSQL
@@ -58,16 +61,23 @@ impl IndexLocation {
 
     fn open_with(
         &self,
-        open_folder: impl FnOnce(&Path) -> Result<IndexContents, lookbook_index::IndexError>,
+        open_folder: impl FnOnce(&Path) -> Result<IndexContents, IndexError>,
     ) -> Result<IndexContents> {
-        match self {
-            IndexLocation::Folder(path) => open_folder(path),
-            IndexLocation::Postgres(url) => {
-                let location = Self::postgres(url)?;
-                Ok(PgIndex::open(&location)?.snapshot()?)
-            }
+        let opened = match self {
+            IndexLocation::Folder(path) => open_folder(path).map_err(PgError::from),
+            IndexLocation::Postgres(url) => Self::postgres(url)
+                .and_then(|location| PgIndex::open(&location))
+                .and_then(|index| Ok(index.snapshot()?)),
+        };
+        opened.map_err(|error| self.failed("opening", error))
+    }
+
+    /// `error` as what failed where: "opening the index INDEX: …".
+    fn failed(&self, doing: &str, error: PgError) -> PgError {
+        PgError::At {
+            what: format!("{doing} the index {self}"),
+            error: Box::new(error),
         }
-        .with_context(|| format!("opening the index {self}"))
     }
 
     /// Whether there is an index to resume or replace (errors only for an unreachable server).
@@ -116,7 +126,7 @@ impl IndexLocation {
     pub fn verify(&self) -> Result<IndexContents> {
         match self {
             IndexLocation::Folder(path) => {
-                IndexReader::verify(path).with_context(|| format!("verifying the index {self}"))?;
+                IndexReader::verify(path).map_err(|error| self.failed("verifying", error.into()))?;
                 self.open()
             }
             IndexLocation::Postgres(_) => self.open(),
