@@ -552,6 +552,108 @@ fn every_route_answers_as_its_openapi_document_says_and_bad_requests_get_json_er
 /// The web page in Debian's headless Chromium, driven by playwright-core
 /// (`tests/browser/page.mjs`): upload a real H&M photo, see ≥ 10 results, move the slider,
 /// see the list change; the screenshot lands in `target/browser/`.
+/// What a list says, by either front end: item, distance, and the part that matched
+/// (`None` = the whole picture).
+type Listed = Vec<(String, f64, Option<u64>)>;
+
+/// The CLI's `search --json` / `recommend --json` list.
+fn cli_list(args: &[&str]) -> Listed {
+    let out = common::lookbook_ok(args);
+    let list: Value = serde_json::from_str(&common::stdout(&out)).unwrap();
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let part = r.get("matched").and_then(|m| m["part"].as_u64());
+            (
+                r["item_id"].as_str().unwrap().to_string(),
+                r["distance"].as_f64().unwrap(),
+                part,
+            )
+        })
+        .collect()
+}
+
+/// The API's answer as the same list (a search's results say which part was nearest, which
+/// the CLI's search does not print: compared for recommendations only).
+fn api_list(answer: &Value, with_parts: bool) -> Listed {
+    answer["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["item_id"].as_str().unwrap().to_string(),
+                r["distance"].as_f64().unwrap(),
+                r["part"].as_u64().filter(|_| with_parts),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_cli_and_the_api_answer_the_same_query_with_the_same_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalogue = dir.path().join("catalogue");
+    fs::create_dir_all(&catalogue).unwrap();
+    labelled_catalogue(&catalogue);
+    let (run, index) = (dir.path().join("run"), dir.path().join("index"));
+    train_and_index(&catalogue, dir.path(), &run, &index);
+    let server = Server::start(&index, &[]);
+    let client = Client::new();
+    let index_arg = index.to_str().unwrap();
+    let photo = catalogue.join("5.png");
+    let photo_arg = photo.to_str().unwrap();
+
+    for (query, body) in [("item2", Some("item2")), (photo_arg, None)] {
+        // search: k = 5, a filter, through the same engine.
+        let cli = cli_list(&[
+            "search", "--index", index_arg, query, "-k", "5", "--filter", "pattern=striped", "--json",
+        ]);
+        let api = match body {
+            Some(item) => client
+                .post(format!("{}/api/search", server.url))
+                .json(&json!({"item_id": item, "k": 5, "filter": {"pattern": "striped"}, "boxes": false}))
+                .send()
+                .unwrap(),
+            None => upload(
+                &client,
+                &format!("{}/api/search", server.url),
+                fs::read(&photo).unwrap(),
+                &[("k", "5"), ("filter", "pattern=striped"), ("boxes", "false")],
+            ),
+        };
+        let (status, answer) = json_of(api);
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(cli.len(), 5, "{cli:?}");
+        assert_eq!(cli, api_list(&answer, false), "search for {query}");
+
+        // recommend at λ = 0.5 and 1: the same items, distances and matched parts.
+        for lambda in ["0.5", "1"] {
+            let cli = cli_list(&[
+                "recommend", "--index", index_arg, query, "-k", "5", "--diversity", lambda, "--json",
+            ]);
+            let api = match body {
+                Some(item) => client
+                    .post(format!("{}/api/recommend", server.url))
+                    .json(&json!({"item_id": item, "k": 5, "diversity": lambda.parse::<f32>().unwrap()}))
+                    .send()
+                    .unwrap(),
+                None => upload(
+                    &client,
+                    &format!("{}/api/recommend", server.url),
+                    fs::read(&photo).unwrap(),
+                    &[("k", "5"), ("diversity", lambda)],
+                ),
+            };
+            let (status, answer) = json_of(api);
+            assert_eq!(status, 200, "{answer}");
+            assert_eq!(cli.len(), 5, "{cli:?}");
+            assert_eq!(cli, api_list(&answer, true), "recommend λ = {lambda} for {query}");
+        }
+    }
+}
+
 #[test]
 fn the_web_page_uploads_a_real_photo_and_the_slider_changes_the_list() {
     let Some(hm) = shared_data("hm") else { return };

@@ -1,7 +1,7 @@
 //! `lookbook index`: embed a catalogue into an index folder (resuming a build that was cut
 //! short), and `index add | remove | verify` to keep one up to date without a rebuild.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -11,10 +11,13 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use lookbook_catalog::Catalog;
 use lookbook_embed::Embedder;
-use lookbook_index::{HnswConfig, IndexContents, IndexInfo, IvfConfig, Metric, Quantization, Record};
-
-use super::embedding::{EmbedderArgs, SplitChoice, embed_with_progress, embedder_for, open_catalog, progress_bar};
+use lookbook_index::{HnswConfig, IndexContents, IndexInfo, IvfConfig, Metric, Quantization};
+use lookbook_indexer::{
+    Event, IndexingOptions, catalog_root, embed_into, entries_to_add, plan_build, remove_rows, search_settings,
+};
 use lookbook_pgvector::IndexLocation;
+
+use super::embedding::{EmbedderArgs, SplitChoice, embedder_for, open_catalog, progress_bar};
 
 #[derive(Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
@@ -186,11 +189,6 @@ struct RemoveArgs {
     filter: Vec<(String, String)>,
 }
 
-/// A stable key for an image: its path inside the catalogue, hashed.
-pub fn image_key(image: &Path) -> u64 {
-    xxhash_rust::xxh3::xxh3_64(image.to_string_lossy().as_bytes())
-}
-
 pub fn run(command: IndexCommand, quiet: bool) -> Result<ExitCode> {
     match command.action {
         None => build(command.build, quiet),
@@ -201,78 +199,27 @@ pub fn run(command: IndexCommand, quiet: bool) -> Result<ExitCode> {
     }
 }
 
-/// The index record of catalogue entry `entry`.
-fn record_of(catalog: &Catalog, entry: usize) -> Record {
-    let e = &catalog.entries[entry];
-    let attributes: BTreeMap<String, String> = catalog
-        .columns
-        .iter()
-        .zip(&e.values)
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(c, v)| (c.clone(), v.clone()))
-        .collect();
-    Record {
-        key: image_key(&e.image),
-        item_id: e.item_id.clone(),
-        image: e.image.clone(),
-        attributes,
-    }
-}
-
-/// The canonical catalogue root an index records (so resumes compare like with like).
-fn root_of(catalog: &Catalog) -> PathBuf {
-    catalog.root.canonicalize().unwrap_or_else(|_| catalog.root.clone())
-}
-
-/// Embeds `todo` (catalogue entries) in chunks of `chunk`, upserting into `contents` and committing
-/// whenever `commit_every` has passed, and once at the end. Returns how many were skipped.
-#[allow(clippy::too_many_arguments)]
-fn embed_into(
+/// [`embed_into`] with a progress bar, skipped photos listed on stderr.
+fn embed_with_bar(
     contents: &mut IndexContents,
-    writer: &IndexLocation,
+    location: &IndexLocation,
     embedder: Arc<dyn Embedder>,
     catalog: &Catalog,
-    todo: Vec<usize>,
-    batch: usize,
-    chunk: usize,
-    commit_every: Duration,
+    todo: &[usize],
+    options: IndexingOptions,
     quiet: bool,
 ) -> Result<usize> {
-    let chunk = chunk.max(1);
     let bar = progress_bar(todo.len(), quiet);
-    let (dim, part_len) = (contents.info.dim, contents.info.parts * contents.info.part_dim);
-    let mut last_commit = Instant::now();
-    let mut skipped = 0;
-    for (n, images) in todo.chunks(chunk).enumerate() {
-        let embedded = embed_with_progress(Arc::clone(&embedder), catalog, images.to_vec(), batch, &bar, n * chunk)?;
-        skipped += embedded.bad.len();
-        for (row, &entry) in embedded.entries.iter().enumerate() {
-            contents.upsert(
-                record_of(catalog, entry),
-                &embedded.vectors[row * dim..][..dim],
-                &embedded.parts[row * part_len..][..part_len],
-            )?;
+    let skipped = embed_into(contents, location, embedder, catalog, todo, options, &mut |event| match event {
+        Event::Progress(p) => {
+            bar.set_position(p.done as u64);
+            bar.set_message(format!("{:.1} img/s", p.images_per_second));
         }
-        let last = (n + 1) * chunk >= todo.len();
-        if !last && last_commit.elapsed() >= commit_every {
-            writer.commit_progress(contents)?;
-            last_commit = Instant::now();
-            tracing::info!("committed {} images", contents.records.len());
-            crash_for_tests();
-        }
-    }
+        Event::Skipped(bad) => bar.suspend(|| eprintln!("skipped {bad}")),
+        Event::Committed(images) => tracing::info!("committed {images} images"),
+    })?;
     bar.finish_and_clear();
-    writer.commit(contents)?;
     Ok(skipped)
-}
-
-/// Tests stop a build dead after its first intermediate commit (as a kill would) by setting
-/// `LOOKBOOK_ABORT_AFTER_COMMIT`; then they check that a rerun resumes.
-fn crash_for_tests() {
-    if std::env::var_os("LOOKBOOK_ABORT_AFTER_COMMIT").is_some() {
-        eprintln!("LOOKBOOK_ABORT_AFTER_COMMIT: stopping here");
-        std::process::abort();
-    }
 }
 
 fn build(args: BuildArgs, quiet: bool) -> Result<ExitCode> {
@@ -292,48 +239,24 @@ fn build(args: BuildArgs, quiet: bool) -> Result<ExitCode> {
         parts,
         part_dim,
         model,
-        catalog_root: root_of(&catalog),
+        catalog_root: catalog_root(&catalog),
         columns: catalog.columns.clone(),
         ann: args.ann.config(selected.len()).0,
         ivf: args.ann.config(selected.len()).1,
     };
     // Resume only what was built the same way; anything else is replaced on commit.
-    let previous = match args.fresh || !out.exists()? {
-        true => None,
-        false => match out.open_for_update() {
-            Ok(previous) => Some(previous),
-            Err(err) => {
-                eprintln!("not resuming {out}: {err:#}");
-                None
-            }
-        },
-    };
-    let mut contents = match previous {
-        Some(mut previous) if same_build(&previous.info, &info) => {
-            // The catalogue may have lost images since: those go.
-            let wanted: HashSet<u64> = selected.iter().map(|&i| image_key(&catalog.entries[i].image)).collect();
-            let gone = previous.remove_where(|r| !wanted.contains(&r.key))?;
-            previous.info.ann = info.ann;
-            previous.info.ivf = info.ivf;
-            eprintln!(
-                "resuming {}: {} images already indexed{}",
-                out,
-                previous.records.len(),
-                if gone > 0 {
-                    format!(", {gone} no longer in the catalogue")
-                } else {
-                    String::new()
-                }
-            );
-            previous
-        }
-        _ => IndexContents::new(info),
-    };
-    let todo: Vec<usize> = selected
-        .iter()
-        .copied()
-        .filter(|&i| contents.row_of(image_key(&catalog.entries[i].image)).is_none())
-        .collect();
+    let plan = plan_build(&out, &catalog, &selected, info, args.fresh)?;
+    if let Some(reason) = &plan.not_resumed {
+        eprintln!("not resuming {out}: {reason}");
+    }
+    if let Some((images, gone)) = plan.resumed {
+        let gone = match gone {
+            0 => String::new(),
+            gone => format!(", {gone} no longer in the catalogue"),
+        };
+        eprintln!("resuming {out}: {images} images already indexed{gone}");
+    }
+    let (mut contents, todo) = (plan.contents, plan.todo);
     eprintln!(
         "indexing {} images of {} with {}",
         todo.len(),
@@ -341,18 +264,13 @@ fn build(args: BuildArgs, quiet: bool) -> Result<ExitCode> {
         embedder.describe()
     );
     let start = Instant::now();
-    let skipped = embed_into(
-        &mut contents,
-        &out,
-        embedder,
-        &catalog,
-        todo.clone(),
-        args.embedder.batch,
-        args.chunk,
-        Duration::from_secs(args.commit_every),
-        quiet,
-    )
-    .with_context(|| format!("writing the index {out}"))?;
+    let options = IndexingOptions {
+        batch: args.embedder.batch,
+        chunk: args.chunk,
+        commit_every: Duration::from_secs(args.commit_every),
+    };
+    let skipped = embed_with_bar(&mut contents, &out, embedder, &catalog, &todo, options, quiet)
+        .with_context(|| format!("writing the index {out}"))?;
     let seconds = start.elapsed().as_secs_f64();
     println!(
         "index {}: {} images ({} embedded now, {} skipped), {}-d {} vectors{}, {:.1} s ({:.1} img/s)",
@@ -362,45 +280,15 @@ fn build(args: BuildArgs, quiet: bool) -> Result<ExitCode> {
         skipped,
         contents.info.dim,
         contents.info.metric,
-        match (contents.info.ann, contents.info.ivf) {
-            (Some(c), _) => format!(
-                ", HNSW M {} ef {} {}",
-                c.connectivity, c.expansion_search, c.quantization
-            ),
-            (None, Some(_)) => contents.ivf().map_or(String::new(), |ivf| {
-                let c = ivf.config();
-                format!(", IVF {} lists, {} probes, {}", c.lists, c.probes, c.quantization)
-            }),
-            (None, None) => String::new(),
-        },
+        search_settings(&contents),
         seconds,
         (todo.len() - skipped) as f64 / seconds.max(1e-9)
     );
     Ok(ExitCode::SUCCESS)
 }
 
-/// Two builds are the same (so one can resume the other) when the vectors mean the same.
-fn same_build(a: &IndexInfo, b: &IndexInfo) -> bool {
-    a.model == b.model
-        && a.dim == b.dim
-        && a.metric == b.metric
-        && a.parts == b.parts
-        && a.part_dim == b.part_dim
-        && a.catalog_root == b.catalog_root
-}
-
 fn open_for_update(index: &IndexLocation) -> Result<IndexContents> {
     Ok(index.open_for_update()?)
-}
-
-/// `path` as a catalogue-relative image path: as given when it is one, else made relative
-/// to the catalogue root.
-fn relative_image(catalog: &Catalog, path: &Path) -> PathBuf {
-    let root = root_of(catalog);
-    match path.canonicalize() {
-        Ok(full) => full.strip_prefix(&root).map(Path::to_path_buf).unwrap_or(full),
-        Err(_) => path.to_path_buf(),
-    }
 }
 
 fn add(args: AddArgs, quiet: bool) -> Result<ExitCode> {
@@ -418,37 +306,13 @@ fn add(args: AddArgs, quiet: bool) -> Result<ExitCode> {
             embedder.dim()
         );
     }
-    let todo: Vec<usize> = if args.images.is_empty() {
-        (0..catalog.entries.len())
-            .filter(|&i| contents.row_of(image_key(&catalog.entries[i].image)).is_none())
-            .collect()
-    } else {
-        let mut todo = Vec::new();
-        for image in &args.images {
-            let relative = relative_image(&catalog, image);
-            match catalog.entries.iter().position(|e| e.image == relative) {
-                Some(i) => todo.push(i),
-                None => bail!(
-                    "{} is not a photo of the catalogue {}",
-                    image.display(),
-                    catalog.root.display()
-                ),
-            }
-        }
-        todo
-    };
+    let todo = entries_to_add(&contents, &catalog, &args.images)?;
     let before = contents.records.len();
-    let skipped = embed_into(
-        &mut contents,
-        &args.index,
-        embedder,
-        &catalog,
-        todo.clone(),
-        args.batch,
-        4096,
-        Duration::from_secs(300),
-        quiet,
-    )?;
+    let options = IndexingOptions {
+        batch: args.batch,
+        ..IndexingOptions::default()
+    };
+    let skipped = embed_with_bar(&mut contents, &args.index, embedder, &catalog, &todo, options, quiet)?;
     println!(
         "index {}: {} images embedded ({} new, {} skipped); {} in all",
         args.index,
@@ -465,20 +329,7 @@ fn remove(args: RemoveArgs) -> Result<ExitCode> {
         bail!("say what to remove: --item ID, --image PATH or --filter COLUMN=VALUE");
     }
     let mut contents = open_for_update(&args.index)?;
-    let root = contents.info.catalog_root.clone();
-    let images: HashSet<PathBuf> = args
-        .image
-        .iter()
-        .map(|p| match p.canonicalize() {
-            Ok(full) => full.strip_prefix(&root).map(Path::to_path_buf).unwrap_or(full),
-            Err(_) => p.clone(),
-        })
-        .collect();
-    let removed = contents.remove_where(|r| {
-        args.item.contains(&r.item_id)
-            || images.contains(&r.image)
-            || (!args.filter.is_empty() && args.filter.iter().all(|(c, v)| r.attributes.get(c) == Some(v)))
-    })?;
+    let removed = remove_rows(&mut contents, &args.item, &args.image, &args.filter)?;
     if removed > 0 {
         args.index.commit(&mut contents)?;
     }

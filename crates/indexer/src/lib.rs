@@ -1,0 +1,241 @@
+//! Catalogue → index: every photo of a catalogue embedded and written, with its record, into
+//! an index folder or a PostgreSQL table (`lookbook_pgvector::IndexLocation`).
+//!
+//! A build commits its progress every few minutes and a rerun of the same build (same
+//! model, catalogue, dimensions and metric) resumes from the last commit, embedding only
+//! what is missing; `index add` embeds photos the index does not hold yet, `index remove`
+//! drops rows by item, image or attribute. What a person sees of it — progress bars,
+//! summaries — is the caller's: [`Event`]s tell it what happened.
+
+mod records;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lookbook_catalog::Catalog;
+use lookbook_embed::{EmbedError, EmbedProgress, Embedder, embed_images};
+use lookbook_imaging::{BadImage, LoaderOptions};
+use lookbook_index::{IndexContents, IndexError, IndexInfo};
+use lookbook_pgvector::{IndexLocation, PgError};
+
+pub use records::{catalog_root, image_key, record_of, relative_image, same_build};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexerError {
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    #[error(transparent)]
+    Location(#[from] PgError),
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
+    /// A request that cannot be carried out as asked (a photo not of the catalogue).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// What happened while embedding into an index, for the caller to show.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// Images done of those to embed (`done` counts from the first chunk), and the rate.
+    Progress(EmbedProgress),
+    /// A photo left out, and why.
+    Skipped(&'a BadImage),
+    /// An intermediate commit with this many images in the index.
+    Committed(usize),
+}
+
+/// How embedding into an index goes.
+#[derive(Debug, Clone, Copy)]
+pub struct IndexingOptions {
+    /// Images per forward pass.
+    pub batch: usize,
+    /// Images embedded between chances to commit (what a kill can cost beyond the last commit).
+    pub chunk: usize,
+    /// Commit progress at least this often, so a killed build resumes from there.
+    pub commit_every: Duration,
+}
+
+impl Default for IndexingOptions {
+    fn default() -> Self {
+        IndexingOptions {
+            batch: 32,
+            chunk: 4096,
+            commit_every: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Embeds `todo` (catalogue entries) in chunks, upserting into `contents` and committing to
+/// `location` whenever `options.commit_every` has passed, and once at the end. Returns how
+/// many photos were skipped.
+pub fn embed_into(
+    contents: &mut IndexContents,
+    location: &IndexLocation,
+    embedder: Arc<dyn Embedder>,
+    catalog: &Catalog,
+    todo: &[usize],
+    options: IndexingOptions,
+    on: &mut dyn FnMut(Event),
+) -> Result<usize, IndexerError> {
+    let chunk = options.chunk.max(1);
+    let (dim, part_len) = (contents.info.dim, contents.info.parts * contents.info.part_dim);
+    let loader = LoaderOptions {
+        batch_size: options.batch.max(1),
+        ..LoaderOptions::default()
+    };
+    let mut last_commit = Instant::now();
+    let mut skipped = 0;
+    for (n, images) in todo.chunks(chunk).enumerate() {
+        let offset = n * chunk;
+        let embedded = embed_images(Arc::clone(&embedder), catalog, images.to_vec(), loader, |p| {
+            on(Event::Progress(EmbedProgress {
+                done: offset + p.done,
+                total: todo.len(),
+                ..p
+            }))
+        })?;
+        for bad in &embedded.bad {
+            on(Event::Skipped(bad));
+        }
+        skipped += embedded.bad.len();
+        for (row, &entry) in embedded.entries.iter().enumerate() {
+            contents.upsert(
+                record_of(catalog, entry),
+                &embedded.vectors[row * dim..][..dim],
+                &embedded.parts[row * part_len..][..part_len],
+            )?;
+        }
+        let last = offset + chunk >= todo.len();
+        if !last && last_commit.elapsed() >= options.commit_every {
+            location.commit_progress(contents)?;
+            last_commit = Instant::now();
+            on(Event::Committed(contents.records.len()));
+            crash_for_tests();
+        }
+    }
+    location.commit(contents)?;
+    Ok(skipped)
+}
+
+/// Tests stop a build dead after its first intermediate commit (as a kill would) by setting
+/// `LOOKBOOK_ABORT_AFTER_COMMIT`; then they check that a rerun resumes.
+fn crash_for_tests() {
+    if std::env::var_os("LOOKBOOK_ABORT_AFTER_COMMIT").is_some() {
+        eprintln!("LOOKBOOK_ABORT_AFTER_COMMIT: stopping here");
+        std::process::abort();
+    }
+}
+
+/// A build about to run: what the index holds to start with, and the entries to embed.
+pub struct BuildPlan {
+    pub contents: IndexContents,
+    pub todo: Vec<usize>,
+    /// Resuming: images already indexed, and how many of them left the catalogue since.
+    pub resumed: Option<(usize, usize)>,
+    /// Why an index already at the location is not resumed (it will be replaced).
+    pub not_resumed: Option<String>,
+}
+
+/// The build of `selected` (catalogue entries) into `out` with `info`: resuming what is
+/// there when it was built the same way (and not `fresh`), its images no longer in the
+/// catalogue dropped; anything else there is replaced on the first commit.
+pub fn plan_build(
+    out: &IndexLocation,
+    catalog: &Catalog,
+    selected: &[usize],
+    info: IndexInfo,
+    fresh: bool,
+) -> Result<BuildPlan, IndexerError> {
+    let (previous, not_resumed) = match fresh || !out.exists()? {
+        true => (None, None),
+        false => match out.open_for_update() {
+            Ok(previous) => (Some(previous), None),
+            Err(err) => (None, Some(err.to_string())),
+        },
+    };
+    let (contents, resumed) = match previous {
+        Some(mut previous) if same_build(&previous.info, &info) => {
+            let wanted: HashSet<u64> = selected.iter().map(|&i| image_key(&catalog.entries[i].image)).collect();
+            let gone = previous.remove_where(|r| !wanted.contains(&r.key))?;
+            previous.info.ann = info.ann;
+            previous.info.ivf = info.ivf;
+            let kept = previous.records.len();
+            (previous, Some((kept, gone)))
+        }
+        _ => (IndexContents::new(info), None),
+    };
+    let todo = selected
+        .iter()
+        .copied()
+        .filter(|&i| contents.row_of(image_key(&catalog.entries[i].image)).is_none())
+        .collect();
+    Ok(BuildPlan {
+        contents,
+        todo,
+        resumed,
+        not_resumed,
+    })
+}
+
+/// The entries `index add` embeds: the given photos (embedded again if already there), or
+/// every photo of the catalogue the index does not hold.
+pub fn entries_to_add(contents: &IndexContents, catalog: &Catalog, images: &[PathBuf]) -> Result<Vec<usize>, IndexerError> {
+    if images.is_empty() {
+        return Ok((0..catalog.entries.len())
+            .filter(|&i| contents.row_of(image_key(&catalog.entries[i].image)).is_none())
+            .collect());
+    }
+    images
+        .iter()
+        .map(|image| {
+            let relative = relative_image(catalog, image);
+            catalog.entries.iter().position(|e| e.image == relative).ok_or_else(|| {
+                IndexerError::Invalid(format!(
+                    "{} is not a photo of the catalogue {}",
+                    image.display(),
+                    catalog.root.display()
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Drops the rows of `items`, of `images` (paths inside the catalogue or on disk) and those
+/// matching every `(column, value)` of `filter` (when given); returns how many went.
+pub fn remove_rows(
+    contents: &mut IndexContents,
+    items: &[String],
+    images: &[PathBuf],
+    filter: &[(String, String)],
+) -> Result<usize, IndexerError> {
+    let root = contents.info.catalog_root.clone();
+    let images: HashSet<PathBuf> = images
+        .iter()
+        .map(|p| match p.canonicalize() {
+            Ok(full) => full.strip_prefix(&root).map(Path::to_path_buf).unwrap_or(full),
+            Err(_) => p.clone(),
+        })
+        .collect();
+    Ok(contents.remove_where(|r| {
+        items.contains(&r.item_id)
+            || images.contains(&r.image)
+            || (!filter.is_empty() && filter.iter().all(|(c, v)| r.attributes.get(c) == Some(v)))
+    })?)
+}
+
+/// How the index searches, for a summary line: ", HNSW M 16 ef 64 f32", ", IVF …" or "".
+pub fn search_settings(contents: &IndexContents) -> String {
+    match (contents.info.ann, contents.info.ivf) {
+        (Some(c), _) => format!(
+            ", HNSW M {} ef {} {}",
+            c.connectivity, c.expansion_search, c.quantization
+        ),
+        (None, Some(_)) => contents.ivf().map_or(String::new(), |ivf| {
+            let c = ivf.config();
+            format!(", IVF {} lists, {} probes, {}", c.lists, c.probes, c.quantization)
+        }),
+        (None, None) => String::new(),
+    }
+}

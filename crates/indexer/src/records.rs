@@ -1,0 +1,55 @@
+//! A catalogue photo as an index row: its key, its record, its path relative to the catalogue.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use lookbook_catalog::Catalog;
+use lookbook_index::{IndexInfo, Record};
+
+/// A stable key for an image: its path inside the catalogue, hashed.
+pub fn image_key(image: &Path) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(image.to_string_lossy().as_bytes())
+}
+
+/// The index record of catalogue entry `entry`: key, item, image, non-empty attributes.
+pub fn record_of(catalog: &Catalog, entry: usize) -> Record {
+    let e = &catalog.entries[entry];
+    let attributes: BTreeMap<String, String> = catalog
+        .columns
+        .iter()
+        .zip(&e.values)
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(c, v)| (c.clone(), v.clone()))
+        .collect();
+    Record {
+        key: image_key(&e.image),
+        item_id: e.item_id.clone(),
+        image: e.image.clone(),
+        attributes,
+    }
+}
+
+/// The canonical catalogue root an index records (so resumes compare like with like).
+pub fn catalog_root(catalog: &Catalog) -> PathBuf {
+    catalog.root.canonicalize().unwrap_or_else(|_| catalog.root.clone())
+}
+
+/// `path` as a catalogue-relative image path: as given when it is one, else made relative
+/// to the catalogue root.
+pub fn relative_image(catalog: &Catalog, path: &Path) -> PathBuf {
+    let root = catalog_root(catalog);
+    match path.canonicalize() {
+        Ok(full) => full.strip_prefix(&root).map(Path::to_path_buf).unwrap_or(full),
+        Err(_) => path.to_path_buf(),
+    }
+}
+
+/// Two builds are the same (so one can resume the other) when the vectors mean the same.
+pub fn same_build(a: &IndexInfo, b: &IndexInfo) -> bool {
+    a.model == b.model
+        && a.dim == b.dim
+        && a.metric == b.metric
+        && a.parts == b.parts
+        && a.part_dim == b.part_dim
+        && a.catalog_root == b.catalog_root
+}
