@@ -10,6 +10,7 @@
 //! searched.
 
 pub mod attention;
+pub mod catalogue;
 pub mod leave_one_out;
 pub mod recommend;
 

@@ -5,14 +5,11 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
-use lookbook_catalog::{Catalog, Entry, Split};
-use lookbook_embed::Embedded;
+use lookbook_catalog::{Entry, Split};
+use lookbook_eval::catalogue::{EmbeddedPhotos, RecommendReport, TagReport, TopK};
 use lookbook_eval::leave_one_out::{index_neighbours, searched_by};
-use lookbook_eval::recommend::{LabelledRows, RecommendRow, TradeOff, recommend_trade_off};
-use lookbook_eval::{
-    Role, TopKTable, is_categorical, precision_at_k, precision_at_k_of, tag_accuracy, top_k_accuracy,
-    top_k_accuracy_of,
-};
+use lookbook_eval::recommend::RecommendRow;
+use lookbook_eval::{Role, TopKTable, precision_at_k_of, top_k_accuracy_of};
 use lookbook_imaging::draw::{Line, line_chart, write_png};
 use lookbook_index::{Metric, Record};
 use lookbook_recommend::RecommendConfig;
@@ -144,68 +141,28 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<ExitCode> {
     let bar = progress_bar(order.len(), quiet);
     let embedded = embed_with_progress(embedder, &catalog, order, args.embedder.batch, &bar, 0)?;
     bar.finish_and_clear();
-    let entries: Vec<_> = embedded.entries.iter().map(|&i| &catalog.entries[i]).collect();
-    if args.protocol == Protocol::Recommend {
-        return recommend_report(&args, &catalog, &entries, &embedded, (dim, part_shape), model);
-    }
-    if args.protocol == Protocol::Tag {
-        return tag_report(
-            &args,
-            &catalog,
-            &entries,
-            &embedded.vectors,
-            dim,
-            model,
-            embedded.bad.len(),
-        );
-    }
-    let table = match args.protocol {
-        Protocol::Inshop => {
-            let roles: Vec<Role> = entries
-                .iter()
-                .map(|e| {
-                    if e.split == Split::Query {
-                        Role::Query
-                    } else {
-                        Role::Gallery
-                    }
-                })
-                .collect();
-            let items: Vec<&str> = entries.iter().map(|e| e.item_id.as_str()).collect();
-            top_k_accuracy(&items, &roles, &embedded.vectors, dim, args.metric, &args.ks)?
-        }
-        Protocol::ProductCode => {
-            let items: Vec<&str> = entries.iter().map(|e| e.item_id.as_str()).collect();
-            top_k_accuracy(
-                &items,
-                &vec![Role::Both; items.len()],
-                &embedded.vectors,
-                dim,
-                args.metric,
-                &args.ks,
-            )?
-        }
-        Protocol::Category => {
-            let attribute = args.attribute.as_deref().expect("clap requires --attribute");
-            let Some(column) = catalog.columns.iter().position(|c| c == attribute) else {
-                bail!(
-                    "no column `{attribute}` in {} (columns: {})",
-                    catalog.root.display(),
-                    catalog.columns.join(", ")
-                );
-            };
-            let values: Vec<&str> = entries.iter().map(|e| e.values[column].as_str()).collect();
-            precision_at_k(
-                &values,
-                &vec![Role::Both; values.len()],
-                &embedded.vectors,
-                dim,
-                args.metric,
-                &args.ks,
-            )?
-        }
-        Protocol::Tag | Protocol::Recommend | Protocol::Attention => unreachable!("answered above"),
+    let entries: Vec<&Entry> = embedded.entries.iter().map(|&i| &catalog.entries[i]).collect();
+    let photos = EmbeddedPhotos {
+        catalog: &catalog,
+        entries: &entries,
+        vectors: &embedded.vectors,
+        dim,
+        metric: args.metric,
     };
+    let skipped = embedded.bad.len();
+    match args.protocol {
+        Protocol::Recommend => return recommend_report(&args, &photos, &embedded.parts, part_shape, model),
+        Protocol::Tag => return tag_report(&args, &photos, model, skipped),
+        _ => {}
+    }
+    let table = photos.top_k(
+        match args.protocol {
+            Protocol::Inshop => TopK::Inshop,
+            Protocol::ProductCode => TopK::ProductCode,
+            _ => TopK::Category(args.attribute.as_deref().expect("clap requires --attribute")),
+        },
+        &args.ks,
+    )?;
     let report = Report {
         protocol: args.protocol,
         model,
@@ -258,7 +215,7 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<ExitCode> {
             report.table.gallery,
             what
         );
-        print_table(&report.table);
+        println!("{}", report.table);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -326,17 +283,9 @@ fn index_report(args: &EvalArgs, index: &IndexLocation) -> Result<ExitCode> {
                 "top-k accuracy"
             }
         );
-        print_table(&report.table);
+        println!("{}", report.table);
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn print_table(table: &TopKTable) {
-    let header: Vec<String> = table.ks.iter().map(|k| format!("k={k}")).collect();
-    let values: Vec<String> = table.values.iter().map(|v| format!("{v:.3}")).collect();
-    println!("| {} |", header.join(" | "));
-    println!("|{}", "---|".repeat(header.len()));
-    println!("| {} |", values.join(" | "));
 }
 
 fn protocol_title(protocol: Protocol) -> &'static str {
@@ -351,176 +300,80 @@ fn protocol_title(protocol: Protocol) -> &'static str {
 }
 
 #[derive(Serialize)]
-struct TagReport {
+struct TagOutput {
     protocol: Protocol,
     model: String,
-    k: usize,
-    queries: usize,
-    gallery: usize,
     skipped: usize,
-    attributes: Vec<lookbook_eval::TagAccuracy>,
+    #[serde(flatten)]
+    report: TagReport,
 }
 
 /// `--protocol tag`: queries are the images of `--split`, the gallery every other image
 /// (`all`: every image, leaving the query's own item out).
-fn tag_report(
-    args: &EvalArgs,
-    catalog: &Catalog,
-    entries: &[&Entry],
-    vectors: &[f32],
-    dim: usize,
-    model: String,
-    skipped: usize,
-) -> Result<ExitCode> {
+fn tag_report(args: &EvalArgs, photos: &EmbeddedPhotos, model: String, skipped: usize) -> Result<ExitCode> {
     if args.k == 0 {
         bail!("--k must be at least 1");
     }
-    let roles: Vec<Role> = entries
-        .iter()
-        .map(
-            |e| match (args.split == SplitChoice::All, args.split.accepts(e.split)) {
-                (true, _) => Role::Both,
-                (false, true) => Role::Query,
-                (false, false) => Role::Gallery,
-            },
-        )
-        .collect();
-    let queries = roles.iter().filter(|r| **r != Role::Gallery).count();
-    let gallery = roles.iter().filter(|r| **r != Role::Query).count();
-    if queries == 0 || gallery == 0 {
-        bail!("--protocol tag needs images in and outside --split ({queries} queries, {gallery} gallery)");
-    }
-    let columns: Vec<String> = match &args.attribute {
-        Some(a) if !catalog.columns.contains(a) => bail!(
-            "no column `{a}` in {} (columns: {})",
-            catalog.root.display(),
-            catalog.columns.join(", ")
-        ),
-        Some(a) => vec![a.clone()],
-        // Names and identifiers (nearly one value per image) are not categories to predict.
-        None => {
-            let (kept, names): (Vec<String>, Vec<String>) = catalog.columns.iter().cloned().partition(|c| {
-                let column = catalog.column_index(c).expect("a catalogue column");
-                is_categorical(entries.iter().map(|e| e.values[column].as_str()))
-            });
-            if !names.is_empty() && !args.json {
-                println!("left out (names or identifiers, not categories): {}", names.join(", "));
-            }
-            kept
-        }
+    let in_split = |split| args.split.accepts(split);
+    let is_query: Option<&dyn Fn(Split) -> bool> = match args.split {
+        SplitChoice::All => None,
+        _ => Some(&in_split),
     };
-    let values: Vec<Vec<&str>> = columns
-        .iter()
-        .map(|c| {
-            let column = catalog.column_index(c).expect("checked above");
-            entries.iter().map(|e| e.values[column].as_str()).collect()
-        })
-        .collect();
-    let items: Vec<&str> = entries.iter().map(|e| e.item_id.as_str()).collect();
-    let attributes = tag_accuracy(&columns, &values, &items, &roles, vectors, dim, args.metric, args.k)?;
-    let report = TagReport {
-        protocol: Protocol::Tag,
-        model,
-        k: args.k,
-        queries,
-        gallery,
-        skipped,
-        attributes,
-    };
+    let report = photos.tag(is_query, args.attribute.as_deref(), args.k)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let output = TagOutput {
+            protocol: Protocol::Tag,
+            model,
+            skipped,
+            report,
+        };
+        println!("{}", serde_json::to_string_pretty(&output)?);
     } else {
+        if !report.left_out.is_empty() {
+            println!(
+                "left out (names or identifiers, not categories): {}",
+                report.left_out.join(", ")
+            );
+        }
         println!(
-            "{} on {}: kNN tagging (K = {}), {} queries against {} gallery images",
-            report.model,
-            catalog.root.display(),
+            "{model} on {}: kNN tagging (K = {}), {} queries against {} gallery images",
+            photos.catalog.root.display(),
             report.k,
             report.queries,
             report.gallery
         );
-        println!("| attribute | accuracy | majority-class prior | queries |");
-        println!("|---|---|---|---|");
-        for a in &report.attributes {
-            println!(
-                "| {} | {:.3} | {:.3} ({}) | {} |",
-                a.attribute, a.accuracy, a.prior, a.majority, a.queries
-            );
-        }
+        println!("{report}");
     }
     Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Serialize)]
-struct RecommendReport {
+struct RecommendOutput {
     protocol: Protocol,
     model: String,
-    k: usize,
-    attribute: String,
-    group: String,
     #[serde(flatten)]
-    trade_off: TradeOff,
+    report: RecommendReport,
 }
 
 /// `--protocol recommend`: every image of the split asks for k results from the rest of the
 /// split (its own item left out), by plain kNN and by `recommend` at λ = 0, ¼, ½, ¾ and 1.
 fn recommend_report(
     args: &EvalArgs,
-    catalog: &Catalog,
-    entries: &[&Entry],
-    embedded: &Embedded,
-    (dim, part_shape): (usize, (usize, usize)),
+    photos: &EmbeddedPhotos,
+    parts: &[f32],
+    part_shape: (usize, usize),
     model: String,
 ) -> Result<ExitCode> {
     if args.k == 0 {
         bail!("--k must be at least 1");
     }
-    let (attribute, column) = column_of(
-        catalog,
-        args.attribute.as_ref(),
-        &["product_type_name", "articleType"],
-        true,
-    )?;
-    let (group, group_column) = column_of(
-        catalog,
-        args.group.as_ref(),
-        &["product_group_name", "subCategory"],
-        false,
-    )?;
-    let value_in = |column: Option<usize>| -> Vec<Option<&str>> {
-        entries
-            .iter()
-            .map(|e| column.map(|c| e.values[c].as_str()).filter(|v| !v.is_empty()))
-            .collect()
-    };
-    let item_ids: Vec<&str> = entries.iter().map(|e| e.item_id.as_str()).collect();
-    let (values, groups) = (value_in(column), value_in(group_column));
-    let rows = LabelledRows {
-        item_ids: &item_ids,
-        values: &values,
-        groups: &groups,
-        vectors: &embedded.vectors,
-        parts: &embedded.parts,
-        dim,
-        part_shape,
-        metric: args.metric,
-    };
     let config = RecommendConfig {
         k: args.k,
         ..args.reach.config()
     };
-    let trade_off = recommend_trade_off(&rows, &config)?;
-    if trade_off.queries == 0 {
-        bail!("no queries: the split needs images of at least two items");
-    }
-    let queries = trade_off.queries;
-    let report = RecommendReport {
-        protocol: Protocol::Recommend,
-        model,
-        k: args.k,
-        attribute: attribute.clone(),
-        group: group.clone(),
-        trade_off,
-    };
+    let columns = (args.attribute.as_deref(), args.group.as_deref());
+    let report = photos.recommend(parts, part_shape, columns, &config)?;
+    let queries = report.trade_off.queries;
     let png = args.png.clone().or_else(|| {
         let split = args.split.to_possible_value().expect("no skipped values");
         args.embedder
@@ -558,66 +411,21 @@ fn recommend_report(
         }
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let output = RecommendOutput {
+            protocol: Protocol::Recommend,
+            model,
+            report,
+        };
+        println!("{}", serde_json::to_string_pretty(&output)?);
     } else {
         println!(
-            "{} on {}: {} queries, k = {}, attribute {}, group {}",
-            report.model,
-            catalog.root.display(),
-            report.trade_off.queries,
+            "{model} on {}: {queries} queries, k = {}, attribute {}, group {}",
+            photos.catalog.root.display(),
             report.k,
             report.attribute,
             report.group
         );
-        println!(
-            "| method | distance to query (vs kNN) | intra-list diversity (vs kNN) | distinct {} | distinct items | same {} as query | same {} as query (vs kNN) |",
-            report.attribute, report.attribute, report.group
-        );
-        println!("|---|---|---|---|---|---|---|");
-        let knn = report.trade_off.rows[0].stats;
-        for r in &report.trade_off.rows {
-            println!(
-                "| {} | {:.4} ({:.2}) | {:.4} ({:.2}) | {:.2} | {:.2} | {:.3} | {:.3} ({:.2}) |",
-                r.method,
-                r.stats.relevance_distance,
-                r.relevance_vs_knn,
-                r.stats.diversity,
-                r.stats.diversity / knn.diversity.max(f64::MIN_POSITIVE),
-                r.stats.distinct_values,
-                r.stats.distinct_items,
-                r.stats.same_value,
-                r.stats.same_group,
-                r.stats.same_group / knn.same_group.max(f64::MIN_POSITIVE)
-            );
-        }
+        println!("{report}");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The column `given`, else the first of `defaults` the catalogue has (else its first column
-/// when `or_first`, else none: ""), and its index; a named column it lacks is an error.
-fn column_of(
-    catalog: &Catalog,
-    given: Option<&String>,
-    defaults: &[&str],
-    or_first: bool,
-) -> Result<(String, Option<usize>)> {
-    let name = match given {
-        Some(name) => name.clone(),
-        None => defaults
-            .iter()
-            .find(|c| catalog.columns.iter().any(|x| x == *c))
-            .map(|c| c.to_string())
-            .or_else(|| or_first.then(|| catalog.columns.first().cloned()).flatten())
-            .unwrap_or_default(),
-    };
-    let index = catalog.column_index(&name);
-    if index.is_none() && !name.is_empty() {
-        bail!(
-            "no column `{name}` in {} (columns: {})",
-            catalog.root.display(),
-            catalog.columns.join(", ")
-        );
-    }
-    Ok((name, index))
 }

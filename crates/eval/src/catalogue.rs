@@ -1,0 +1,279 @@
+//! The protocols on a catalogue's embedded photos: which photos are queries and gallery,
+//! which columns are measured, and the report each gives (printed by the CLI as a markdown
+//! table, or as JSON).
+
+use std::fmt;
+
+use lookbook_catalog::{Catalog, Entry, Split};
+use lookbook_index::{IndexError, Metric};
+use lookbook_recommend::RecommendConfig;
+use serde::Serialize;
+
+use crate::recommend::{LabelledRows, TradeOff, recommend_trade_off};
+use crate::{Role, TagAccuracy, TopKTable, is_categorical, precision_at_k, tag_accuracy, top_k_accuracy};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    /// A column the catalogue lacks.
+    #[error("no column `{column}` in {catalogue} (columns: {columns})")]
+    NoColumn {
+        column: String,
+        catalogue: String,
+        columns: String,
+    },
+    /// Nothing to measure (no queries, no gallery).
+    #[error("{0}")]
+    Empty(String),
+}
+
+/// The embedded photos of a protocol: catalogue entries in row order with their vectors.
+pub struct EmbeddedPhotos<'a> {
+    pub catalog: &'a Catalog,
+    pub entries: &'a [&'a Entry],
+    pub vectors: &'a [f32],
+    pub dim: usize,
+    pub metric: Metric,
+}
+
+/// The retrieval tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TopK<'a> {
+    /// DeepFashion In-shop: query photos against gallery photos, hit = same item.
+    Inshop,
+    /// Every photo against the others, hit = same item (H&M's product code).
+    ProductCode,
+    /// Precision@k of an attribute among the k nearest.
+    Category(&'a str),
+}
+
+impl EmbeddedPhotos<'_> {
+    fn column(&self, name: &str) -> Result<usize, EvalError> {
+        self.catalog.column_index(name).ok_or_else(|| no_column(self.catalog, name))
+    }
+
+    /// The table of `protocol` at each of `ks`.
+    pub fn top_k(&self, protocol: TopK, ks: &[usize]) -> Result<TopKTable, EvalError> {
+        let (entries, vectors, dim, metric) = (self.entries, self.vectors, self.dim, self.metric);
+        let everyone = vec![Role::Both; entries.len()];
+        let items: Vec<&str> = entries.iter().map(|e| e.item_id.as_str()).collect();
+        Ok(match protocol {
+            TopK::Inshop => {
+                let roles: Vec<Role> = entries
+                    .iter()
+                    .map(|e| match e.split {
+                        Split::Query => Role::Query,
+                        _ => Role::Gallery,
+                    })
+                    .collect();
+                top_k_accuracy(&items, &roles, vectors, dim, metric, ks)?
+            }
+            TopK::ProductCode => top_k_accuracy(&items, &everyone, vectors, dim, metric, ks)?,
+            TopK::Category(attribute) => {
+                let column = self.column(attribute)?;
+                let values: Vec<&str> = entries.iter().map(|e| e.values[column].as_str()).collect();
+                precision_at_k(&values, &everyone, vectors, dim, metric, ks)?
+            }
+        })
+    }
+
+    /// kNN tagging: the photos `is_query` accepts against the others (`None`: every photo,
+    /// leaving its own item out), for `attribute` or every categorical column.
+    pub fn tag(&self, is_query: Option<&dyn Fn(Split) -> bool>, attribute: Option<&str>, k: usize) -> Result<TagReport, EvalError> {
+        let roles: Vec<Role> = self
+            .entries
+            .iter()
+            .map(|e| match is_query {
+                None => Role::Both,
+                Some(is_query) if is_query(e.split) => Role::Query,
+                Some(_) => Role::Gallery,
+            })
+            .collect();
+        let queries = roles.iter().filter(|r| **r != Role::Gallery).count();
+        let gallery = roles.iter().filter(|r| **r != Role::Query).count();
+        if queries == 0 || gallery == 0 {
+            return Err(EvalError::Empty(format!(
+                "--protocol tag needs images in and outside --split ({queries} queries, {gallery} gallery)"
+            )));
+        }
+        let (columns, left_out): (Vec<String>, Vec<String>) = match attribute {
+            Some(a) => {
+                self.column(a)?;
+                (vec![a.to_string()], Vec::new())
+            }
+            // Names and identifiers (nearly one value per image) are not categories to predict.
+            None => self.catalog.columns.iter().cloned().partition(|c| {
+                let column = self.catalog.column_index(c).expect("a catalogue column");
+                is_categorical(self.entries.iter().map(|e| e.values[column].as_str()))
+            }),
+        };
+        let values: Vec<Vec<&str>> = columns
+            .iter()
+            .map(|c| {
+                let column = self.catalog.column_index(c).expect("checked above");
+                self.entries.iter().map(|e| e.values[column].as_str()).collect()
+            })
+            .collect();
+        let items: Vec<&str> = self.entries.iter().map(|e| e.item_id.as_str()).collect();
+        let attributes = tag_accuracy(&columns, &values, &items, &roles, self.vectors, self.dim, self.metric, k)?;
+        Ok(TagReport {
+            k,
+            queries,
+            gallery,
+            left_out,
+            attributes,
+        })
+    }
+
+    /// Recommendations against kNN per λ: the measured `attribute` (default
+    /// product_type_name or articleType, else the first column) and the `group` lists should
+    /// stay in (default product_group_name or subCategory); `parts` beside the vectors.
+    pub fn recommend(
+        &self,
+        parts: &[f32],
+        part_shape: (usize, usize),
+        (attribute, group): (Option<&str>, Option<&str>),
+        config: &RecommendConfig,
+    ) -> Result<RecommendReport, EvalError> {
+        let (attribute, column) = self.column_or(attribute, &["product_type_name", "articleType"], true)?;
+        let (group, group_column) = self.column_or(group, &["product_group_name", "subCategory"], false)?;
+        let value_in = |column: Option<usize>| -> Vec<Option<&str>> {
+            self.entries
+                .iter()
+                .map(|e| column.map(|c| e.values[c].as_str()).filter(|v| !v.is_empty()))
+                .collect()
+        };
+        let item_ids: Vec<&str> = self.entries.iter().map(|e| e.item_id.as_str()).collect();
+        let (values, groups) = (value_in(column), value_in(group_column));
+        let rows = LabelledRows {
+            item_ids: &item_ids,
+            values: &values,
+            groups: &groups,
+            vectors: self.vectors,
+            parts,
+            dim: self.dim,
+            part_shape,
+            metric: self.metric,
+        };
+        let trade_off = recommend_trade_off(&rows, config)?;
+        if trade_off.queries == 0 {
+            return Err(EvalError::Empty(
+                "no queries: the split needs images of at least two items".into(),
+            ));
+        }
+        Ok(RecommendReport {
+            k: config.k,
+            attribute,
+            group,
+            trade_off,
+        })
+    }
+
+    /// The column `given`, else the first of `defaults` the catalogue has (else its first
+    /// column when `or_first`, else none: ""), and its index; a named column it lacks is an error.
+    fn column_or(&self, given: Option<&str>, defaults: &[&str], or_first: bool) -> Result<(String, Option<usize>), EvalError> {
+        let columns = &self.catalog.columns;
+        let name = match given {
+            Some(name) => name.to_string(),
+            None => defaults
+                .iter()
+                .find(|c| columns.iter().any(|x| x == *c))
+                .map(|c| c.to_string())
+                .or_else(|| or_first.then(|| columns.first().cloned()).flatten())
+                .unwrap_or_default(),
+        };
+        let index = self.catalog.column_index(&name);
+        if index.is_none() && !name.is_empty() {
+            return Err(no_column(self.catalog, &name));
+        }
+        Ok((name, index))
+    }
+}
+
+fn no_column(catalog: &Catalog, column: &str) -> EvalError {
+    EvalError::NoColumn {
+        column: column.to_string(),
+        catalogue: catalog.root.display().to_string(),
+        columns: catalog.columns.join(", "),
+    }
+}
+
+/// kNN tagging accuracy per attribute.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TagReport {
+    pub k: usize,
+    pub queries: usize,
+    pub gallery: usize,
+    /// Columns not measured: names or identifiers, not categories.
+    #[serde(skip)]
+    pub left_out: Vec<String>,
+    pub attributes: Vec<TagAccuracy>,
+}
+
+/// Recommendations against kNN.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecommendReport {
+    pub k: usize,
+    pub attribute: String,
+    pub group: String,
+    #[serde(flatten)]
+    pub trade_off: TradeOff,
+}
+
+impl fmt::Display for TopKTable {
+    /// One markdown table: a column per k.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let header: Vec<String> = self.ks.iter().map(|k| format!("k={k}")).collect();
+        let values: Vec<String> = self.values.iter().map(|v| format!("{v:.3}")).collect();
+        writeln!(f, "| {} |", header.join(" | "))?;
+        writeln!(f, "|{}", "---|".repeat(header.len()))?;
+        write!(f, "| {} |", values.join(" | "))
+    }
+}
+
+impl fmt::Display for TagReport {
+    /// A markdown row per attribute: accuracy beside always guessing the majority value.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "| attribute | accuracy | majority-class prior | queries |")?;
+        write!(f, "|---|---|---|---|")?;
+        for a in &self.attributes {
+            write!(
+                f,
+                "\n| {} | {:.3} | {:.3} ({}) | {} |",
+                a.attribute, a.accuracy, a.prior, a.majority, a.queries
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for RecommendReport {
+    /// A markdown row per method, each ratio against kNN's.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "| method | distance to query (vs kNN) | intra-list diversity (vs kNN) | distinct {} | distinct items | same {} as query | same {} as query (vs kNN) |",
+            self.attribute, self.attribute, self.group
+        )?;
+        write!(f, "|---|---|---|---|---|---|---|")?;
+        let knn = self.trade_off.rows[0].stats;
+        for r in &self.trade_off.rows {
+            write!(
+                f,
+                "\n| {} | {:.4} ({:.2}) | {:.4} ({:.2}) | {:.2} | {:.2} | {:.3} | {:.3} ({:.2}) |",
+                r.method,
+                r.stats.relevance_distance,
+                r.relevance_vs_knn,
+                r.stats.diversity,
+                r.stats.diversity / knn.diversity.max(f64::MIN_POSITIVE),
+                r.stats.distinct_values,
+                r.stats.distinct_items,
+                r.stats.same_value,
+                r.stats.same_group,
+                r.stats.same_group / knn.same_group.max(f64::MIN_POSITIVE)
+            )?;
+        }
+        Ok(())
+    }
+}
