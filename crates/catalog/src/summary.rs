@@ -87,3 +87,41 @@ impl CatalogSummary {
         }
     }
 }
+
+impl std::fmt::Display for CatalogSummary {
+    /// The summary as `lookbook catalog inspect` prints it, a line per fact (the problems
+    /// themselves are listed by the caller, as many as it wants).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let histogram: Vec<String> = self
+            .images_per_item
+            .iter()
+            .map(|b| format!("{}: {}", b.images, b.items))
+            .collect();
+        writeln!(f, "catalogue    {}", self.root.display())?;
+        writeln!(f, "format       {}", self.format)?;
+        writeln!(f, "images       {}", self.images)?;
+        writeln!(f, "items        {}", self.items)?;
+        writeln!(f, "images/item  {}", histogram.join(", "))?;
+        writeln!(f, "columns      {}", self.columns.join(", "))?;
+        let label_columns = match self.label_columns.is_empty() {
+            true => "free labels".to_string(),
+            false => self.label_columns.join(", "),
+        };
+        writeln!(
+            f,
+            "labels       {} (values with >= {} images, from: {label_columns})",
+            self.label_vocabulary_size, self.min_label_count
+        )?;
+        let splits: Vec<String> = self.splits.iter().map(|(s, n)| format!("{s} {n}")).collect();
+        let origin = match self.splits_from_source {
+            true => "from the catalogue",
+            false => "by item-id hash",
+        };
+        writeln!(f, "splits       {} ({origin})", splits.join(", "))?;
+        write!(
+            f,
+            "problems     {} missing images, {} malformed rows skipped, {} rows repaired",
+            self.missing_images, self.malformed_rows, self.repaired_rows
+        )
+    }
+}

@@ -43,6 +43,26 @@ pub struct AttentionStats {
     pub box_area: f64,
 }
 
+impl std::fmt::Display for AttentionStats {
+    /// One markdown table row under its header.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "| step boxes mostly garment | garment share in a box | garment covered by the boxes | pairwise IoU | box area |"
+        )?;
+        writeln!(f, "|---|---|---|---|---|")?;
+        write!(
+            f,
+            "| {:.1}% | {:.2} | {:.1}% | {:.2} | {:.1}% |",
+            100.0 * self.mostly_garment,
+            self.garment_share,
+            100.0 * self.coverage,
+            self.pairwise_iou,
+            100.0 * self.box_area
+        )
+    }
+}
+
 /// `[x0, y0, x1, y1]` clipped to a `width`×`height` photo.
 fn clip(b: [f32; 4], width: u32, height: u32) -> [f32; 4] {
     let (w, h) = (width as f32, height as f32);

@@ -15,6 +15,7 @@
 //!   the attention steps are placed in).
 //! * [`draw`]: pictures out — line charts and contact sheets as PNG.
 
+pub mod check;
 mod decode;
 pub mod draw;
 mod error;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use lookbook_catalog::Catalog;
 use lookbook_embed::SeedEmbedder;
-use lookbook_eval::attention::{AttentionStats, PhotoAttention, attention_stats, photo_attention};
+use lookbook_eval::attention::{AttentionStats, attention_stats, photo_attention};
 use lookbook_imaging::draw::{Tile, contact_sheet, write_png};
 use lookbook_imaging::{DecodeLimits, GarmentMask, decode_file};
 use serde::Serialize;
@@ -101,35 +101,14 @@ pub fn attention_report(
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print_table(&report, &photos);
+        let s = &report.stats;
+        println!(
+            "attention steps of {} on {} photos ({} with a garment mask, {} unreadable)",
+            report.model, s.photos, s.photos_with_mask, report.skipped
+        );
+        println!("{s}");
+        let collapsed = photos.iter().filter(|p| p.pairwise_iou.is_some_and(|v| v > 0.5)).count();
+        println!("photos whose steps overlap (IoU > 0.5): {collapsed} of {}", photos.len());
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn print_table(report: &AttentionReport, photos: &[PhotoAttention]) {
-    let s = &report.stats;
-    println!(
-        "attention steps of {} on {} photos ({} with a garment mask, {} unreadable)",
-        report.model, s.photos, s.photos_with_mask, report.skipped
-    );
-    println!(
-        "| step boxes mostly garment | garment share in a box | garment covered by the boxes | pairwise IoU | box area |"
-    );
-    println!("|---|---|---|---|---|");
-    println!(
-        "| {:.1}% | {:.2} | {:.1}% | {:.2} | {:.1}% |",
-        100.0 * s.mostly_garment,
-        s.garment_share,
-        100.0 * s.coverage,
-        s.pairwise_iou,
-        100.0 * s.box_area
-    );
-    let collapsed = photos
-        .iter()
-        .filter(|p| p.pairwise_iou.is_some_and(|v| v > 0.5))
-        .count();
-    println!(
-        "photos whose steps overlap (IoU > 0.5): {collapsed} of {}",
-        photos.len()
-    );
 }

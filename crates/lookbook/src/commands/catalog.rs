@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
@@ -11,8 +10,8 @@ use lookbook_catalog::{
     Catalog, CatalogFormat, CatalogSummary, LabelVocabulary, LabelledListConfig, OpenOptions, SplitFractions,
     VocabularyConfig,
 };
-use lookbook_imaging::{BatchLoader, ImageSpec, LoaderOptions, Preprocessor};
-use serde::Serialize;
+use lookbook_imaging::check::check_photos;
+use lookbook_imaging::{ImageSpec, LoaderOptions};
 
 #[derive(Subcommand)]
 pub enum CatalogCommand {
@@ -147,33 +146,7 @@ fn inspect(args: &CatalogArgs, labels: &LabelArgs, json: bool, show_problems: us
         println!("{}", serde_json::to_string_pretty(&summary)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("catalogue    {}", summary.root.display());
-    println!("format       {}", summary.format);
-    println!("images       {}", summary.images);
-    println!("items        {}", summary.items);
-    println!("images/item  {}", histogram(&summary));
-    println!("columns      {}", summary.columns.join(", "));
-    println!(
-        "labels       {} (values with >= {} images, from: {})",
-        summary.label_vocabulary_size,
-        summary.min_label_count,
-        if summary.label_columns.is_empty() {
-            "free labels".to_string()
-        } else {
-            summary.label_columns.join(", ")
-        }
-    );
-    let splits: Vec<String> = summary.splits.iter().map(|(s, n)| format!("{s} {n}")).collect();
-    let origin = if summary.splits_from_source {
-        "from the catalogue"
-    } else {
-        "by item-id hash"
-    };
-    println!("splits       {} ({origin})", splits.join(", "));
-    println!(
-        "problems     {} missing images, {} malformed rows skipped, {} rows repaired",
-        summary.missing_images, summary.malformed_rows, summary.repaired_rows
-    );
+    println!("{summary}");
     for problem in summary.problems.iter().take(show_problems) {
         println!("  {problem}");
     }
@@ -186,40 +159,12 @@ fn inspect(args: &CatalogArgs, labels: &LabelArgs, json: bool, show_problems: us
     Ok(ExitCode::SUCCESS)
 }
 
-fn histogram(summary: &CatalogSummary) -> String {
-    summary
-        .images_per_item
-        .iter()
-        .map(|b| format!("{}: {}", b.images, b.items))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-#[derive(Serialize)]
-struct CheckReport {
-    catalogue: PathBuf,
-    checked: usize,
-    decoded: usize,
-    seconds: f64,
-    images_per_second: f64,
-    bad: Vec<BadFile>,
-}
-
-#[derive(Serialize)]
-struct BadFile {
-    path: PathBuf,
-    reason: String,
-}
-
 fn check(args: &CatalogArgs, (height, width): (u32, u32), threads: usize, json: bool, quiet: bool) -> Result<ExitCode> {
     let catalog = args.open()?;
-    let preprocessor = Preprocessor::new(ImageSpec::with_size(height, width))?;
-    let paths: Vec<PathBuf> = catalog.entries.iter().map(|e| catalog.image_path(e)).collect();
-    let total = paths.len();
     let progress = if quiet || json {
         ProgressBar::hidden()
     } else {
-        ProgressBar::new(total as u64)
+        ProgressBar::new(catalog.entries.len() as u64)
     };
     progress.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} images  {per_sec}  eta {eta}  {msg}")
@@ -230,55 +175,29 @@ fn check(args: &CatalogArgs, (height, width): (u32, u32), threads: usize, json: 
         prefetch: 2,
         threads,
     };
-    let start = Instant::now();
-    let mut decoded = 0;
-    let mut bad = Vec::new();
-    let mut loader = BatchLoader::from_paths(paths, preprocessor, options)?;
-    while let Some(mut batch) = loader.next() {
-        decoded += batch.len();
-        for (_, failure) in std::mem::take(&mut batch.failures) {
-            progress.println(format!("bad: {failure}"));
-            bad.push(BadFile {
-                path: failure.path,
-                reason: failure.error.to_string(),
-            });
-        }
-        progress.set_position((decoded + bad.len()) as u64);
-        loader.recycle(batch);
-        if !bad.is_empty() {
-            progress.set_message(format!("{} bad", bad.len()));
-        }
-    }
+    let paths = catalog.entries.iter().map(|e| catalog.image_path(e)).collect();
+    let report = check_photos(
+        &catalog.root,
+        paths,
+        ImageSpec::with_size(height, width),
+        options,
+        |bad| progress.println(format!("bad: {bad}")),
+        |done, bad| {
+            progress.set_position(done as u64);
+            if bad > 0 {
+                progress.set_message(format!("{bad} bad"));
+            }
+        },
+    )?;
     progress.finish_and_clear();
-    let seconds = start.elapsed().as_secs_f64();
-    let report = CheckReport {
-        catalogue: catalog.root.clone(),
-        checked: total,
-        decoded,
-        seconds,
-        images_per_second: total as f64 / seconds.max(1e-9),
-        bad,
-    };
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!(
-            "checked {} images of {} in {:.1} s ({:.0} img/s, {height}x{width}): {} decoded, {} bad",
-            report.checked,
-            report.catalogue.display(),
-            report.seconds,
-            report.images_per_second,
-            report.decoded,
-            report.bad.len()
-        );
-        for b in &report.bad {
-            println!("  {}: {}", b.path.display(), b.reason);
-        }
+        println!("{report}");
     }
-    Ok(if report.bad.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
+    Ok(match report.bad.is_empty() {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::from(1),
     })
 }
 
