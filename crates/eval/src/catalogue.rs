@@ -50,7 +50,9 @@ pub enum TopK<'a> {
 
 impl EmbeddedPhotos<'_> {
     fn column(&self, name: &str) -> Result<usize, EvalError> {
-        self.catalog.column_index(name).ok_or_else(|| no_column(self.catalog, name))
+        self.catalog
+            .column_index(name)
+            .ok_or_else(|| no_column(self.catalog, name))
     }
 
     /// The table of `protocol` at each of `ks`.
@@ -80,7 +82,12 @@ impl EmbeddedPhotos<'_> {
 
     /// kNN tagging: the photos `is_query` accepts against the others (`None`: every photo,
     /// leaving its own item out), for `attribute` or every categorical column.
-    pub fn tag(&self, is_query: Option<&dyn Fn(Split) -> bool>, attribute: Option<&str>, k: usize) -> Result<TagReport, EvalError> {
+    pub fn tag(
+        &self,
+        is_query: Option<&dyn Fn(Split) -> bool>,
+        attribute: Option<&str>,
+        k: usize,
+    ) -> Result<TagReport, EvalError> {
         let roles: Vec<Role> = self
             .entries
             .iter()
@@ -116,7 +123,16 @@ impl EmbeddedPhotos<'_> {
             })
             .collect();
         let items: Vec<&str> = self.entries.iter().map(|e| e.item_id.as_str()).collect();
-        let attributes = tag_accuracy(&columns, &values, &items, &roles, self.vectors, self.dim, self.metric, k)?;
+        let attributes = tag_accuracy(
+            &columns,
+            &values,
+            &items,
+            &roles,
+            self.vectors,
+            self.dim,
+            self.metric,
+            k,
+        )?;
         Ok(TagReport {
             k,
             queries,
@@ -172,7 +188,12 @@ impl EmbeddedPhotos<'_> {
 
     /// The column `given`, else the first of `defaults` the catalogue has (else its first
     /// column when `or_first`, else none: ""), and its index; a named column it lacks is an error.
-    fn column_or(&self, given: Option<&str>, defaults: &[&str], or_first: bool) -> Result<(String, Option<usize>), EvalError> {
+    fn column_or(
+        &self,
+        given: Option<&str>,
+        defaults: &[&str],
+        or_first: bool,
+    ) -> Result<(String, Option<usize>), EvalError> {
         let columns = &self.catalog.columns;
         let name = match given {
             Some(name) => name.to_string(),

@@ -122,7 +122,12 @@ pub fn recommend_trade_off(rows: &LabelledRows, config: &RecommendConfig) -> Res
                 item_id: Some(item),
             };
             let config = RecommendConfig { diversity, ..*config };
-            lists.push(recommend(&contents, &query, &config, None)?.iter().map(|r| r.row).collect());
+            lists.push(
+                recommend(&contents, &query, &config, None)?
+                    .iter()
+                    .map(|r| r.row)
+                    .collect(),
+            );
         }
         for (sum, list) in sums.iter_mut().zip(&lists) {
             *sum += list_stats(&contents, vector, (rows.values[row], rows.groups[row]), list, &labels);

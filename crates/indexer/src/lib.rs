@@ -181,7 +181,11 @@ pub fn plan_build(
 
 /// The entries `index add` embeds: the given photos (embedded again if already there), or
 /// every photo of the catalogue the index does not hold.
-pub fn entries_to_add(contents: &IndexContents, catalog: &Catalog, images: &[PathBuf]) -> Result<Vec<usize>, IndexerError> {
+pub fn entries_to_add(
+    contents: &IndexContents,
+    catalog: &Catalog,
+    images: &[PathBuf],
+) -> Result<Vec<usize>, IndexerError> {
     if images.is_empty() {
         return Ok((0..catalog.entries.len())
             .filter(|&i| contents.row_of(image_key(&catalog.entries[i].image)).is_none())

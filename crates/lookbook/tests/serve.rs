@@ -608,7 +608,15 @@ fn the_cli_and_the_api_answer_the_same_query_with_the_same_list() {
     for (query, body) in [("item2", Some("item2")), (photo_arg, None)] {
         // search: k = 5, a filter, through the same engine.
         let cli = cli_list(&[
-            "search", "--index", index_arg, query, "-k", "5", "--filter", "pattern=striped", "--json",
+            "search",
+            "--index",
+            index_arg,
+            query,
+            "-k",
+            "5",
+            "--filter",
+            "pattern=striped",
+            "--json",
         ]);
         let api = match body {
             Some(item) => client
@@ -631,7 +639,15 @@ fn the_cli_and_the_api_answer_the_same_query_with_the_same_list() {
         // recommend at λ = 0.5 and 1: the same items, distances and matched parts.
         for lambda in ["0.5", "1"] {
             let cli = cli_list(&[
-                "recommend", "--index", index_arg, query, "-k", "5", "--diversity", lambda, "--json",
+                "recommend",
+                "--index",
+                index_arg,
+                query,
+                "-k",
+                "5",
+                "--diversity",
+                lambda,
+                "--json",
             ]);
             let api = match body {
                 Some(item) => client

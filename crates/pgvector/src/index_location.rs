@@ -59,10 +59,7 @@ impl IndexLocation {
         self.open_with(|path| IndexReader::open(path))
     }
 
-    fn open_with(
-        &self,
-        open_folder: impl FnOnce(&Path) -> Result<IndexContents, IndexError>,
-    ) -> Result<IndexContents> {
+    fn open_with(&self, open_folder: impl FnOnce(&Path) -> Result<IndexContents, IndexError>) -> Result<IndexContents> {
         let opened = match self {
             IndexLocation::Folder(path) => open_folder(path).map_err(PgError::from),
             IndexLocation::Postgres(url) => Self::postgres(url)

@@ -107,8 +107,14 @@ pub fn attention_report(
             report.model, s.photos, s.photos_with_mask, report.skipped
         );
         println!("{s}");
-        let collapsed = photos.iter().filter(|p| p.pairwise_iou.is_some_and(|v| v > 0.5)).count();
-        println!("photos whose steps overlap (IoU > 0.5): {collapsed} of {}", photos.len());
+        let collapsed = photos
+            .iter()
+            .filter(|p| p.pairwise_iou.is_some_and(|v| v > 0.5))
+            .count();
+        println!(
+            "photos whose steps overlap (IoU > 0.5): {collapsed} of {}",
+            photos.len()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

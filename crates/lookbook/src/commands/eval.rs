@@ -16,8 +16,8 @@ use lookbook_recommend::RecommendConfig;
 use serde::Serialize;
 
 use super::embedding::{EmbedderArgs, SplitChoice, embed_with_progress, open_catalog, progress_bar};
-use lookbook_pgvector::IndexLocation;
 use super::recommend::ReachArgs;
+use lookbook_pgvector::IndexLocation;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]

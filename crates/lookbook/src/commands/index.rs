@@ -210,14 +210,22 @@ fn embed_with_bar(
     quiet: bool,
 ) -> Result<usize> {
     let bar = progress_bar(todo.len(), quiet);
-    let skipped = embed_into(contents, location, embedder, catalog, todo, options, &mut |event| match event {
-        Event::Progress(p) => {
-            bar.set_position(p.done as u64);
-            bar.set_message(format!("{:.1} img/s", p.images_per_second));
-        }
-        Event::Skipped(bad) => bar.suspend(|| eprintln!("skipped {bad}")),
-        Event::Committed(images) => tracing::info!("committed {images} images"),
-    })?;
+    let skipped = embed_into(
+        contents,
+        location,
+        embedder,
+        catalog,
+        todo,
+        options,
+        &mut |event| match event {
+            Event::Progress(p) => {
+                bar.set_position(p.done as u64);
+                bar.set_message(format!("{:.1} img/s", p.images_per_second));
+            }
+            Event::Skipped(bad) => bar.suspend(|| eprintln!("skipped {bad}")),
+            Event::Committed(images) => tracing::info!("committed {images} images"),
+        },
+    )?;
     bar.finish_and_clear();
     Ok(skipped)
 }

@@ -9,8 +9,8 @@ use anyhow::{Context, Result};
 use clap::Args;
 use lookbook_server::{Engine, ServerConfig};
 
-use lookbook_pgvector::IndexLocation;
 use super::query::open_model;
+use lookbook_pgvector::IndexLocation;
 
 #[derive(Args, Clone)]
 pub struct ServeArgs {
