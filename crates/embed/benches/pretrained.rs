@@ -6,6 +6,13 @@
 //! `cargo bench -p lookbook-embed --bench pretrained -- [--catalog ../shared/data/hm]
 //!  [--catalog DIR] [--images 512] [--threads 2] [--batch 32]`  (`scripts/bench-pretrained.sh` runs both sides)
 
+#[path = "../../../benches/support/allocator.rs"]
+mod allocator;
+#[path = "../../../benches/support/args.rs"]
+mod args;
+
+use args::BenchArgs;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,21 +21,10 @@ use lookbook_catalog::{Catalog, OpenOptions};
 use lookbook_embed::{Embedder, ImageNetEmbedder, embed_images};
 use lookbook_imaging::LoaderOptions;
 
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-        // SAFETY: a process-wide integer option, set before any work starts.
-        unsafe { libmimalloc_sys::mi_option_set(15, -1) };
-    }
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let value = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    allocator::keep_freed_pages();
+    let args = BenchArgs::from_env();
+    let value = |flag: &str| args.value(flag);
     // cargo runs benches in the crate's folder: the default is the shared data beside the repository.
     let catalog_dir = value("--catalog")
         .map(PathBuf::from)

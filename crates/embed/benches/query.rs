@@ -6,6 +6,13 @@
 //! The search part of a 1M-item index is measured by `lookbook-index`'s `ann` bench
 //! (`scripts/bench-index.sh` prints its p50); BENCHMARKS.md adds the two.
 
+#[path = "../../../benches/support/allocator.rs"]
+mod allocator;
+#[path = "../../../benches/support/args.rs"]
+mod args;
+
+use args::BenchArgs;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,22 +20,10 @@ use std::time::Instant;
 use lookbook_embed::{Embedder, SeedEmbedder};
 use lookbook_index::{IndexReader, SearchMode};
 
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
-    // As the `lookbook` binary does at start: keep freed pages (mimalloc option 15).
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-        // SAFETY: a process-wide integer option, set before any work starts.
-        unsafe { libmimalloc_sys::mi_option_set(15, -1) };
-    }
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let value = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    allocator::keep_freed_pages();
+    let args = BenchArgs::from_env();
+    let value = |flag: &str| args.value(flag);
     let model = PathBuf::from(value("--model").expect("--model RUN"));
     let index = PathBuf::from(value("--index").expect("--index INDEX"));
     let photos = PathBuf::from(value("--photos").unwrap_or_else(|| "../shared/data/hm".into()));

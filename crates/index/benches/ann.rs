@@ -10,20 +10,20 @@
 //! varying along 32 directions each). Ground truth: `ExactIndex` over the same vectors.
 //! `scripts/bench-index.sh` runs the configurations BENCHMARKS.md reports.
 
+#[path = "../../../benches/support/args.rs"]
+mod args;
+
+use args::BenchArgs;
+
 use std::time::Instant;
 
 use lookbook_index::synthetic::Clusters;
 use lookbook_index::{ExactIndex, Hit, HnswConfig, HnswIndex, IvfConfig, IvfIndex, Metric, Quantization, VectorIndex};
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let value = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
-    let number = |flag: &str, default: usize| value(flag).and_then(|v| v.parse().ok()).unwrap_or(default);
+    let args = BenchArgs::from_env();
+    let value = |flag: &str| args.value(flag);
+    let number = |flag: &str, default: usize| args.number(flag, default);
     let n = number("--n", 1_000_000);
     let dim = number("--dim", 256);
     let clusters = number("--clusters", 1_000);

@@ -4,6 +4,11 @@
 //! `cargo bench -p lookbook-index --bench store -- [--n 1000000] [--dim 256]`
 //! (no graph: `ann` measures opening a saved graph; the manifest adds one file).
 
+#[path = "../../../benches/support/args.rs"]
+mod args;
+
+use args::BenchArgs;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -12,13 +17,8 @@ use lookbook_index::synthetic::Clusters;
 use lookbook_index::{IndexContents, IndexInfo, IndexReader, IndexWriter, Metric, Record, SearchMode};
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let value = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    let args = BenchArgs::from_env();
+    let value = |flag: &str| args.value(flag);
     let n: usize = value("--n").and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
     let dim: usize = value("--dim").and_then(|v| v.parse().ok()).unwrap_or(256);
     let vectors = Clusters::new(dim, 1_000).sample(n, 0, 1);

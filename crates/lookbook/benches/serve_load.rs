@@ -6,6 +6,11 @@
 //! `cargo bench -p lookbook --bench serve_load -- --index runs/quick/index
 //!  [--clients 32] [--seconds 30] [--k 10] [--photos 64]`  (scripts/bench-serve.sh)
 
+#[path = "../../../benches/support/args.rs"]
+mod args;
+
+use args::BenchArgs;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -144,13 +149,8 @@ fn check(response: reqwest::Result<reqwest::blocking::Response>, k: usize) -> Re
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let value = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    let args = BenchArgs::from_env();
+    let value = |flag: &str| args.value(flag);
     let Some(index) = value("--index").map(PathBuf::from) else {
         eprintln!("usage: cargo bench -p lookbook --bench serve_load -- --index INDEX [--clients 32] [--seconds 30]");
         return;

@@ -6,6 +6,13 @@
 //! Thread count: `RAYON_NUM_THREADS` (the backend's pool). `scripts/bench-model.sh` runs this
 //! beside `benches/reference/seed_model.py` (the same architecture in PyTorch) and prints ratios.
 
+#[path = "../../../benches/support/allocator.rs"]
+mod allocator;
+#[path = "../../../benches/support/args.rs"]
+mod args;
+
+use args::BenchArgs;
+
 use std::time::Instant;
 
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
@@ -13,32 +20,19 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
 use lookbook_model::{InferBackend, LossWeights, SeedConfig, SeedModel, TrainBackend, losses::seed_loss};
 
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 const LABELS: usize = 196;
 const TRAIN_BATCH: usize = 8;
 const INFER_BATCH: usize = 32;
 
 fn main() {
-    // As the `lookbook` binary does at start (see its `keep_freed_pages`): no purging of
-    // freed pages (mimalloc option 15, purge_delay), unless the environment says otherwise.
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-        // SAFETY: a process-wide integer option, set before any work starts.
-        unsafe { libmimalloc_sys::mi_option_set(15, -1) };
-    }
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let value = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    allocator::keep_freed_pages();
+    let args = BenchArgs::from_env();
+    let value = |flag: &str| args.value(flag);
     let sizes = value("--sizes").unwrap_or_else(|| "192x128,384x256".into());
     let mode = value("--mode").unwrap_or_else(|| "both".into());
     let repeats: usize = value("--repeats").and_then(|r| r.parse().ok()).unwrap_or(5);
     let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all".into());
-    if args.iter().any(|a| a == "--layers") {
+    if args.has("--layers") {
         compare_conv_layers(&threads);
         return;
     }

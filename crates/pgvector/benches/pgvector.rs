@@ -10,6 +10,11 @@
 //! each query pays a round trip the embedded index does not). `scripts/bench-pgvector.sh`
 //! runs what BENCHMARKS.md reports.
 
+#[path = "../../../benches/support/args.rs"]
+mod args;
+
+use args::BenchArgs;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -62,14 +67,9 @@ fn run_clients(
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let value = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
-    let number = |flag: &str, default: usize| value(flag).and_then(|v| v.parse().ok()).unwrap_or(default);
+    let args = BenchArgs::from_env();
+    let value = |flag: &str| args.value(flag);
+    let number = |flag: &str, default: usize| args.number(flag, default);
     let list = |flag: &str, default: &str| -> Vec<usize> {
         value(flag)
             .unwrap_or_else(|| default.into())
