@@ -163,6 +163,18 @@ impl Default for DataSection {
     }
 }
 
+/// A config value out of its range, in words (derefs to them, so a caller can search it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidConfig(pub String);
+
+impl std::ops::Deref for InvalidConfig {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
 impl TrainConfig {
     pub fn from_file(path: &Path) -> Result<Self, TrainError> {
         let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
@@ -170,14 +182,19 @@ impl TrainConfig {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        config.validate().map_err(|message| TrainError::Config {
+        config.validate().map_err(|invalid| TrainError::Config {
             path: path.to_path_buf(),
-            message,
+            message: invalid.0,
         })?;
         Ok(config)
     }
 
-    pub fn validate(&self) -> Result<(), String> {
+    /// Every value in its range; the first that is not, said in words.
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
+        self.check().map_err(InvalidConfig)
+    }
+
+    fn check(&self) -> Result<(), String> {
         let m = &self.model;
         if !BACKBONES.contains(&m.backbone.as_str()) {
             return Err(format!(
