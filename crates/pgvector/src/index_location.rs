@@ -64,7 +64,7 @@ impl IndexLocation {
             IndexLocation::Folder(path) => open_folder(path).map_err(PgError::from),
             IndexLocation::Postgres(url) => Self::postgres(url)
                 .and_then(|location| PgIndex::open(&location))
-                .and_then(|index| Ok(index.snapshot()?)),
+                .and_then(|index| index.snapshot()),
         };
         opened.map_err(|error| self.failed("opening", error))
     }
