@@ -47,6 +47,9 @@ pub struct QuerySpec {
     pub boxes: bool,
     /// Through the index's graph or lists (`Auto`) or every vector (`Exact`).
     pub search_mode: SearchMode,
+    /// A filter on an attribute the index lacks is refused (the API: a typo should say so),
+    /// or matches nothing (the CLI, as a filter on a value no image has).
+    pub refuse_unknown_attributes: bool,
 }
 
 impl QuerySpec {
@@ -60,6 +63,7 @@ impl QuerySpec {
             recommend: RecommendConfig::default(),
             boxes: true,
             search_mode: SearchMode::Auto,
+            refuse_unknown_attributes: true,
         }
     }
 
@@ -315,7 +319,9 @@ impl Engine {
                 "diversity is λ in 0..1, not {diversity}"
             )));
         }
-        self.check_filter(&spec.filter)?;
+        if spec.refuse_unknown_attributes {
+            self.check_filter(&spec.filter)?;
+        }
         let query = self.resolve(&spec.source, spec.boxes)?;
         let picks: Vec<Pick> = match spec.diversity {
             None => self

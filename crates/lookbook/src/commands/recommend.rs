@@ -105,6 +105,7 @@ pub fn run(args: RecommendArgs, _quiet: bool) -> Result<ExitCode> {
             ..args.reach.config()
         },
         search_mode: opened.mode,
+        refuse_unknown_attributes: false,
         ..QuerySpec::recommend(opened.source.clone(), args.k, args.diversity)
     };
     let answer = opened.engine.query(&spec)?;

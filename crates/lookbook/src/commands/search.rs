@@ -43,6 +43,7 @@ pub fn run(args: SearchArgs, _quiet: bool) -> Result<ExitCode> {
         filter: filter_map(&args.filter),
         boxes: args.sheet.is_some(),
         search_mode: opened.mode,
+        refuse_unknown_attributes: false,
         ..QuerySpec::search(opened.source.clone(), args.k)
     };
     let answer = opened.engine.query(&spec)?;
