@@ -19,6 +19,9 @@ pub enum ModelError {
     WeightLayout(String),
     #[error("unknown backbone `{0}`")]
     UnknownBackbone(String),
+    /// A device that cannot be used here (no driver, a build without CUDA).
+    #[error("{0}")]
+    Device(String),
 }
 
 impl ModelError {

@@ -14,6 +14,7 @@
 pub mod backend;
 pub mod config;
 pub mod conv3x3;
+pub mod device;
 pub mod efficientnet;
 pub mod encoding;
 mod error;
@@ -27,6 +28,7 @@ pub mod transformer;
 
 pub use backend::SeedBackend;
 pub use config::{ATTENTION_FRAMES, BACKBONES, PROJECTION_INPUTS, SeedConfig};
+pub use device::DeviceChoice;
 pub use efficientnet::EfficientNetLite;
 pub use encoding::TextureEncoding;
 pub use error::ModelError;

@@ -1,7 +1,6 @@
 pub mod attention;
 pub mod catalog;
 pub mod demo;
-pub mod device;
 pub mod embedding;
 pub mod eval;
 pub mod explain;

@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use lookbook_model::SeedBackend;
 use lookbook_train::{Checkpoint, TrainConfig, Trainer, TrainingEvent};
 
-use super::device::DeviceChoice;
+use lookbook_model::DeviceChoice;
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -66,11 +66,11 @@ pub fn run(args: TrainArgs, quiet: bool) -> Result<ExitCode> {
         DeviceChoice::Cpu => train_on::<lookbook_model::TrainBackend>(&trainer, &Default::default(), quiet)?,
         #[cfg(feature = "cuda")]
         DeviceChoice::Cuda(ordinal) => {
-            super::device::probe_cuda(args.device)?;
+            lookbook_model::device::probe_cuda(args.device)?;
             train_on::<lookbook_model::CudaTrainBackend>(&trainer, &lookbook_model::CudaDevice::new(ordinal), quiet)?
         }
         #[cfg(not(feature = "cuda"))]
-        choice @ DeviceChoice::Cuda(_) => return Err(super::device::cuda_not_built(choice)),
+        choice @ DeviceChoice::Cuda(_) => return Err(lookbook_model::device::cuda_not_built(choice).into()),
     };
     println!("checkpoint: {}", checkpoint.dir.display());
     Ok(ExitCode::SUCCESS)

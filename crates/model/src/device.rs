@@ -1,7 +1,10 @@
-//! `--device`: which backend a command runs on.
+//! Which backend a run uses (`--device cpu|cuda[:N]`), and whether a CUDA device can be
+//! used here at all.
 
 use std::fmt;
 use std::str::FromStr;
+
+use crate::ModelError;
 
 /// Where tensors live: the CPU (burn's `flex` backend) or a CUDA GPU by ordinal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,19 +40,17 @@ impl fmt::Display for DeviceChoice {
     }
 }
 
-/// The error for `--device cuda` in a binary built without the `cuda` feature.
-#[cfg(not(feature = "cuda"))]
-pub fn cuda_not_built(choice: DeviceChoice) -> anyhow::Error {
-    anyhow::anyhow!(
+/// The error for `--device cuda` in a build without the `cuda` feature.
+pub fn cuda_not_built(choice: DeviceChoice) -> ModelError {
+    ModelError::Device(format!(
         "--device {choice}: this lookbook was built without CUDA; rebuild with `cargo build --release --features cuda`"
-    )
+    ))
 }
 
 /// Fails with a clear message when the CUDA driver library cannot be loaded: burn's CUDA
 /// backend would otherwise panic on a background thread (cudarc's "Unable to dynamically
 /// load the \"cuda\" shared library"). Built without the feature too, so it is tested everywhere.
-#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
-pub fn probe_cuda(choice: DeviceChoice) -> anyhow::Result<()> {
+pub fn probe_cuda(choice: DeviceChoice) -> Result<(), ModelError> {
     for name in ["libcuda.so.1", "libcuda.so"] {
         // SAFETY: loading the driver runs its initialisers, exactly as cudarc does next;
         // the handle is dropped (unloaded) right away.
@@ -57,10 +58,10 @@ pub fn probe_cuda(choice: DeviceChoice) -> anyhow::Result<()> {
             return Ok(());
         }
     }
-    anyhow::bail!(
+    Err(ModelError::Device(format!(
         "--device {choice}: the CUDA driver library (libcuda.so.1) was not found: this machine has no NVIDIA \
          driver, or LD_LIBRARY_PATH does not reach it"
-    )
+    )))
 }
 
 #[cfg(test)]
