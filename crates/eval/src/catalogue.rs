@@ -3,13 +3,15 @@
 //! table, or as JSON).
 
 use std::fmt;
+use std::path::Path;
 
 use lookbook_catalog::{Catalog, Entry, Split};
+use lookbook_imaging::draw::{DrawError, Line, line_chart, write_png};
 use lookbook_index::{IndexError, Metric};
 use lookbook_recommend::RecommendConfig;
 use serde::Serialize;
 
-use crate::recommend::{LabelledRows, TradeOff, recommend_trade_off};
+use crate::recommend::{LabelledRows, RecommendRow, TradeOff, recommend_trade_off};
 use crate::{Role, TagAccuracy, TopKTable, is_categorical, precision_at_k, tag_accuracy, top_k_accuracy};
 
 #[derive(Debug, thiserror::Error)]
@@ -296,5 +298,47 @@ impl fmt::Display for RecommendReport {
             )?;
         }
         Ok(())
+    }
+}
+
+impl TopKTable {
+    /// The table as a curve over k (one line, `label`), titled `title`, drawn into `png`.
+    pub fn draw(&self, png: &Path, title: &str, label: &str) -> Result<(), DrawError> {
+        let line = Line {
+            label: label.to_string(),
+            points: self.ks.iter().zip(&self.values).map(|(&k, &v)| (k as f64, v)).collect(),
+        };
+        let title = format!("{title} ({} queries)", self.queries);
+        write_png(png, &line_chart(&title, "k", &[line], (800, 500))?)
+    }
+}
+
+impl RecommendReport {
+    /// Distance to the query against diversity: recommendations from λ = 0 to 1, and kNN's
+    /// point, drawn into `png`.
+    pub fn draw(&self, png: &Path) -> Result<(), DrawError> {
+        let point = |r: &RecommendRow| (r.stats.diversity, r.stats.relevance_distance);
+        let rows = &self.trade_off.rows;
+        let lines = [
+            Line {
+                label: "recommend, λ = 0 … 1".into(),
+                points: rows[1..].iter().map(point).collect(),
+            },
+            Line {
+                label: "plain kNN".into(),
+                points: vec![point(&rows[0])],
+            },
+        ];
+        let title = format!(
+            "distance to the query against diversity ({} queries, k = {})",
+            self.trade_off.queries, self.k
+        );
+        let chart = line_chart(
+            &title,
+            "intra-list diversity (mean pairwise distance)",
+            &lines,
+            (800, 500),
+        )?;
+        write_png(png, &chart)
     }
 }

@@ -8,9 +8,7 @@ use clap::{Args, ValueEnum};
 use lookbook_catalog::{Entry, Split};
 use lookbook_eval::catalogue::{EmbeddedPhotos, RecommendReport, TagReport, TopK};
 use lookbook_eval::leave_one_out::{index_neighbours, searched_by};
-use lookbook_eval::recommend::RecommendRow;
 use lookbook_eval::{Role, TopKTable, precision_at_k_of, top_k_accuracy_of};
-use lookbook_imaging::draw::{Line, line_chart, write_png};
 use lookbook_index::{Metric, Record};
 use lookbook_recommend::RecommendConfig;
 use serde::Serialize;
@@ -182,18 +180,8 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<ExitCode> {
         })
     });
     if let Some(png) = &png {
-        let line = Line {
-            label: report.model.rsplit('/').next().unwrap_or(&report.model).to_string(),
-            points: report
-                .table
-                .ks
-                .iter()
-                .zip(&report.table.values)
-                .map(|(&k, &v)| (k as f64, v))
-                .collect(),
-        };
-        let title = format!("{} ({} queries)", protocol_title(args.protocol), report.table.queries);
-        match line_chart(&title, "k", &[line], (800, 500)).and_then(|chart| write_png(png, &chart)) {
+        let label = report.model.rsplit('/').next().unwrap_or(&report.model);
+        match report.table.draw(png, protocol_title(args.protocol), label) {
             Ok(()) => eprintln!("curve: {}", png.display()),
             Err(err) => eprintln!("could not draw {}: {err}", png.display()),
         }
@@ -383,29 +371,7 @@ fn recommend_report(
             .map(|run| run.join(format!("eval-recommend-{}.png", split.get_name())))
     });
     if let Some(png) = &png {
-        let point = |r: &RecommendRow| (r.stats.diversity, r.stats.relevance_distance);
-        let lines = [
-            Line {
-                label: "recommend, λ = 0 … 1".into(),
-                points: report.trade_off.rows[1..].iter().map(point).collect(),
-            },
-            Line {
-                label: "plain kNN".into(),
-                points: vec![point(&report.trade_off.rows[0])],
-            },
-        ];
-        let title = format!(
-            "distance to the query against diversity ({queries} queries, k = {})",
-            args.k
-        );
-        match line_chart(
-            &title,
-            "intra-list diversity (mean pairwise distance)",
-            &lines,
-            (800, 500),
-        )
-        .and_then(|chart| write_png(png, &chart))
-        {
+        match report.draw(png) {
             Ok(()) => eprintln!("trade-off curve: {}", png.display()),
             Err(err) => eprintln!("could not draw {}: {err}", png.display()),
         }
