@@ -6,10 +6,14 @@ use std::path::Path;
 
 use burn::tensor::TensorData;
 use image::RgbImage;
-use lookbook_imaging::{BadImage, GarmentMask, ImageError, ImageSpec, letterbox_geometry, part_name, unletterbox_box};
+use lookbook_imaging::draw::{Annotation, annotate};
+use lookbook_imaging::{
+    BadImage, DecodeLimits, GarmentMask, ImageError, ImageSpec, decode_file, letterbox_geometry, part_name,
+    unletterbox_box,
+};
 use lookbook_model::Theta;
 
-use crate::SeedEmbedder;
+use crate::{EmbedError, SeedEmbedder};
 
 /// One attention step's region.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -70,6 +74,36 @@ impl Explanation {
             let row = ((ly / input_h * map_h as f32) as usize).min(map_h - 1);
             combined[row * map_w + col] / peak
         }
+    }
+}
+
+impl Explanation {
+    /// The photo at `path` at its own size (the boxes' frame, decoded without the model's
+    /// downscaling), with each step's named box, the attention as heat (through a `spec`
+    /// input's letterbox) and the `top` predicted labels beside it.
+    pub fn picture(&self, path: &Path, spec: &ImageSpec, top: usize) -> Result<RgbImage, EmbedError> {
+        let photo = decode_file(path, &DecodeLimits::default(), None, [255, 255, 255])?;
+        let photo = match photo.dimensions() == (self.width, self.height) {
+            true => photo,
+            false => image::imageops::resize(&photo, self.width, self.height, image::imageops::FilterType::Triangle),
+        };
+        let annotations: Vec<Annotation> = self
+            .regions
+            .iter()
+            .skip(1)
+            .map(|r| Annotation {
+                bbox: r.bbox,
+                label: format!("{} {}", r.step, r.name),
+            })
+            .collect();
+        let mut notes = vec!["predicted labels (score):".to_string()];
+        notes.extend(
+            self.labels
+                .iter()
+                .take(top)
+                .map(|(label, score)| format!("{score:.2}  {label}")),
+        );
+        Ok(annotate(&photo, &annotations, Some(&self.heat(spec)), &notes)?)
     }
 }
 

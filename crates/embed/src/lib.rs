@@ -35,6 +35,8 @@ pub enum EmbedError {
     Weights(#[from] lookbook_pretrained::WeightsError),
     #[error("unknown model {0}")]
     UnknownModel(String),
+    #[error(transparent)]
+    Draw(#[from] lookbook_imaging::draw::DrawError),
 }
 
 /// How images become vectors.

@@ -243,3 +243,47 @@ pub fn search_settings(contents: &IndexContents) -> String {
         (None, None) => String::new(),
     }
 }
+
+/// What an index holds and how it searches, in one line: "N images of M items, 256-d
+/// euclidean vectors (5 parts × 64), model …, catalogue …, HNSW M 16 … (3.1 MiB)".
+pub fn describe(contents: &IndexContents) -> Result<String, IndexerError> {
+    let info = &contents.info;
+    let items = contents
+        .records
+        .iter()
+        .map(|r| r.map(|r| r.item_id.clone()))
+        .collect::<Result<HashSet<String>, _>>()?
+        .len();
+    let searched = match (info.ann, contents.graph(), contents.ivf(), contents.external()) {
+        (_, _, _, Some(external)) => format!(", {}", external.describe()),
+        (Some(c), Some(g), _, _) => format!(
+            ", HNSW M {} ef_construction {} ef {} {} ({:.1} MiB)",
+            c.connectivity,
+            c.expansion_add,
+            c.expansion_search,
+            c.quantization,
+            g.serialized_len() as f64 / 1048576.0
+        ),
+        (_, _, Some(ivf), _) => {
+            let c = ivf.config();
+            format!(
+                ", IVF {} lists, {} probes, {} ({:.1} MiB)",
+                c.lists,
+                c.probes,
+                c.quantization,
+                ivf.memory_usage() as f64 / 1048576.0
+            )
+        }
+        _ => ", exact search".into(),
+    };
+    Ok(format!(
+        "{} images of {items} items, {}-d {} vectors ({} parts × {}), model {}, catalogue {}{searched}",
+        contents.records.len(),
+        info.dim,
+        info.metric,
+        info.parts,
+        info.part_dim,
+        info.model,
+        info.catalog_root.display(),
+    ))
+}

@@ -2,8 +2,8 @@
 //! them. Every method is blocking (model inference, index scans); the server calls them on
 //! tokio's blocking pool.
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -13,11 +13,10 @@ use lookbook_index::{Hit, IndexContents, Predicate, SearchMode};
 use lookbook_recommend::{Matched, Query, RecommendConfig, nearest_step, recommend};
 
 use crate::answer::{Answer, AttributeValues, ImageRef, ItemDetail, ItemPage, QueryInfo, ResultItem, Tagged};
+use crate::catalogue::Catalogue;
 use crate::error::QueryError;
+use crate::models::OpenedModel;
 use crate::regions::{BoxCache, PhotoBoxes};
-
-/// Values listed per attribute for the page's filters.
-const FACET_VALUES: usize = 60;
 
 /// Where the query vector comes from.
 #[derive(Debug, Clone)]
@@ -84,59 +83,6 @@ struct Resolved {
     info: QueryInfo,
 }
 
-/// Items and attribute values, read from every record once (for browsing and item lookups).
-struct Catalogue {
-    /// Item id → its rows, in row order; and the items in order of first appearance.
-    items: HashMap<String, Vec<usize>>,
-    item_order: Vec<String>,
-    facets: Vec<AttributeValues>,
-}
-
-impl Catalogue {
-    fn read(contents: &IndexContents) -> Result<Self, QueryError> {
-        let mut items: HashMap<String, Vec<usize>> = HashMap::new();
-        let mut item_order = Vec::new();
-        let mut counts: BTreeMap<String, HashMap<String, usize>> = BTreeMap::new();
-        for row in 0..contents.records.len() {
-            let record = contents.records.get(row)?;
-            let rows = items.entry(record.item_id.clone()).or_default();
-            if rows.is_empty() {
-                item_order.push(record.item_id.clone());
-            }
-            rows.push(row);
-            for (column, value) in &record.attributes {
-                *counts
-                    .entry(column.clone())
-                    .or_default()
-                    .entry(value.clone())
-                    .or_default() += 1;
-            }
-        }
-        let facets = contents
-            .info
-            .columns
-            .iter()
-            .filter_map(|column| {
-                let values = counts.remove(column)?;
-                let distinct = values.len();
-                let mut values: Vec<(String, usize)> = values.into_iter().collect();
-                values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-                values.truncate(FACET_VALUES);
-                Some(AttributeValues {
-                    attribute: column.clone(),
-                    distinct,
-                    values: values.into_iter().map(Into::into).collect(),
-                })
-            })
-            .collect();
-        Ok(Catalogue {
-            items,
-            item_order,
-            facets,
-        })
-    }
-}
-
 /// The index, the model and what browsing them needs.
 pub struct Engine {
     contents: IndexContents,
@@ -162,6 +108,46 @@ impl Engine {
             boxes: BoxCache::default(),
             max_k: usize::MAX,
         }
+    }
+
+    /// The engine one command-line query needs: `query` is a photo file (embedded by `model`)
+    /// or an item id of the index; `boxes` loads the seed model behind `model` for attention
+    /// boxes of an item-id query too (without one, answers carry no boxes: logged, not an error).
+    pub fn for_query(
+        contents: IndexContents,
+        model: &Path,
+        query: &str,
+        boxes: bool,
+    ) -> Result<(Engine, QuerySource), QueryError> {
+        let photo = PathBuf::from(query);
+        let (embedder, seed) = match photo.is_file() {
+            true => {
+                let opened = OpenedModel::open(model).map_err(|error| QueryError::Model {
+                    model: model.display().to_string(),
+                    error,
+                })?;
+                (Some(opened.embedder), opened.seed)
+            }
+            false if boxes => match OpenedModel::open_seed(model) {
+                Ok(seed) => (None, seed),
+                Err(error) => {
+                    tracing::warn!("no part boxes: {error}");
+                    (None, None)
+                }
+            },
+            false => (None, None),
+        };
+        let engine = Engine::new(contents, embedder, seed);
+        let source = match photo.is_file() {
+            true => QuerySource::File(photo),
+            false if engine.has_item(query)? => QuerySource::Item(query.to_string()),
+            false => {
+                return Err(QueryError::NotFound(format!(
+                    "`{query}` is neither a readable image file nor an item id in the index"
+                )));
+            }
+        };
+        Ok((engine, source))
     }
 
     /// Reads the items and attribute values now (a server does, before it listens).

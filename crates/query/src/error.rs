@@ -19,6 +19,12 @@ pub enum QueryError {
     /// Something this engine was opened without (the index's model, for a photo query).
     #[error("{0}")]
     Unavailable(String),
+    /// The model a query needs did not load.
+    #[error("loading the model in {model}: {error}")]
+    Model {
+        model: String,
+        error: lookbook_embed::EmbedError,
+    },
     /// Not the caller's fault: the index or the model failed.
     #[error("{0}")]
     Internal(String),

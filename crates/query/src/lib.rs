@@ -11,6 +11,7 @@
 //! ```
 
 mod answer;
+mod catalogue;
 mod engine;
 mod error;
 mod models;

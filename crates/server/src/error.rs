@@ -76,6 +76,7 @@ impl From<QueryError> for ApiError {
             QueryError::BadImage(error) => ApiError::bad_image(error),
             QueryError::BadFile(bad) => ApiError::bad_image(bad.error),
             QueryError::Unavailable(message) => ApiError::unavailable(message),
+            error @ QueryError::Model { .. } => ApiError::unavailable(error.to_string()),
             QueryError::Internal(message) => ApiError::internal(message),
         }
     }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod curves;
 mod error;
 pub mod metrics;
+mod reports;
 mod trainer;
 pub mod trunk;
 

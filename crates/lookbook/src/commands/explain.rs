@@ -7,8 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Args;
 use lookbook_embed::SeedEmbedder;
-use lookbook_imaging::draw::{Annotation, annotate, write_png};
-use lookbook_imaging::{DecodeLimits, decode_file};
+use lookbook_imaging::draw::write_png;
 use serde::Serialize;
 
 #[derive(Args)]
@@ -54,39 +53,9 @@ pub fn run(args: ExplainArgs, _quiet: bool) -> Result<ExitCode> {
     let seed = SeedEmbedder::from_run(&args.model)
         .with_context(|| format!("loading the model in {}", args.model.display()))?;
     let explanation = seed.explain(&args.image).map_err(|bad| anyhow::anyhow!("{bad}"))?;
-    // The photo at its own size (the boxes' frame), decoded without the model's downscaling.
-    let spec = *seed.spec();
-    let photo = decode_file(&args.image, &DecodeLimits::default(), None, [255, 255, 255])
-        .map_err(|error| anyhow::anyhow!("{}: {error}", args.image.display()))?;
-    let photo = if photo.dimensions() == (explanation.width, explanation.height) {
-        photo
-    } else {
-        image::imageops::resize(
-            &photo,
-            explanation.width,
-            explanation.height,
-            image::imageops::FilterType::Triangle,
-        )
-    };
-    let heat = explanation.heat(&spec);
-    let annotations: Vec<Annotation> = explanation
-        .regions
-        .iter()
-        .skip(1)
-        .map(|r| Annotation {
-            bbox: r.bbox,
-            label: format!("{} {}", r.step, r.name),
-        })
-        .collect();
-    let mut notes = vec!["predicted labels (score):".to_string()];
-    notes.extend(
-        explanation
-            .labels
-            .iter()
-            .take(args.top)
-            .map(|(label, score)| format!("{score:.2}  {label}")),
-    );
-    let picture = annotate(&photo, &annotations, Some(&heat), &notes)?;
+    let picture = explanation
+        .picture(&args.image, seed.spec(), args.top)
+        .with_context(|| format!("drawing {}", args.image.display()))?;
     write_png(&args.out, &picture)?;
     let report = Explained {
         image: args.image.clone(),

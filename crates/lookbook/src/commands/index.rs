@@ -1,7 +1,6 @@
 //! `lookbook index`: embed a catalogue into an index folder (resuming a build that was cut
 //! short), and `index add | remove | verify` to keep one up to date without a rebuild.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -13,7 +12,8 @@ use lookbook_catalog::Catalog;
 use lookbook_embed::Embedder;
 use lookbook_index::{HnswConfig, IndexContents, IndexInfo, IvfConfig, Metric, Quantization};
 use lookbook_indexer::{
-    Event, IndexingOptions, catalog_root, embed_into, entries_to_add, plan_build, remove_rows, search_settings,
+    Event, IndexingOptions, catalog_root, describe, embed_into, entries_to_add, plan_build, remove_rows,
+    search_settings,
 };
 use lookbook_pgvector::IndexLocation;
 
@@ -351,47 +351,7 @@ fn remove(args: RemoveArgs) -> Result<ExitCode> {
 
 fn verify(index: &IndexLocation) -> Result<ExitCode> {
     let contents = index.verify()?;
-    let info = &contents.info;
-    let items = contents
-        .records
-        .iter()
-        .map(|r| r.map(|r| r.item_id.clone()))
-        .collect::<Result<HashSet<String>, _>>()?
-        .len();
-    println!(
-        "index {}: ok — {} images of {} items, {}-d {} vectors ({} parts × {}), model {}, catalogue {}{}",
-        index,
-        contents.records.len(),
-        items,
-        info.dim,
-        info.metric,
-        info.parts,
-        info.part_dim,
-        info.model,
-        info.catalog_root.display(),
-        match (info.ann, contents.graph(), contents.ivf()) {
-            _ if contents.external().is_some() => format!(", {}", contents.external().expect("checked").describe()),
-            (Some(c), Some(g), _) => format!(
-                ", HNSW M {} ef_construction {} ef {} {} ({:.1} MiB)",
-                c.connectivity,
-                c.expansion_add,
-                c.expansion_search,
-                c.quantization,
-                g.serialized_len() as f64 / 1048576.0
-            ),
-            (_, _, Some(ivf)) => {
-                let c = ivf.config();
-                format!(
-                    ", IVF {} lists, {} probes, {} ({:.1} MiB)",
-                    c.lists,
-                    c.probes,
-                    c.quantization,
-                    ivf.memory_usage() as f64 / 1048576.0
-                )
-            }
-            _ => ", exact search".into(),
-        }
-    );
+    println!("index {index}: ok — {}", describe(&contents)?);
     Ok(ExitCode::SUCCESS)
 }
 

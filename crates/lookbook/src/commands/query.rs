@@ -3,11 +3,9 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
-use lookbook_embed::SeedEmbedder;
 use lookbook_index::SearchMode;
 use lookbook_query::{Engine, ImageRef, OpenedModel, QuerySource};
 
@@ -70,24 +68,7 @@ impl QueryArgs {
             .model
             .clone()
             .unwrap_or_else(|| PathBuf::from(&contents.info.model));
-        let photo = PathBuf::from(&self.query);
-        let (embedder, seed) = match photo.is_file() {
-            true => {
-                let opened = open_model(&model)?;
-                (Some(opened.embedder), opened.seed)
-            }
-            false if boxes => (None, seed_for_boxes(&model)),
-            false => (None, None),
-        };
-        let engine = Engine::new(contents, embedder, seed);
-        let source = match photo.is_file() {
-            true => QuerySource::File(photo),
-            false if engine.has_item(&self.query)? => QuerySource::Item(self.query.clone()),
-            false => bail!(
-                "`{}` is neither a readable image file nor an item id in the index",
-                self.query
-            ),
-        };
+        let (engine, source) = Engine::for_query(contents, &model, &self.query, boxes)?;
         let mode = if self.exact {
             SearchMode::Exact
         } else {
@@ -118,16 +99,4 @@ impl Opened {
 /// The model an index names (or `--model`), with what went wrong in words.
 pub fn open_model(model: &Path) -> Result<OpenedModel> {
     OpenedModel::open(model).with_context(|| format!("loading the model in {}", model.display()))
-}
-
-/// The seed model behind an index for attention boxes, when it has one that loads (without
-/// one, answers carry no boxes: said on stderr, not an error).
-pub(crate) fn seed_for_boxes(model: &Path) -> Option<Arc<SeedEmbedder>> {
-    match OpenedModel::open_seed(model) {
-        Ok(seed) => seed,
-        Err(err) => {
-            eprintln!("no part boxes: {err}");
-            None
-        }
-    }
 }

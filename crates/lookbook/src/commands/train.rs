@@ -101,33 +101,16 @@ where
         TrainingEvent::Step(s) => {
             // Without a terminal the bar is hidden: leave a line in the log now and then.
             if progress.is_hidden() && !quiet && (s.step % 20 == 0 || s.step == s.steps) {
-                eprintln!(
-                    "epoch {} step {}/{}: loss {:.4} (cls {:.4} div {:.4} loc {:.4} id {:.4}) {:.1} img/s",
-                    s.epoch + 1,
-                    s.step,
-                    s.steps,
-                    s.loss,
-                    s.classification,
-                    s.diversity,
-                    s.localisation,
-                    s.identity,
-                    s.images_per_second
-                );
+                eprintln!("{s}");
             }
             progress.set_prefix(format!("{}", s.epoch + 1));
             progress.set_length(s.steps as u64);
             progress.set_position(s.step as u64);
-            progress.set_message(format!(
-                "loss {:.4} (cls {:.4} div {:.4} loc {:.4}) {:.1} img/s",
-                s.loss, s.classification, s.diversity, s.localisation, s.images_per_second
-            ));
+            progress.set_message(s.losses());
         }
         TrainingEvent::BadImage(bad) => say(&progress, format!("skipped {bad}")),
         TrainingEvent::Epoch(r) => {
-            say(&progress, format!(
-                "epoch {}: loss {:.4} | val mAP {:.4} (prior {:.4}) | top-1/5/10 {:.3}/{:.3}/{:.3} ({} queries) | {:.0} s",
-                r.epoch, r.loss, r.val_map, r.val_prior_map, r.val_top1, r.val_top5, r.val_top10, r.val_queries, r.seconds
-            ));
+            say(&progress, r.to_string());
             progress.set_position(0);
         }
     })?;
