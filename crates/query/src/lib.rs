@@ -11,6 +11,7 @@
 //! ```
 
 mod answer;
+pub mod attention;
 mod catalogue;
 mod engine;
 mod error;

@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use lookbook_catalog::Catalog;
 use lookbook_embed::SeedEmbedder;
-use lookbook_eval::attention::{AttentionStats, attention_stats, photo_attention};
-use lookbook_imaging::draw::{Tile, contact_sheet, write_png};
-use lookbook_imaging::{DecodeLimits, GarmentMask, decode_file};
+use lookbook_eval::attention::{AttentionStats, attention_stats};
+use lookbook_imaging::draw::{contact_sheet, write_png};
+use lookbook_query::attention::{AttentionRun, measure_attention};
 use serde::Serialize;
 
 /// Photos drawn in the grid.
@@ -41,42 +41,16 @@ pub fn attention_report(
     if seed.checkpoint().meta.seed_config().steps == 0 {
         bail!("the model in {} has no attention steps", model.display());
     }
-    let mut photos = Vec::with_capacity(entries.len());
-    let mut tiles = Vec::new();
-    let mut skipped = 0;
-    // The grid samples the whole split evenly (a catalogue sorted by id starts with one kind).
-    let stride = (entries.len() / GRID_PHOTOS).max(1);
-    for (position, &entry) in entries.iter().enumerate() {
-        let path = catalog.image_path(&catalog.entries[entry]);
-        let Ok(explanation) = seed.explain(&path) else {
-            skipped += 1;
-            continue;
-        };
-        // The mask of the photo at its own size: the boxes' frame.
-        let Ok(photo) = decode_file(&path, &DecodeLimits::default(), None, [255; 3]) else {
-            skipped += 1;
-            continue;
-        };
-        let mask = GarmentMask::of(&photo).filter(|m| m.dimensions() == (explanation.width, explanation.height));
-        let boxes: Vec<[f32; 4]> = explanation.regions.iter().skip(1).map(|r| r.bbox).collect();
-        let measured = photo_attention(mask.as_ref(), &boxes, explanation.width, explanation.height);
-        if position % stride == 0 && tiles.len() < GRID_PHOTOS {
-            let (w, h) = (explanation.width as f32, explanation.height as f32);
-            tiles.push(Tile {
-                image: path.clone(),
-                caption: format!(
-                    "{}  IoU {}\n{}",
-                    catalog.entries[entry].item_id,
-                    measured.pairwise_iou.map_or("-".into(), |v| format!("{v:.2}")),
-                    measured
-                        .garment_share
-                        .map_or("no garment mask".into(), |v| format!("boxes {:.0}% garment", 100.0 * v)),
-                ),
-                boxes: boxes.iter().map(|b| [b[0] / w, b[1] / h, b[2] / w, b[3] / h]).collect(),
-            });
-        }
-        photos.push(measured);
-    }
+    let listed: Vec<(PathBuf, String)> = entries
+        .iter()
+        .map(|&e| {
+            (
+                catalog.image_path(&catalog.entries[e]),
+                catalog.entries[e].item_id.clone(),
+            )
+        })
+        .collect();
+    let AttentionRun { photos, tiles, skipped } = measure_attention(&seed, &listed, GRID_PHOTOS);
     if photos.is_empty() {
         bail!("no readable photos in the split");
     }
