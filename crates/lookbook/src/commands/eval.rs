@@ -3,13 +3,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use lookbook_catalog::{Entry, Split};
+use lookbook_eval::TopKTable;
 use lookbook_eval::catalogue::{EmbeddedPhotos, RecommendReport, TagReport, TopK};
-use lookbook_eval::leave_one_out::{index_neighbours, searched_by};
-use lookbook_eval::{Role, TopKTable, precision_at_k_of, top_k_accuracy_of};
-use lookbook_index::{Metric, Record};
+use lookbook_eval::leave_one_out::{index_top_k, searched_by};
+use lookbook_index::Metric;
 use lookbook_recommend::RecommendConfig;
 use serde::Serialize;
 
@@ -215,44 +215,18 @@ fn index_report(args: &EvalArgs, index: &IndexLocation) -> Result<ExitCode> {
         bail!("--index evaluates --protocol product-code or category (an index has no query/gallery split)");
     }
     let contents = index.open()?;
-    let records: Vec<Record> = contents
-        .records
-        .iter()
-        .map(|r| r.map(|r| r.into_owned()))
-        .collect::<Result<_, _>>()?;
-    if records.is_empty() {
-        bail!("the index {index} is empty");
-    }
-    let k_max = args.ks.iter().copied().max().unwrap_or(1);
     let started = std::time::Instant::now();
-    let found = index_neighbours(&contents, k_max)?;
-    let seconds = started.elapsed().as_secs_f64();
-    let roles = vec![Role::Both; records.len()];
-    let table = match args.protocol {
-        Protocol::ProductCode => {
-            let items: Vec<&str> = records.iter().map(|r| r.item_id.as_str()).collect();
-            top_k_accuracy_of(&items, &roles, &found, &args.ks)
-        }
-        _ => {
-            let attribute = args.attribute.as_deref().expect("clap requires --attribute");
-            if !contents.info.columns.iter().any(|c| c == attribute) {
-                bail!(
-                    "the index has no column `{attribute}` (columns: {})",
-                    contents.info.columns.join(", ")
-                );
-            }
-            let values: Vec<&str> = records
-                .iter()
-                .map(|r| r.attributes.get(attribute).map_or("", String::as_str))
-                .collect();
-            precision_at_k_of(&values, &roles, &found, &args.ks)
-        }
+    let protocol = match args.protocol {
+        Protocol::ProductCode => TopK::ProductCode,
+        _ => TopK::Category(args.attribute.as_deref().expect("clap requires --attribute")),
     };
+    let table = index_top_k(&contents, protocol, &args.ks).with_context(|| format!("evaluating the index {index}"))?;
+    let seconds = started.elapsed().as_secs_f64();
     let searched = searched_by(&contents);
     let report = Report {
         protocol: args.protocol,
         model: contents.info.model.clone(),
-        images: records.len(),
+        images: contents.records.len(),
         skipped: 0,
         table,
     };
