@@ -46,6 +46,8 @@ pub enum CatalogError {
     Empty { path: PathBuf },
     #[error("invalid split fractions {train}/{val}/{test}: each must be in [0, 1] and they must sum to 1")]
     BadFractions { train: f64, val: f64, test: f64 },
+    #[error("`{0}`: expected three fractions train,val,test, e.g. 0.7,0.1,0.2")]
+    FractionsText(String),
 }
 
 impl CatalogError {

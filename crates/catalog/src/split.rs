@@ -28,6 +28,21 @@ impl Default for SplitFractions {
     }
 }
 
+/// `train,val,test`, e.g. `0.7,0.1,0.2`, each in 0..1 and summing to 1.
+impl std::str::FromStr for SplitFractions {
+    type Err = CatalogError;
+
+    fn from_str(text: &str) -> Result<Self, CatalogError> {
+        let parts: Vec<f64> = text.split(',').filter_map(|p| p.trim().parse::<f64>().ok()).collect();
+        let [train, val, test] = parts[..] else {
+            return Err(CatalogError::FractionsText(text.to_string()));
+        };
+        let fractions = SplitFractions { train, val, test };
+        fractions.validate()?;
+        Ok(fractions)
+    }
+}
+
 impl SplitFractions {
     pub fn validate(&self) -> Result<(), CatalogError> {
         let parts = [self.train, self.val, self.test];

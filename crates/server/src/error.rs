@@ -15,6 +15,8 @@ pub enum ServerError {
     Bind { addr: String, source: std::io::Error },
     #[error("the server stopped: {0}")]
     Serve(std::io::Error),
+    #[error("starting the async runtime: {0}")]
+    Runtime(std::io::Error),
     #[error(transparent)]
     Index(#[from] lookbook_index::IndexError),
 }

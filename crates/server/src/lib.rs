@@ -119,6 +119,30 @@ pub async fn serve(
         .map_err(ServerError::Serve)
 }
 
+/// Runs the server over `engine` on `addr` until Ctrl-C or SIGTERM, on a runtime of its own:
+/// `on_listening` hears the bound address first (port 0 becomes a real one). The engine is
+/// dropped after the runtime: an index in PostgreSQL closes its connections with blocking
+/// calls, which must not run on the runtime's threads.
+pub fn run_until_stopped(
+    engine: Engine,
+    config: ServerConfig,
+    addr: &str,
+    on_listening: impl FnOnce(SocketAddr, &Engine),
+) -> Result<(), ServerError> {
+    let engine = Arc::new(engine);
+    let keep = Arc::clone(&engine);
+    let runtime = tokio::runtime::Runtime::new().map_err(ServerError::Runtime)?;
+    let served = runtime.block_on(async move {
+        let listener = bind(addr).await?;
+        let bound = listener.local_addr().map_err(ServerError::Serve)?;
+        on_listening(bound, &engine);
+        serve(listener, router(engine, config), shutdown_signal()).await
+    });
+    drop(runtime);
+    drop(keep);
+    served
+}
+
 /// Completes on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
     let ctrl_c = async {

@@ -54,7 +54,7 @@ pub struct CatalogArgs {
     #[arg(long)]
     pub format: Option<CatalogFormat>,
     /// Train,val,test fractions for catalogues without their own splits.
-    #[arg(long, default_value = "0.7,0.1,0.2", value_parser = parse_fractions)]
+    #[arg(long, default_value = "0.7,0.1,0.2", value_parser = clap::value_parser!(SplitFractions))]
     pub split_fractions: SplitFractions,
     /// Plain folders: the item id is the file stem, not the parent folder.
     #[arg(long)]
@@ -208,17 +208,4 @@ fn parse_size(s: &str) -> Result<(u32, u32)> {
         bail!("size must be positive");
     }
     Ok((h, w))
-}
-
-fn parse_fractions(s: &str) -> Result<SplitFractions> {
-    let parts: Vec<f64> = s
-        .split(',')
-        .map(|p| p.trim().parse::<f64>())
-        .collect::<Result<_, _>>()?;
-    let [train, val, test] = parts[..] else {
-        bail!("expected three fractions train,val,test");
-    };
-    let fractions = SplitFractions { train, val, test };
-    fractions.validate()?;
-    Ok(fractions)
 }

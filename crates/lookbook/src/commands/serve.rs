@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -69,15 +68,8 @@ pub fn config(args: &ServeArgs) -> ServerConfig {
 }
 
 pub fn run(args: ServeArgs, _quiet: bool) -> Result<ExitCode> {
-    let engine = Arc::new(engine(&args)?);
-    let config = config(&args);
-    // The engine is dropped here, after the runtime: an index in PostgreSQL closes its
-    // connections with blocking calls, which must not run on the runtime's threads.
-    let keep = Arc::clone(&engine);
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let served = runtime.block_on(async move {
-        let listener = lookbook_server::bind(&args.addr).await?;
-        let addr = listener.local_addr().context("reading the bound address")?;
+    let engine = engine(&args)?;
+    lookbook_server::run_until_stopped(engine, config(&args), &args.addr, |addr, engine| {
         println!(
             "lookbook: serving {} images of {} items at http://{addr}/ (Ctrl-C stops)",
             engine.images(),
@@ -86,13 +78,7 @@ pub fn run(args: ServeArgs, _quiet: bool) -> Result<ExitCode> {
         // Tests and scripts read the URL from the first line.
         use std::io::Write;
         std::io::stdout().flush().ok();
-        let app = lookbook_server::router(engine, config);
-        lookbook_server::serve(listener, app, lookbook_server::shutdown_signal()).await?;
-        eprintln!("lookbook: stopped");
-        anyhow::Ok(())
-    });
-    drop(runtime);
-    drop(keep);
-    served?;
+    })?;
+    eprintln!("lookbook: stopped");
     Ok(ExitCode::SUCCESS)
 }
