@@ -8,7 +8,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use crate::catalog::{Problem, ProblemKind};
+use crate::entry::{Problem, ProblemKind};
 use crate::error::CatalogError;
 
 pub(crate) struct Table {

@@ -14,14 +14,16 @@
 mod catalog;
 mod csv_table;
 mod detect;
+mod entry;
 mod error;
 pub mod formats;
 mod split;
 mod summary;
 mod vocabulary;
 
-pub use catalog::{Catalog, Entry, OpenOptions, Problem, ProblemKind, Split};
-pub use detect::{CatalogFormat, detect_format};
+pub use catalog::OpenOptions;
+pub use detect::detect_format;
+pub use entry::{Catalog, CatalogFormat, Entry, Problem, ProblemKind, Split};
 pub use error::CatalogError;
 pub use formats::labelled::LabelledListConfig;
 pub use split::{SplitFractions, split_for_item};

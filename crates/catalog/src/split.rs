@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::catalog::Split;
+use crate::entry::Split;
 use crate::error::CatalogError;
 
 /// Fractions of items in each split; they sum to 1.

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{Catalog, Problem, ProblemKind};
-use crate::detect::CatalogFormat;
+use crate::entry::CatalogFormat;
+use crate::entry::{Catalog, Problem, ProblemKind};
 use crate::vocabulary::LabelVocabulary;
 
 /// How many items have 1, 2, 3, … images (the last bucket is "at least").

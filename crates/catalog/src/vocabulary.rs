@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{Catalog, Entry};
+use crate::entry::{Catalog, Entry};
 
 /// Column name used for the free labels of labelled lists (`label=floral`).
 pub const FREE_LABEL_COLUMN: &str = "label";

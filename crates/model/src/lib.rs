@@ -21,6 +21,7 @@ mod error;
 pub mod global;
 pub mod losses;
 pub mod model;
+mod output;
 pub mod pool4;
 pub mod saved;
 mod section;

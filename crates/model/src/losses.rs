@@ -8,7 +8,7 @@ use burn::tensor::Tensor;
 use burn::tensor::activation::sigmoid;
 use burn::tensor::backend::Backend;
 
-use crate::model::SeedOutput;
+use crate::output::SeedOutput;
 
 /// Weights and constants of the losses; defaults are the study's.
 #[derive(Config, Debug, PartialEq)]

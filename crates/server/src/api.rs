@@ -16,7 +16,7 @@ use tokio::sync::Semaphore;
 use utoipa::{OpenApi, ToSchema};
 
 use crate::ServerConfig;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::metrics::Metrics;
 use lookbook_query::{Answer, AttributeValues, Engine, ItemDetail, ItemPage, QuerySource, QuerySpec};
 
@@ -34,15 +34,6 @@ pub(crate) struct AppState {
     pub waiting: Arc<AtomicUsize>,
     pub metrics: Arc<Metrics>,
     pub started: Instant,
-}
-
-/// A failed request.
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct ErrorBody {
-    /// The HTTP status, repeated.
-    pub status: u16,
-    /// Why, in words.
-    pub error: String,
 }
 
 /// A search or recommend request by item id (`application/json`).

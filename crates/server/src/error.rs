@@ -6,8 +6,17 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use lookbook_imaging::ImageError;
 use lookbook_query::QueryError;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use crate::api::ErrorBody;
+/// A failed request.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// The HTTP status, repeated.
+    pub status: u16,
+    /// Why, in words.
+    pub error: String,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {

@@ -25,8 +25,8 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use utoipa::OpenApi;
 
-pub use api::{ErrorBody, Health};
-pub use error::{ApiError, ServerError};
+pub use api::Health;
+pub use error::{ApiError, ErrorBody, ServerError};
 pub use lookbook_query::{
     Answer, AttributeValues, Engine, ImageRef, ItemDetail, ItemPage, QueryInfo, QuerySource, QuerySpec, RegionBox,
     ResultItem,

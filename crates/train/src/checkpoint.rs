@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::TrainConfig;
 use crate::error::TrainError;
-use crate::trainer::EpochReport;
+use crate::reports::EpochReport;
 
 pub use lookbook_model::saved::FORMAT_VERSION;
 const STATE_FILE: &str = "train-state.bin";

@@ -9,7 +9,7 @@ use lookbook_imaging::draw::{DrawError, FONT_FAMILY, font_available, write_png};
 use plotters::prelude::*;
 
 use crate::error::TrainError;
-use crate::trainer::EpochReport;
+use crate::reports::EpochReport;
 
 const WIDTH: u32 = 1200;
 const HEIGHT: u32 = 450;

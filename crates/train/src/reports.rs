@@ -1,8 +1,49 @@
-//! How a step and an epoch read in a log line.
+//! What a step and an epoch report (the progress display, `metrics.csv`, a checkpoint's
+//! history), and how they read in a log line.
 
 use std::fmt;
 
-use crate::trainer::{EpochReport, StepReport};
+use serde::{Deserialize, Serialize};
+
+/// One optimisation step, as the progress display sees it.
+#[derive(Debug, Clone)]
+pub struct StepReport {
+    pub epoch: usize,
+    pub step: usize,
+    pub steps: usize,
+    pub loss: f64,
+    pub classification: f64,
+    pub diversity: f64,
+    pub localisation: f64,
+    pub identity: f64,
+    pub images_per_second: f64,
+}
+
+/// One epoch: mean training losses and validation metrics (a row of `metrics.csv`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochReport {
+    pub epoch: usize,
+    pub train_images: usize,
+    pub bad_images: usize,
+    pub loss: f64,
+    pub classification: f64,
+    pub diversity: f64,
+    pub localisation: f64,
+    pub scale: f64,
+    pub anchor: f64,
+    pub positive: f64,
+    /// Mean identity loss (0 when the config has none).
+    #[serde(default)]
+    pub identity: f64,
+    pub val_images: usize,
+    pub val_map: f64,
+    pub val_prior_map: f64,
+    pub val_queries: usize,
+    pub val_top1: f64,
+    pub val_top5: f64,
+    pub val_top10: f64,
+    pub seconds: f64,
+}
 
 impl StepReport {
     /// The losses and speed, for a progress bar's message.

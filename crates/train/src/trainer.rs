@@ -18,55 +18,15 @@ use lookbook_model::{EfficientNetLite, SeedBackend, SeedModel, SeedOutput};
 use rand::Rng;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
-use serde::{Deserialize, Serialize};
 
 use crate::augment::{augment, rng_for};
 use crate::checkpoint::{self, Checkpoint, CheckpointMeta, FORMAT_VERSION};
 use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::metrics;
+pub use crate::reports::{EpochReport, StepReport};
 use crate::trunk::{TrunkCache, load_backbone};
 use lookbook_imaging::{FRAME_LEN, split_frames};
-
-/// One optimisation step, as the progress display sees it.
-#[derive(Debug, Clone)]
-pub struct StepReport {
-    pub epoch: usize,
-    pub step: usize,
-    pub steps: usize,
-    pub loss: f64,
-    pub classification: f64,
-    pub diversity: f64,
-    pub localisation: f64,
-    pub identity: f64,
-    pub images_per_second: f64,
-}
-
-/// One epoch: mean training losses and validation metrics (a row of `metrics.csv`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EpochReport {
-    pub epoch: usize,
-    pub train_images: usize,
-    pub bad_images: usize,
-    pub loss: f64,
-    pub classification: f64,
-    pub diversity: f64,
-    pub localisation: f64,
-    pub scale: f64,
-    pub anchor: f64,
-    pub positive: f64,
-    /// Mean identity loss (0 when the config has none).
-    #[serde(default)]
-    pub identity: f64,
-    pub val_images: usize,
-    pub val_map: f64,
-    pub val_prior_map: f64,
-    pub val_queries: usize,
-    pub val_top1: f64,
-    pub val_top5: f64,
-    pub val_top10: f64,
-    pub seconds: f64,
-}
 
 pub enum TrainingEvent<'a> {
     Started {

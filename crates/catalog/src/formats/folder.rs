@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use walkdir::WalkDir;
 
-use crate::catalog::{Catalog, Entry, Problem, ProblemKind, Split};
-use crate::detect::CatalogFormat;
+use crate::entry::CatalogFormat;
+use crate::entry::{Catalog, Entry, Problem, ProblemKind, Split};
 use crate::error::CatalogError;
 use crate::has_image_extension;
 

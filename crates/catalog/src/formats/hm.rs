@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::catalog::{Catalog, Entry, Problem, ProblemKind, Split};
 use crate::csv_table::Table;
-use crate::detect::CatalogFormat;
+use crate::entry::CatalogFormat;
+use crate::entry::{Catalog, Entry, Problem, ProblemKind, Split};
 use crate::error::CatalogError;
 
 pub const ARTICLES_FILE: &str = "articles.csv";

@@ -9,8 +9,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::catalog::{Catalog, Entry, Problem, ProblemKind, Split};
-use crate::detect::CatalogFormat;
+use crate::entry::CatalogFormat;
+use crate::entry::{Catalog, Entry, Problem, ProblemKind, Split};
 use crate::error::CatalogError;
 
 pub const PARTITION_FILE: &str = "list_eval_partition.txt";

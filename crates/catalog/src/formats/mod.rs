@@ -8,7 +8,7 @@ pub mod myntra;
 
 use std::path::Path;
 
-use crate::catalog::{Problem, ProblemKind};
+use crate::entry::{Problem, ProblemKind};
 
 /// Record a table row whose image is not on disk.
 pub(crate) fn missing_image(problems: &mut Vec<Problem>, location: String, image: &Path) {
