@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use lookbook_catalog::{Catalog, OpenOptions, Split};
-use lookbook_embed::{Embedded, Embedder, HistogramEmbedder, embed_images};
+use lookbook_embed::{Embedded, Embedder, embed_images};
 use lookbook_query::HISTOGRAM_MODEL;
 
 use super::query::open_model;
@@ -40,7 +40,7 @@ impl EmbedderArgs {
     /// The embedder and the `model` string an index records for it.
     pub fn embedder(&self) -> Result<(Arc<dyn Embedder>, String)> {
         match (&self.model, self.baseline) {
-            (_, Some(Baseline::Histogram)) => Ok((Arc::new(HistogramEmbedder::new()), HISTOGRAM_MODEL.into())),
+            (_, Some(Baseline::Histogram)) => embedder_for(Path::new(HISTOGRAM_MODEL)),
             (Some(run), None) => embedder_for(run),
             (None, None) => anyhow::bail!("pass --model RUN or --baseline histogram"),
         }

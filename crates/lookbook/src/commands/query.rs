@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
+use lookbook_imaging::draw::{Tile, contact_sheet, write_png};
 use lookbook_index::SearchMode;
-use lookbook_query::{Engine, ImageRef, OpenedModel, QuerySource};
+use lookbook_query::{Answer, Engine, ImageRef, OpenedModel, QuerySource};
 
 use lookbook_pgvector::IndexLocation;
 
@@ -85,6 +86,26 @@ impl Opened {
             QuerySource::File(path) => Some(path.clone()),
             _ => self.engine.image_path(image?.key()?),
         }
+    }
+
+    /// Draws the query's photo (captioned `query_caption`) beside `results` as a contact
+    /// sheet (PNG) at `path`.
+    pub(crate) fn draw_sheet(
+        &self,
+        path: &Path,
+        answer: &Answer,
+        query_caption: String,
+        results: Vec<Tile>,
+    ) -> Result<()> {
+        let query = self.photo(answer.query.image.as_ref()).map(|image| Tile {
+            image,
+            caption: query_caption,
+            boxes: Vec::new(),
+        });
+        let tiles: Vec<Tile> = query.into_iter().chain(results).collect();
+        write_png(path, &contact_sheet(&tiles, 6)?)?;
+        eprintln!("contact sheet: {}", path.display());
+        Ok(())
     }
 
     /// The photo file of a result.

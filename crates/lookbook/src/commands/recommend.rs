@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use lookbook_imaging::draw::{Tile, contact_sheet, write_png};
+use lookbook_imaging::draw::Tile;
 use lookbook_query::QuerySpec;
 use lookbook_recommend::{Matched, RecommendConfig};
 use serde::Serialize;
@@ -140,33 +140,17 @@ pub fn run(args: RecommendArgs, _quiet: bool) -> Result<ExitCode> {
         });
     }
     if let Some(sheet) = &args.sheet {
-        let mut tiles: Vec<Tile> = opened
-            .photo(answer.query.image.as_ref())
-            .map(|image| Tile {
-                image,
-                caption: format!(
-                    "query (λ = {})\n{}",
-                    args.diversity,
-                    answer.query.item_id.as_deref().unwrap_or("")
-                ),
-                boxes: Vec::new(),
-            })
-            .into_iter()
-            .collect();
-        tiles.extend(results.iter().zip(fractions).map(|(r, boxes)| Tile {
-            image: r.image.clone(),
-            caption: format!(
-                "{}. {}\n{} d={:.3}",
-                r.rank,
-                r.item_id,
-                matched_text(r.matched, r.part_name),
-                r.distance
-            ),
-            boxes,
-        }));
-        let picture = contact_sheet(&tiles, 6)?;
-        write_png(sheet, &picture)?;
-        eprintln!("contact sheet: {}", sheet.display());
+        let tiles = results.iter().zip(fractions).map(|(r, boxes)| {
+            let matched = matched_text(r.matched, r.part_name);
+            Tile {
+                image: r.image.clone(),
+                caption: format!("{}. {}\n{matched} d={:.3}", r.rank, r.item_id, r.distance),
+                boxes,
+            }
+        });
+        let query = answer.query.item_id.as_deref().unwrap_or("");
+        let caption = format!("query (λ = {})\n{query}", args.diversity);
+        opened.draw_sheet(sheet, &answer, caption, tiles.collect())?;
     }
     if args.query.json {
         println!("{}", serde_json::to_string_pretty(&results)?);

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
-use lookbook_imaging::draw::{Tile, contact_sheet, write_png};
+use lookbook_imaging::draw::Tile;
 use lookbook_query::QuerySpec;
 use serde::Serialize;
 
@@ -61,27 +61,17 @@ pub fn run(args: SearchArgs, _quiet: bool) -> Result<ExitCode> {
         })
         .collect::<Result<_>>()?;
     if let Some(sheet) = &args.sheet {
-        let mut tiles: Vec<Tile> = opened
-            .photo(answer.query.image.as_ref())
-            .map(|image| Tile {
-                image,
-                caption: format!("query\n{}", answer.query.item_id.as_deref().unwrap_or("")),
-                boxes: Vec::new(),
-            })
-            .into_iter()
-            .collect();
         // Each result's box: the attention step whose part is nearest the query's.
-        for (found, r) in results.iter().zip(&answer.results) {
+        let tiles = results.iter().zip(&answer.results).map(|(found, r)| {
             let part = r.part_name.as_ref().map_or(String::new(), |name| format!(" {name}"));
-            tiles.push(Tile {
+            Tile {
                 image: found.image.clone(),
                 caption: format!("{}. {}\nd = {:.3}{part}", found.rank, found.item_id, found.distance),
                 boxes: r.part_box.iter().map(|b| [b[0], b[1], b[2], b[3]]).collect(),
-            });
-        }
-        let picture = contact_sheet(&tiles, 6)?;
-        write_png(sheet, &picture)?;
-        eprintln!("contact sheet: {}", sheet.display());
+            }
+        });
+        let caption = format!("query\n{}", answer.query.item_id.as_deref().unwrap_or(""));
+        opened.draw_sheet(sheet, &answer, caption, tiles.collect())?;
     }
     if args.query.json {
         println!("{}", serde_json::to_string_pretty(&results)?);
