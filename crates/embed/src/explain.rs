@@ -170,8 +170,7 @@ impl SeedEmbedder {
         let map_size = output.attention.first().map_or((0, 0), |a| (a.dims()[1], a.dims()[2]));
         let attention = output.attention.iter().map(|a| floats(a.clone().into_data())).collect();
         let scores = floats(output.scores.clone().into_data());
-        let vector = floats(output.embedding().into_data());
-        let part_vectors = floats(output.parts().into_data());
+        let (vector, part_vectors) = self.vectors_of(&output, 1);
         let mut labels: Vec<(String, f32)> = self.checkpoint.meta.labels.iter().cloned().zip(scores).collect();
         labels.sort_by(|a, b| b.1.total_cmp(&a.1));
         Explanation {

@@ -53,6 +53,10 @@ pub trait Embedder: Send + Sync {
     fn load_item(&self, path: &Path, out: &mut [f32]) -> Result<(), BadImage>;
     /// [`Embedder::load_item`] for a photo in memory (an upload to the server).
     fn load_bytes(&self, bytes: &[u8], out: &mut [f32]) -> Result<(), ImageError>;
+    /// Whether the last of the parts is the image's label scores rather than an attention step.
+    fn label_part(&self) -> bool {
+        false
+    }
     /// `n` loaded items → (`n × dim` vectors, `n × parts × part_dim` part vectors).
     fn embed_batch(&self, items: Vec<f32>, n: usize) -> (Vec<f32>, Vec<f32>);
 }

@@ -17,7 +17,12 @@ pub struct SeedEmbedder {
     pub(crate) preprocessor: Preprocessor,
     pub(crate) spec: ImageSpec,
     dim: usize,
+    /// The attention steps' part vectors (K + 1 of them), and their length.
     parts: (usize, usize),
+    /// Whether each image's label scores follow its step parts as one more part (when the
+    /// vocabulary fits a part's length): what keeps a varied recommendation in the query's
+    /// category (`lookbook_recommend::RecommendConfig::label_part`).
+    label_part: bool,
     pub(crate) checkpoint: SavedModel,
 }
 
@@ -44,6 +49,7 @@ impl SeedEmbedder {
             spec,
             dim: config.embedding_dim(),
             parts: (config.steps + 1, config.encoding_dim),
+            label_part: config.steps > 0 && (1..=config.encoding_dim).contains(&config.num_labels),
             checkpoint,
         })
     }
@@ -72,6 +78,34 @@ impl SeedEmbedder {
     }
 }
 
+impl SeedEmbedder {
+    /// The retrieval vectors and part vectors of `n` images' `output`: each image's step
+    /// parts, then (with a label part) its label scores, L2-normalised and zero-padded to a
+    /// part's length.
+    pub(crate) fn vectors_of(&self, output: &SeedOutput<InferBackend>, n: usize) -> (Vec<f32>, Vec<f32>) {
+        let floats = |data: TensorData| data.convert::<f32>().into_vec::<f32>().expect("f32 tensor");
+        let vectors = floats(output.embedding().into_data());
+        let parts = floats(output.parts().into_data());
+        if !self.label_part {
+            return (vectors, parts);
+        }
+        let scores = floats(output.scores.clone().into_data());
+        let (steps, part_dim) = self.parts;
+        let labels = scores.len() / n.max(1);
+        let mut out = Vec::with_capacity(n * (steps + 1) * part_dim);
+        for (row, scores) in parts
+            .chunks_exact(steps * part_dim)
+            .zip(scores.chunks_exact(labels.max(1)))
+        {
+            out.extend_from_slice(row);
+            let norm = scores.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+            out.extend(scores.iter().map(|v| v / norm));
+            out.extend(std::iter::repeat_n(0.0, part_dim - labels));
+        }
+        (vectors, out)
+    }
+}
+
 impl Embedder for SeedEmbedder {
     fn describe(&self) -> String {
         format!(
@@ -86,7 +120,11 @@ impl Embedder for SeedEmbedder {
     }
 
     fn parts(&self) -> (usize, usize) {
-        self.parts
+        (self.parts.0 + usize::from(self.label_part), self.parts.1)
+    }
+
+    fn label_part(&self) -> bool {
+        self.label_part
     }
 
     fn item_len(&self) -> usize {
@@ -103,10 +141,6 @@ impl Embedder for SeedEmbedder {
 
     fn embed_batch(&self, items: Vec<f32>, n: usize) -> (Vec<f32>, Vec<f32>) {
         let output = self.forward(items, n);
-        let floats = |data: TensorData| data.convert::<f32>().into_vec::<f32>().expect("f32 tensor");
-        (
-            floats(output.embedding().into_data()),
-            floats(output.parts().into_data()),
-        )
+        self.vectors_of(&output, n)
     }
 }

@@ -61,6 +61,19 @@ pub struct RecommendConfig {
     /// A candidate's relevance (and reach) by its nearest aspects: the mean distance of its
     /// `aspects` nearest lists (whole picture or part), each in that list's scale.
     pub aspects: usize,
+    /// The last part of every image is its label scores (the model's category, colour and
+    /// pattern predictions), not an attention step: it brings candidates in and gates them.
+    pub label_part: bool,
+    /// With a label part, candidates further from the query's label scores than this many
+    /// times the label list's k-th distance are dropped: a varied list stays in the query's
+    /// category (issue 17: an identity-trained embedding leaves the product group within a
+    /// few ranks). Chosen on H&M's validation split; BENCHMARKS.md.
+    pub label_gate: f32,
+    /// With a label part, λ acts as λ^p: the gate keeps lists on topic, so redundancy can
+    /// weigh more early on the slider.
+    pub label_diversity_power: f32,
+    /// With a label part, [`RecommendConfig::relevance_floor`] is this instead.
+    pub label_relevance_floor: f32,
 }
 
 impl Default for RecommendConfig {
@@ -75,6 +88,10 @@ impl Default for RecommendConfig {
             part_relevance: 1.0,
             rank_reach: 1.0,
             aspects: 2,
+            label_part: false,
+            label_gate: 1.4,
+            label_diversity_power: 0.2,
+            label_relevance_floor: 0.0,
         }
     }
 }
@@ -169,12 +186,15 @@ fn distinct_items(hits: &[Hit], item_of: impl Fn(u64) -> Option<String>) -> Vec<
 
 /// The attention step (1..=K) whose part vector of `row` is nearest the query's parts (0 when
 /// the index has no steps beyond the whole picture): the part a search result matched by.
-pub fn nearest_step(contents: &IndexContents, query_parts: &[f32], row: usize) -> usize {
+/// With a `label_part` the last part (label scores) is not a step.
+pub fn nearest_step(contents: &IndexContents, query_parts: &[f32], row: usize, label_part: bool) -> usize {
     let part_dim = contents.info.part_dim.max(1);
+    let steps = contents.info.parts.saturating_sub(usize::from(label_part));
     contents
         .parts_of(row)
         .chunks_exact(part_dim)
         .zip(query_parts.chunks_exact(part_dim))
+        .take(steps)
         .enumerate()
         .skip(1)
         .map(|(t, (a, b))| (t, contents.info.metric.distance(a, b)))
@@ -189,6 +209,18 @@ pub fn recommend(
     config: &RecommendConfig,
     accept: Option<&(dyn Fn(u64) -> bool + Sync)>,
 ) -> Result<Vec<Recommendation>, IndexError> {
+    let labelled;
+    let config = match config.label_part {
+        true => {
+            labelled = RecommendConfig {
+                diversity: config.diversity.clamp(0.0, 1.0).powf(config.label_diversity_power),
+                relevance_floor: config.label_relevance_floor,
+                ..*config
+            };
+            &labelled
+        }
+        false => config,
+    };
     let info = &contents.info;
     if query.vector.len() != info.dim {
         return Err(IndexError::Dimension {
@@ -240,10 +272,21 @@ pub fn recommend(
         }
     }
 
-    // Each image once, with the list where it ranked best.
+    // Each image once, with the list where it ranked best. The label list brings candidates
+    // in but is not a part anyone can see: what it alone brought counts as the whole picture.
+    let label_list = (config.label_part && lists.len() > 1).then(|| lists.len() - 1);
     let mut by_key: HashMap<u64, (Matched, usize, f32)> = HashMap::new();
-    for (matched, hits) in &lists {
+    for (list, (matched, hits)) in lists.iter().enumerate() {
         for (rank, hit) in hits.iter().enumerate() {
+            if Some(list) == label_list {
+                by_key.entry(hit.key).or_insert_with(|| {
+                    let whole = contents.row_of(hit.key).map_or(hit.distance, |row| {
+                        info.metric.distance(query.vector, contents.vector_of(row))
+                    });
+                    (Matched::Whole, rank, whole)
+                });
+                continue;
+            }
             let entry = by_key.entry(hit.key).or_insert((*matched, rank, hit.distance));
             if rank < entry.1 {
                 *entry = (*matched, rank, hit.distance);
@@ -277,9 +320,15 @@ pub fn recommend(
             let m = config.aspects.clamp(1, v.len());
             v[..m].iter().sum::<f32>() / m as f32
         };
-        // Near by the whole picture alone is always near enough (λ = 0 is plain kNN).
+        // Near by the whole picture alone is always near enough (λ = 0 is plain kNN) — unless
+        // the candidate is outside the query's category by its label scores.
         let whole_reach = in_kth[0];
-        (best(in_sigma), best(in_kth).min(whole_reach))
+        let off_topic = label_list.is_some() && in_kth.last().is_some_and(|&d| d > config.label_gate);
+        let reach = match off_topic {
+            true => f32::INFINITY,
+            false => best(in_kth).min(whole_reach),
+        };
+        (best(in_sigma), reach)
     };
     // Each item once: its image nearest the query.
     let mut by_item: HashMap<String, (Candidate, f32)> = HashMap::new();

@@ -257,3 +257,65 @@ fn a_photo_query_that_is_in_the_index_leaves_its_own_item_out() {
     };
     assert_eq!(recommend(&contents, &query, &with_own, None).unwrap()[0].item_id, item);
 }
+
+/// 400 items of one photo each: whole-picture vectors that ignore category, a step part,
+/// and a label part that is the item's category one-hot (2 categories).
+fn labelled_catalogue() -> IndexContents {
+    let items = 400;
+    let vectors = Clusters::new(DIM, 12).sample(items, 0, 7);
+    let steps = Clusters::new(PART_DIM, 6).sample(items, 3, 8);
+    let mut contents = IndexContents::new(info(2, PART_DIM));
+    for item in 0..items {
+        let mut parts = steps[item * PART_DIM..][..PART_DIM].to_vec();
+        let mut label = vec![0.0f32; PART_DIM];
+        label[item % 2] = 1.0;
+        parts.extend(label);
+        contents
+            .upsert(
+                record(item as u64, item as u64, item % 2),
+                &vectors[item * DIM..][..DIM],
+                &parts,
+            )
+            .unwrap();
+    }
+    contents
+}
+
+#[test]
+fn a_label_part_keeps_a_varied_list_in_the_query_category() {
+    let contents = labelled_catalogue();
+    let category_of = |row: usize| row % 2;
+    for row in [0, 1, 17, 200] {
+        let (vector, parts, item) = query_of(&contents, row);
+        let query = Query {
+            vector: &vector,
+            parts: &parts,
+            item_id: Some(&item),
+        };
+        // With the label part, or by the whole picture alone (no parts at all).
+        let off_topic = |label_part: bool| {
+            let config = RecommendConfig {
+                label_part,
+                ..config(1.0)
+            };
+            let query = Query {
+                parts: if label_part { query.parts } else { &[] },
+                ..query
+            };
+            let picks = recommend(&contents, &query, &config, None).unwrap();
+            assert_eq!(picks.len(), 10, "row {row}: {picks:?}");
+            // What the label list alone brought in is shown as the whole picture, not a part.
+            assert!(
+                picks
+                    .iter()
+                    .all(|p| label_part.then_some(p.matched) != Some(Matched::Part(2)))
+            );
+            picks.iter().filter(|p| category_of(p.row) != category_of(row)).count()
+        };
+        assert_eq!(off_topic(true), 0, "row {row}: the gate keeps the category");
+        assert!(
+            off_topic(false) > 0,
+            "row {row}: by the whole picture alone the list wanders"
+        );
+    }
+}

@@ -135,7 +135,7 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<ExitCode> {
     if order.is_empty() {
         bail!("no images of {} fit this protocol and split", catalog.root.display());
     }
-    let (dim, part_shape) = (embedder.dim(), embedder.parts());
+    let (dim, part_shape, label_part) = (embedder.dim(), embedder.parts(), embedder.label_part());
     let bar = progress_bar(order.len(), quiet);
     let embedded = embed_with_progress(embedder, &catalog, order, args.embedder.batch, &bar, 0)?;
     bar.finish_and_clear();
@@ -149,7 +149,10 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<ExitCode> {
     };
     let skipped = embedded.bad.len();
     match args.protocol {
-        Protocol::Recommend => return recommend_report(&args, &photos, &embedded.parts, part_shape, model),
+        Protocol::Recommend => {
+            let parts = (embedded.parts.as_slice(), part_shape, label_part);
+            return recommend_report(&args, &photos, parts, model);
+        }
         Protocol::Tag => return tag_report(&args, &photos, model, skipped),
         _ => {}
     }
@@ -322,8 +325,7 @@ struct RecommendOutput {
 fn recommend_report(
     args: &EvalArgs,
     photos: &EmbeddedPhotos,
-    parts: &[f32],
-    part_shape: (usize, usize),
+    (parts, part_shape, label_part): (&[f32], (usize, usize), bool),
     model: String,
 ) -> Result<ExitCode> {
     if args.k == 0 {
@@ -331,6 +333,7 @@ fn recommend_report(
     }
     let config = RecommendConfig {
         k: args.k,
+        label_part,
         ..args.reach.config()
     };
     let columns = (args.attribute.as_deref(), args.group.as_deref());

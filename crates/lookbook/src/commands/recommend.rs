@@ -47,7 +47,8 @@ pub struct ReachArgs {
     /// distance, in the whole picture and in their nearest parts, are dropped.
     #[arg(long, default_value_t = RecommendConfig::default().radius)]
     radius: f32,
-    /// The weight relevance keeps at λ = 1 (it is 1 at λ = 0).
+    /// The weight relevance keeps at λ = 1 (it is 1 at λ = 0). A model whose index carries
+    /// its label scores keeps them in the query's category instead (relevance floor 0, λ^0.2).
     #[arg(long, default_value_t = RecommendConfig::default().relevance_floor)]
     relevance_floor: f32,
     /// How much a candidate's nearest part stands in for the whole picture in its relevance
