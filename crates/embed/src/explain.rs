@@ -2,7 +2,7 @@
 //! pixels, the attention maps, and the labels it predicts — for `lookbook explain` and for
 //! the "why" of a recommendation.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use burn::tensor::TensorData;
 use image::RgbImage;
@@ -12,6 +12,7 @@ use lookbook_imaging::{
     unletterbox_box,
 };
 use lookbook_model::Theta;
+use serde::Serialize;
 
 use crate::{EmbedError, SeedEmbedder};
 
@@ -104,6 +105,71 @@ impl Explanation {
                 .map(|(label, score)| format!("{score:.2}  {label}")),
         );
         Ok(annotate(&photo, &annotations, Some(&self.heat(spec)), &notes)?)
+    }
+}
+
+/// One photo's explanation as `lookbook explain` reports it (JSON, or lines with `Display`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ExplanationReport {
+    pub image: PathBuf,
+    pub width: u32,
+    pub height: u32,
+    /// Step 0 (the whole picture), then each attention step: θ and its box in the photo.
+    pub regions: Vec<RegionReport>,
+    /// The garment's bounding box in the photo's pixels (absent when its background is not plain).
+    pub garment: Option<[f32; 4]>,
+    pub labels: Vec<(String, f32)>,
+}
+
+/// One step of an [`ExplanationReport`].
+#[derive(Debug, Clone, Serialize)]
+pub struct RegionReport {
+    pub step: usize,
+    /// Where it sits on the garment ("upper left", ...; "whole picture" for step 0).
+    pub name: &'static str,
+    pub theta: [f32; 4],
+    pub region: [f32; 4],
+}
+
+impl Explanation {
+    /// The report of this explanation of the photo at `image`, with its `top` labels.
+    pub fn report(&self, image: &Path, top: usize) -> ExplanationReport {
+        ExplanationReport {
+            image: image.to_path_buf(),
+            width: self.width,
+            height: self.height,
+            regions: self
+                .regions
+                .iter()
+                .map(|r| RegionReport {
+                    step: r.step,
+                    name: r.name,
+                    theta: [r.theta.sx, r.theta.sy, r.theta.tx, r.theta.ty],
+                    region: r.bbox,
+                })
+                .collect(),
+            garment: self.garment,
+            labels: self.labels.iter().take(top).cloned().collect(),
+        }
+    }
+}
+
+impl std::fmt::Display for ExplanationReport {
+    /// The photo and its size, a line per step's box, a line per label.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}×{}):", self.image.display(), self.width, self.height)?;
+        for r in &self.regions {
+            let [x0, y0, x1, y1] = r.region;
+            write!(
+                f,
+                "\n  step {}: [{x0:.0}, {y0:.0}, {x1:.0}, {y1:.0}] {}",
+                r.step, r.name
+            )?;
+        }
+        for (label, score) in &self.labels {
+            write!(f, "\n  {score:.3}  {label}")?;
+        }
+        Ok(())
     }
 }
 

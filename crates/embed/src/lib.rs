@@ -20,7 +20,7 @@ use std::time::Instant;
 use lookbook_catalog::Catalog;
 use lookbook_imaging::{BadImage, BatchLoader, ImageError, LoaderOptions};
 
-pub use explain::{Explanation, Region, region_box};
+pub use explain::{Explanation, ExplanationReport, Region, RegionReport, region_box};
 pub use histogram::{HistogramEmbedder, rgb_histogram};
 pub use imagenet::{IMAGENET_MODELS, ImageNetEmbedder};
 pub use seed::SeedEmbedder;

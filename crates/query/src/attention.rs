@@ -2,12 +2,14 @@
 //! measured against the photo's garment mask (`lookbook_eval::attention`), and a grid of
 //! explained photos is laid out for a person to look at.
 
-use std::path::PathBuf;
+use std::fmt;
+use std::path::{Path, PathBuf};
 
 use lookbook_embed::SeedEmbedder;
-use lookbook_eval::attention::{PhotoAttention, photo_attention};
-use lookbook_imaging::draw::Tile;
+use lookbook_eval::attention::{AttentionStats, PhotoAttention, attention_stats, photo_attention};
+use lookbook_imaging::draw::{DrawError, Tile, contact_sheet, write_png};
 use lookbook_imaging::{DecodeLimits, GarmentMask, decode_file};
+use serde::Serialize;
 
 /// Every readable photo's measurement, the grid's tiles, and the photos that could not be read.
 pub struct AttentionRun {
@@ -54,4 +56,59 @@ pub fn measure_attention(seed: &SeedEmbedder, photos: &[(PathBuf, String)], grid
         run.photos.push(measured);
     }
     run
+}
+
+/// What `eval --protocol attention` reports: the table, and how many photos' steps collapsed.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttentionReport {
+    pub protocol: &'static str,
+    pub model: String,
+    pub split: String,
+    /// Photos that could not be read.
+    pub skipped: usize,
+    #[serde(flatten)]
+    pub stats: AttentionStats,
+    /// Photos whose steps overlap (pairwise IoU > 0.5).
+    #[serde(skip)]
+    pub collapsed: usize,
+}
+
+impl AttentionRun {
+    /// The run's report for the model at `model` on `split` (`None` when no photo was read).
+    pub fn report(&self, model: &Path, split: &str) -> Option<AttentionReport> {
+        (!self.photos.is_empty()).then(|| AttentionReport {
+            protocol: "attention",
+            model: model.display().to_string(),
+            split: split.to_string(),
+            skipped: self.skipped,
+            stats: attention_stats(&self.photos),
+            collapsed: self
+                .photos
+                .iter()
+                .filter(|p| p.pairwise_iou.is_some_and(|v| v > 0.5))
+                .count(),
+        })
+    }
+
+    /// The explained photos as a grid (PNG) at `png`.
+    pub fn draw(&self, png: &Path) -> Result<(), DrawError> {
+        write_png(png, &contact_sheet(&self.tiles, 6)?)
+    }
+}
+
+impl fmt::Display for AttentionReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.stats;
+        writeln!(
+            f,
+            "attention steps of {} on {} photos ({} with a garment mask, {} unreadable)",
+            self.model, s.photos, s.photos_with_mask, self.skipped
+        )?;
+        writeln!(f, "{s}")?;
+        write!(
+            f,
+            "photos whose steps overlap (IoU > 0.5): {} of {}",
+            self.collapsed, s.photos
+        )
+    }
 }
