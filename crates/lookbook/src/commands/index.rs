@@ -12,8 +12,7 @@ use lookbook_catalog::Catalog;
 use lookbook_embed::Embedder;
 use lookbook_index::{HnswConfig, IndexContents, IndexInfo, IvfConfig, Metric, Quantization};
 use lookbook_indexer::{
-    Event, IndexingOptions, catalog_root, describe, embed_into, entries_to_add, plan_build, remove_rows,
-    search_settings,
+    Event, IndexingOptions, build_summary, catalog_root, describe, embed_into, entries_to_add, plan_build, remove_rows,
 };
 use lookbook_pgvector::IndexLocation;
 
@@ -254,15 +253,8 @@ fn build(args: BuildArgs, quiet: bool) -> Result<ExitCode> {
     };
     // Resume only what was built the same way; anything else is replaced on commit.
     let plan = plan_build(&out, &catalog, &selected, info, args.fresh)?;
-    if let Some(reason) = &plan.not_resumed {
-        eprintln!("not resuming {out}: {reason}");
-    }
-    if let Some((images, gone)) = plan.resumed {
-        let gone = match gone {
-            0 => String::new(),
-            gone => format!(", {gone} no longer in the catalogue"),
-        };
-        eprintln!("resuming {out}: {images} images already indexed{gone}");
+    if let Some(note) = plan.resume_note(&out) {
+        eprintln!("{note}");
     }
     let (mut contents, todo) = (plan.contents, plan.todo);
     eprintln!(
@@ -279,19 +271,8 @@ fn build(args: BuildArgs, quiet: bool) -> Result<ExitCode> {
     };
     let skipped = embed_with_bar(&mut contents, &out, embedder, &catalog, &todo, options, quiet)
         .with_context(|| format!("writing the index {out}"))?;
-    let seconds = start.elapsed().as_secs_f64();
-    println!(
-        "index {}: {} images ({} embedded now, {} skipped), {}-d {} vectors{}, {:.1} s ({:.1} img/s)",
-        out,
-        contents.records.len(),
-        todo.len() - skipped,
-        skipped,
-        contents.info.dim,
-        contents.info.metric,
-        search_settings(&contents),
-        seconds,
-        (todo.len() - skipped) as f64 / seconds.max(1e-9)
-    );
+    let summary = build_summary(&contents, todo.len() - skipped, skipped, start.elapsed().as_secs_f64());
+    println!("index {out}: {summary}");
     Ok(ExitCode::SUCCESS)
 }
 
