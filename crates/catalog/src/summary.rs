@@ -88,6 +88,18 @@ impl CatalogSummary {
     }
 }
 
+impl CatalogSummary {
+    /// The first `show` problems, a line each, and how many more there are.
+    pub fn problem_lines(&self, show: usize) -> Vec<String> {
+        let mut lines: Vec<String> = self.problems.iter().take(show).map(|p| format!("  {p}")).collect();
+        if self.problems.len() > show {
+            let more = self.problems.len() - show;
+            lines.push(format!("  … {more} more (--show-problems N or --json)"));
+        }
+        lines
+    }
+}
+
 impl std::fmt::Display for CatalogSummary {
     /// The summary as `lookbook catalog inspect` prints it, a line per fact (the problems
     /// themselves are listed by the caller, as many as it wants).

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use lookbook_catalog::Catalog;
 use lookbook_embed::{EmbedError, EmbedProgress, Embedder, embed_images};
 use lookbook_imaging::{BadImage, LoaderOptions};
-use lookbook_index::{IndexContents, IndexError, IndexInfo};
+use lookbook_index::{HnswConfig, IndexContents, IndexError, IndexInfo, IvfConfig};
 use lookbook_pgvector::{IndexLocation, PgError};
 
 pub use records::{catalog_root, image_key, record_of, relative_image, same_build};
@@ -256,6 +256,28 @@ pub fn remove_rows(
             || images.contains(&r.image)
             || (!filter.is_empty() && filter.iter().all(|(c, v)| r.attributes.get(c) == Some(v)))
     })?)
+}
+
+/// The search settings a copy of `contents` keeps at `to`: into PostgreSQL an HNSW index or
+/// none, never IVF lists (pgvector has none here); into a folder the `requested` settings, or
+/// without them the source's (a table's HNSW settings become the folder's graph).
+pub fn settle_copy(
+    contents: &mut IndexContents,
+    to: &IndexLocation,
+    requested: Option<(Option<HnswConfig>, Option<IvfConfig>)>,
+) -> Result<(), IndexerError> {
+    let info = &mut contents.info;
+    match (to, requested) {
+        (IndexLocation::Postgres(_), Some((_, Some(_)))) => {
+            return Err(IndexerError::Invalid(
+                "an index in PostgreSQL keeps an HNSW index (--ann hnsw) or none (--ann none)".into(),
+            ));
+        }
+        (IndexLocation::Postgres(_), requested) => (info.ann, info.ivf) = (requested.and_then(|r| r.0), None),
+        (IndexLocation::Folder(_), Some(settings)) => (info.ann, info.ivf) = settings,
+        (IndexLocation::Folder(_), None) => info.ivf = info.ivf.filter(|_| info.ann.is_none()),
+    }
+    Ok(())
 }
 
 /// How the index searches, for a summary line: ", HNSW M 16 ef 64 f32", ", IVF …" or "".

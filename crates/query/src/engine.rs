@@ -150,6 +150,24 @@ impl Engine {
         Ok((engine, source))
     }
 
+    /// The engine a server answers with, its items read: `model` (default: the index's)
+    /// loaded once as embedder and box source. A model that does not load leaves photo
+    /// queries refused; its error comes back beside the engine.
+    pub fn serving(contents: IndexContents, model: Option<&Path>) -> Result<(Engine, Option<QueryError>), QueryError> {
+        let model = model.map_or_else(|| PathBuf::from(&contents.info.model), Path::to_path_buf);
+        let (engine, unloaded) = match OpenedModel::open(&model) {
+            Ok(opened) => (Engine::new(contents, Some(opened.embedder), opened.seed), None),
+            Err(error) => {
+                let error = QueryError::Model {
+                    model: model.display().to_string(),
+                    error,
+                };
+                (Engine::new(contents, None, None), Some(error))
+            }
+        };
+        Ok((engine.browsable()?, unloaded))
+    }
+
     /// Reads the items and attribute values now (a server does, before it listens).
     pub fn browsable(self) -> Result<Self, QueryError> {
         self.catalogue()?;

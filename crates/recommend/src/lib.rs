@@ -125,6 +125,19 @@ pub enum Matched {
     Part(usize),
 }
 
+impl Matched {
+    /// "whole", "texture" (step 0: the texture encoding of the whole map, as the web page
+    /// says), the matched part's name ("upper left"), or "part t" when it has none.
+    pub fn describe(self, part_name: Option<&str>) -> String {
+        match (self, part_name) {
+            (Matched::Whole, _) => "whole".into(),
+            (Matched::Part(0), _) => "texture".into(),
+            (Matched::Part(_), Some(name)) => name.into(),
+            (Matched::Part(t), None) => format!("part {t}"),
+        }
+    }
+}
+
 /// One recommended image and why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Recommendation {

@@ -49,6 +49,21 @@ pub struct ServerConfig {
     pub max_k: usize,
 }
 
+impl ServerConfig {
+    /// The defaults with these limits: uploads of `upload_mib` MiB and `megapixels` at most,
+    /// `timeout` (at least a second) per query, `inference_slots` at once (default: cores).
+    pub fn with_limits(upload_mib: usize, megapixels: f64, timeout: Duration, inference_slots: Option<usize>) -> Self {
+        let defaults = ServerConfig::default();
+        ServerConfig {
+            max_upload_bytes: upload_mib << 20,
+            max_pixels: (megapixels * 1e6) as u64,
+            timeout: timeout.max(Duration::from_secs(1)),
+            inference_slots: inference_slots.unwrap_or(defaults.inference_slots).max(1),
+            ..defaults
+        }
+    }
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());

@@ -147,15 +147,10 @@ fn inspect(args: &CatalogArgs, labels: &LabelArgs, json: bool, show_problems: us
         return Ok(ExitCode::SUCCESS);
     }
     println!("{summary}");
-    for problem in summary.problems.iter().take(show_problems) {
-        println!("  {problem}");
-    }
-    if summary.problems.len() > show_problems {
-        println!(
-            "  … {} more (--show-problems N or --json)",
-            summary.problems.len() - show_problems
-        );
-    }
+    summary
+        .problem_lines(show_problems)
+        .iter()
+        .for_each(|line| println!("{line}"));
     Ok(ExitCode::SUCCESS)
 }
 

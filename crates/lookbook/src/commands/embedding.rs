@@ -71,14 +71,8 @@ pub enum SplitChoice {
 
 impl SplitChoice {
     pub fn accepts(self, split: Split) -> bool {
-        match self {
-            SplitChoice::All => true,
-            SplitChoice::Train => split == Split::Train,
-            SplitChoice::Val => split == Split::Val,
-            SplitChoice::Test => split == Split::Test,
-            SplitChoice::Query => split == Split::Query,
-            SplitChoice::Gallery => split == Split::Gallery,
-        }
+        let name = self.to_possible_value().expect("no skipped values");
+        self == SplitChoice::All || name.get_name() == split.as_str()
     }
 }
 

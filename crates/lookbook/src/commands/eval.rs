@@ -97,6 +97,37 @@ struct Report {
     table: TopKTable,
 }
 
+impl Report {
+    /// JSON, or a heading (the model, `place`, the counts, `after`) and the table.
+    fn print(&self, json: bool, place: &str, after: &str) -> Result<()> {
+        if json {
+            println!("{}", serde_json::to_string_pretty(self)?);
+            return Ok(());
+        }
+        let what = match self.protocol {
+            Protocol::Category => "precision",
+            _ => "top-k accuracy",
+        };
+        let (t, model, images) = (&self.table, &self.model, self.images);
+        println!(
+            "{model} {place} ({images} images, {} queries, gallery {}){after}, {what}:\n{t}",
+            t.queries, t.gallery
+        );
+        Ok(())
+    }
+}
+
+impl EvalArgs {
+    /// Where to draw the protocol's chart: --png, else eval-PROTOCOL-SPLIT.png in a run folder.
+    fn chart(&self) -> Option<PathBuf> {
+        let protocol = serde_json::to_value(self.protocol).expect("serialises");
+        let split = self.split.to_possible_value().expect("no skipped values");
+        let name = format!("eval-{}-{}.png", protocol.as_str().unwrap_or("eval"), split.get_name());
+        let run = self.embedder.model.as_ref().filter(|run| run.is_dir());
+        self.png.clone().or_else(|| run.map(|run| run.join(name)))
+    }
+}
+
 pub fn run(args: EvalArgs, quiet: bool) -> Result<ExitCode> {
     if args.ks.is_empty() || args.ks.contains(&0) {
         bail!("--ks needs positive values, e.g. 1,5,10");
@@ -171,43 +202,14 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<ExitCode> {
         skipped: embedded.bad.len(),
         table,
     };
-    let png = args.png.clone().or_else(|| {
-        args.embedder.model.as_ref().filter(|run| run.is_dir()).map(|run| {
-            let protocol = serde_json::to_value(args.protocol).expect("serialises");
-            let split = args.split.to_possible_value().expect("no skipped values");
-            run.join(format!(
-                "eval-{}-{}.png",
-                protocol.as_str().unwrap_or("eval"),
-                split.get_name()
-            ))
-        })
-    });
-    if let Some(png) = &png {
+    if let Some(png) = &args.chart() {
         let label = report.model.rsplit('/').next().unwrap_or(&report.model);
         match report.table.draw(png, protocol_title(args.protocol), label) {
             Ok(()) => eprintln!("curve: {}", png.display()),
             Err(err) => eprintln!("could not draw {}: {err}", png.display()),
         }
     }
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        let what = if args.protocol == Protocol::Category {
-            "precision"
-        } else {
-            "top-k accuracy"
-        };
-        println!(
-            "{} on {} ({} images, {} queries, gallery {}), {}:",
-            report.model,
-            catalog.root.display(),
-            report.images,
-            report.table.queries,
-            report.table.gallery,
-            what
-        );
-        println!("{}", report.table);
-    }
+    report.print(args.json, &format!("on {}", catalog.root.display()), "")?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -233,23 +235,8 @@ fn index_report(args: &EvalArgs, index: &IndexLocation) -> Result<ExitCode> {
         skipped: 0,
         table,
     };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        println!(
-            "{} in the index {index} ({} images, {} queries, gallery {}), searched by {searched} in {seconds:.1} s, {}:",
-            report.model,
-            report.images,
-            report.table.queries,
-            report.table.gallery,
-            if args.protocol == Protocol::Category {
-                "precision"
-            } else {
-                "top-k accuracy"
-            }
-        );
-        println!("{}", report.table);
-    }
+    let searched = format!(", searched by {searched} in {seconds:.1} s");
+    report.print(args.json, &format!("in the index {index}"), &searched)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -339,15 +326,7 @@ fn recommend_report(
     let columns = (args.attribute.as_deref(), args.group.as_deref());
     let report = photos.recommend(parts, part_shape, columns, &config)?;
     let queries = report.trade_off.queries;
-    let png = args.png.clone().or_else(|| {
-        let split = args.split.to_possible_value().expect("no skipped values");
-        args.embedder
-            .model
-            .as_ref()
-            .filter(|run| run.is_dir())
-            .map(|run| run.join(format!("eval-recommend-{}.png", split.get_name())))
-    });
-    if let Some(png) = &png {
+    if let Some(png) = &args.chart() {
         match report.draw(png) {
             Ok(()) => eprintln!("trade-off curve: {}", png.display()),
             Err(err) => eprintln!("could not draw {}: {err}", png.display()),

@@ -13,6 +13,7 @@ use lookbook_embed::Embedder;
 use lookbook_index::{HnswConfig, IndexContents, IndexInfo, IvfConfig, Metric, Quantization};
 use lookbook_indexer::{
     Event, IndexingOptions, build_summary, catalog_root, describe, embed_into, entries_to_add, plan_build, remove_rows,
+    settle_copy,
 };
 use lookbook_pgvector::IndexLocation;
 
@@ -343,25 +344,12 @@ fn copy(from: &IndexLocation, to: &IndexLocation, ann: &AnnArgs) -> Result<ExitC
     let start = Instant::now();
     let mut contents = from.open_for_update()?;
     let images = contents.records.len();
-    let explicit = ann.ann != Ann::Auto;
-    match to {
-        IndexLocation::Postgres(_) => {
-            let (graph, _) = match ann.ann {
-                Ann::None => (None, None),
-                Ann::Ivf => bail!("an index in PostgreSQL keeps an HNSW index (--ann hnsw) or none (--ann none)"),
-                _ => AnnArgs { ann: Ann::Hnsw, ..*ann }.config(images),
-            };
-            contents.info.ann = graph;
-            contents.info.ivf = None;
-        }
-        IndexLocation::Folder(_) if explicit => {
-            (contents.info.ann, contents.info.ivf) = ann.config(images);
-        }
-        IndexLocation::Folder(_) => {
-            // A table's HNSW settings become the folder's graph settings.
-            contents.info.ivf = contents.info.ivf.filter(|_| contents.info.ann.is_none());
-        }
-    }
+    let requested = match (to, ann.ann) {
+        (IndexLocation::Postgres(_), Ann::Auto) => Some(AnnArgs { ann: Ann::Hnsw, ..*ann }.config(images)),
+        (_, Ann::Auto) => None,
+        _ => Some(ann.config(images)),
+    };
+    settle_copy(&mut contents, to, requested)?;
     to.commit(&mut contents)
         .with_context(|| format!("writing the index {to}"))?;
     println!(

@@ -1,7 +1,6 @@
 //! What `search`, `recommend` and `tag` share: the index, the query, and the engine
 //! (`lookbook-query`, the same one the server answers with) over them.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -40,11 +39,6 @@ pub fn parse_filter(text: &str) -> Result<(String, String), String> {
     text.split_once('=')
         .map(|(c, v)| (c.trim().to_string(), v.trim().to_string()))
         .ok_or_else(|| format!("`{text}`: expected COLUMN=VALUE"))
-}
-
-/// `--filter` pairs as the engine takes them.
-pub fn filter_map(filter: &[(String, String)]) -> BTreeMap<String, String> {
-    filter.iter().cloned().collect()
 }
 
 /// The engine over the opened index, and the query as it names it.

@@ -12,7 +12,7 @@ use lookbook_query::QuerySpec;
 use lookbook_recommend::{Matched, RecommendConfig};
 use serde::Serialize;
 
-use super::query::{QueryArgs, filter_map, parse_filter};
+use super::query::{QueryArgs, parse_filter};
 
 #[derive(Args)]
 pub struct RecommendArgs {
@@ -99,7 +99,7 @@ pub fn run(args: RecommendArgs, _quiet: bool) -> Result<ExitCode> {
     }
     let opened = args.query.open(true)?;
     let spec = QuerySpec {
-        filter: filter_map(&args.filter),
+        filter: args.filter.iter().cloned().collect(),
         recommend: RecommendConfig {
             pool: args.pool,
             include_own_item: args.include_own_item,
@@ -142,7 +142,7 @@ pub fn run(args: RecommendArgs, _quiet: bool) -> Result<ExitCode> {
     }
     if let Some(sheet) = &args.sheet {
         let tiles = results.iter().zip(fractions).map(|(r, boxes)| {
-            let matched = matched_text(r.matched, r.part_name);
+            let matched = r.matched.describe(r.part_name);
             Tile {
                 image: r.image.clone(),
                 caption: format!("{}. {}\n{matched} d={:.3}", r.rank, r.item_id, r.distance),
@@ -165,7 +165,7 @@ pub fn run(args: RecommendArgs, _quiet: bool) -> Result<ExitCode> {
                 r.rank,
                 r.item_id,
                 r.distance,
-                matched_text(r.matched, r.part_name),
+                r.matched.describe(r.part_name),
                 r.matched_rank,
                 r.matched_distance,
                 region,
@@ -177,15 +177,4 @@ pub fn run(args: RecommendArgs, _quiet: bool) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// "whole", "texture" (step 0: the texture encoding of the whole map, as the web page
-/// says), the matched part's name ("upper left"), or "part t" when it has none.
-fn matched_text(matched: Matched, name: Option<&str>) -> String {
-    match (matched, name) {
-        (Matched::Whole, _) => "whole".into(),
-        (Matched::Part(0), _) => "texture".into(),
-        (Matched::Part(_), Some(name)) => name.into(),
-        (Matched::Part(t), None) => format!("part {t}"),
-    }
 }

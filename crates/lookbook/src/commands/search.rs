@@ -10,7 +10,7 @@ use lookbook_imaging::draw::Tile;
 use lookbook_query::QuerySpec;
 use serde::Serialize;
 
-use super::query::{QueryArgs, filter_map, parse_filter};
+use super::query::{QueryArgs, parse_filter};
 
 #[derive(Args)]
 pub struct SearchArgs {
@@ -40,7 +40,7 @@ pub fn run(args: SearchArgs, _quiet: bool) -> Result<ExitCode> {
     // Boxes (the model on every result) only for a sheet to draw them on.
     let opened = args.query.open(args.sheet.is_some())?;
     let spec = QuerySpec {
-        filter: filter_map(&args.filter),
+        filter: args.filter.iter().cloned().collect(),
         boxes: args.sheet.is_some(),
         search_mode: opened.mode,
         refuse_unknown_attributes: false,

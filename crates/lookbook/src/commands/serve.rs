@@ -4,11 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use lookbook_server::{Engine, ServerConfig};
 
-use super::query::open_model;
 use lookbook_pgvector::IndexLocation;
 
 #[derive(Args, Clone)]
@@ -38,33 +37,16 @@ pub struct ServeArgs {
 
 /// The index and its model, ready to answer.
 pub fn engine(args: &ServeArgs) -> Result<Engine> {
-    let contents = args.index.open()?;
-    let model = args
-        .model
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(&contents.info.model));
-    // A seed model is both the embedder and the source of attention boxes: loaded once.
-    let (embedder, seed) = match open_model(&model) {
-        Ok(opened) => (Some(opened.embedder), opened.seed),
-        Err(error) => {
-            eprintln!("warning: {error:#}; photo uploads are refused, queries by item id work");
-            (None, None)
-        }
-    };
-    Engine::new(contents, embedder, seed)
-        .browsable()
-        .context("reading the index's records")
+    let (engine, unloaded) = Engine::serving(args.index.open()?, args.model.as_deref())?;
+    if let Some(error) = unloaded {
+        eprintln!("warning: {error}; photo uploads are refused, queries by item id work");
+    }
+    Ok(engine)
 }
 
 pub fn config(args: &ServeArgs) -> ServerConfig {
-    let defaults = ServerConfig::default();
-    ServerConfig {
-        max_upload_bytes: args.max_upload_mib << 20,
-        max_pixels: (args.max_megapixels * 1e6) as u64,
-        timeout: Duration::from_secs(args.timeout.max(1)),
-        inference_slots: args.inference_slots.unwrap_or(defaults.inference_slots).max(1),
-        ..defaults
-    }
+    let timeout = Duration::from_secs(args.timeout);
+    ServerConfig::with_limits(args.max_upload_mib, args.max_megapixels, timeout, args.inference_slots)
 }
 
 pub fn run(args: ServeArgs, _quiet: bool) -> Result<ExitCode> {

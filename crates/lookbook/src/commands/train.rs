@@ -37,16 +37,6 @@ pub struct TrainArgs {
     device: DeviceChoice,
 }
 
-/// A line above the bar, or on stderr when there is no bar (no terminal); indicatif's
-/// `println` prints nothing on a hidden bar.
-fn say(progress: &ProgressBar, line: String) {
-    if progress.is_hidden() {
-        eprintln!("{line}");
-    } else {
-        progress.println(line);
-    }
-}
-
 pub fn run(args: TrainArgs, quiet: bool) -> Result<ExitCode> {
     let mut config = TrainConfig::from_file(&args.config)?;
     if let Some(seed) = args.seed {
@@ -108,9 +98,9 @@ where
             progress.set_position(s.step as u64);
             progress.set_message(s.losses());
         }
-        TrainingEvent::BadImage(bad) => say(&progress, format!("skipped {bad}")),
+        TrainingEvent::BadImage(bad) => progress.suspend(|| eprintln!("skipped {bad}")),
         TrainingEvent::Epoch(r) => {
-            say(&progress, r.to_string());
+            progress.suspend(|| eprintln!("{r}"));
             progress.set_position(0);
         }
     })?;
