@@ -149,8 +149,7 @@ impl EmbeddedPhotos<'_> {
     /// stay in (default product_group_name or subCategory); `parts` beside the vectors.
     pub fn recommend(
         &self,
-        parts: &[f32],
-        part_shape: (usize, usize),
+        (parts, part_shape, label_part): (&[f32], (usize, usize), bool),
         (attribute, group): (Option<&str>, Option<&str>),
         config: &RecommendConfig,
     ) -> Result<RecommendReport, EvalError> {
@@ -172,6 +171,7 @@ impl EmbeddedPhotos<'_> {
             parts,
             dim: self.dim,
             part_shape,
+            label_part,
             metric: self.metric,
         };
         let trade_off = recommend_trade_off(&rows, config)?;

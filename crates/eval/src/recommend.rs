@@ -25,6 +25,8 @@ pub struct LabelledRows<'a> {
     pub parts: &'a [f32],
     pub dim: usize,
     pub part_shape: (usize, usize),
+    /// The last part is the label scores (`IndexInfo::label_part`).
+    pub label_part: bool,
     pub metric: Metric,
 }
 
@@ -65,6 +67,7 @@ fn index_of(rows: &LabelledRows) -> Result<IndexContents, IndexError> {
         metric: rows.metric,
         parts,
         part_dim,
+        label_part: rows.label_part,
         model: String::new(),
         catalog_root: PathBuf::new(),
         columns: Vec::new(),

@@ -27,6 +27,7 @@ fn main() {
         metric: Metric::Euclidean,
         parts: 0,
         part_dim: 0,
+        label_part: false,
         model: "synthetic".into(),
         catalog_root: PathBuf::from("/catalogue"),
         columns: vec![

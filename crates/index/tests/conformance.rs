@@ -28,6 +28,7 @@ impl Backend for Exact {
             metric: index.metric(),
             parts: 0,
             part_dim: 0,
+            label_part: false,
             model: "conformance".into(),
             catalog_root: "/".into(),
             columns: Vec::new(),

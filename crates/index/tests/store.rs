@@ -17,6 +17,7 @@ fn info() -> IndexInfo {
         metric: Metric::Euclidean,
         parts: 2,
         part_dim: 2,
+        label_part: false,
         model: "runs/test/epoch-0001".into(),
         catalog_root: PathBuf::from("/data/hm"),
         columns: vec!["colour".into()],

@@ -51,5 +51,6 @@ pub fn same_build(a: &IndexInfo, b: &IndexInfo) -> bool {
         && a.metric == b.metric
         && a.parts == b.parts
         && a.part_dim == b.part_dim
+        && a.label_part == b.label_part
         && a.catalog_root == b.catalog_root
 }

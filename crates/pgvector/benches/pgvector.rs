@@ -148,6 +148,7 @@ fn main() {
         metric: Metric::Euclidean,
         parts: 0,
         part_dim: 0,
+        label_part: false,
         model: "bench".into(),
         catalog_root: "/".into(),
         columns: Vec::new(),

@@ -50,6 +50,7 @@ fn info(dim: usize, metric: Metric, parts: (usize, usize), columns: &[&str], hns
         metric,
         parts: parts.0,
         part_dim: parts.1,
+        label_part: false,
         model: "test".into(),
         catalog_root: "/catalogue".into(),
         columns: columns.iter().map(|c| c.to_string()).collect(),

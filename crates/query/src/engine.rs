@@ -208,14 +208,6 @@ impl Engine {
         self.seed.is_some() && self.contents.info.parts > 1
     }
 
-    /// Whether the index's last part is its images' label scores (the seed model says so, and
-    /// the index was built with them).
-    fn label_part(&self) -> bool {
-        self.seed
-            .as_ref()
-            .is_some_and(|seed| seed.label_part() && seed.parts().0 == self.contents.info.parts)
-    }
-
     pub fn attributes(&self) -> &[AttributeValues] {
         self.catalogue().map_or(&[], |c| &c.facets)
     }
@@ -341,9 +333,7 @@ impl Engine {
                 .into_iter()
                 .map(|hit| {
                     let step = match (self.explains(), self.contents.row_of(hit.key)) {
-                        (true, Some(row)) => {
-                            Some(nearest_step(&self.contents, &query.parts, row, self.label_part())).filter(|&s| s > 0)
-                        }
+                        (true, Some(row)) => Some(nearest_step(&self.contents, &query.parts, row)).filter(|&s| s > 0),
                         _ => None,
                     };
                     (hit.key, hit.distance, step, None)
@@ -482,7 +472,6 @@ impl Engine {
         let config = RecommendConfig {
             k: spec.k,
             diversity,
-            label_part: self.label_part(),
             ..spec.recommend
         };
         let whole_parts = query.parts.len() == contents.info.parts * contents.info.part_dim;

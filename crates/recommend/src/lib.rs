@@ -61,13 +61,12 @@ pub struct RecommendConfig {
     /// A candidate's relevance (and reach) by its nearest aspects: the mean distance of its
     /// `aspects` nearest lists (whole picture or part), each in that list's scale.
     pub aspects: usize,
-    /// The last part of every image is its label scores (the model's category, colour and
-    /// pattern predictions), not an attention step: it brings candidates in and gates them.
-    pub label_part: bool,
-    /// With a label part, candidates further from the query's label scores than this many
-    /// times the label list's k-th distance are dropped: a varied list stays in the query's
-    /// category (issue 17: an identity-trained embedding leaves the product group within a
-    /// few ranks). Chosen on H&M's validation split; BENCHMARKS.md.
+    /// With a label part (`IndexInfo::label_part`: each image's label scores — the model's
+    /// category and pattern predictions — as its last part, which brings candidates in too),
+    /// candidates further from the query's label scores than this many times the label list's
+    /// k-th distance are dropped: a varied list stays in the query's category (issue 17: an
+    /// identity-trained embedding leaves the product group within a few ranks). Chosen on
+    /// H&M's validation split; BENCHMARKS.md.
     pub label_gate: f32,
     /// With a label part, λ acts as λ^p: the gate keeps lists on topic, so redundancy can
     /// weigh more early on the slider.
@@ -88,7 +87,6 @@ impl Default for RecommendConfig {
             part_relevance: 1.0,
             rank_reach: 1.0,
             aspects: 2,
-            label_part: false,
             label_gate: 1.4,
             label_diversity_power: 0.2,
             label_relevance_floor: 0.0,
@@ -199,10 +197,13 @@ fn distinct_items(hits: &[Hit], item_of: impl Fn(u64) -> Option<String>) -> Vec<
 
 /// The attention step (1..=K) whose part vector of `row` is nearest the query's parts (0 when
 /// the index has no steps beyond the whole picture): the part a search result matched by.
-/// With a `label_part` the last part (label scores) is not a step.
-pub fn nearest_step(contents: &IndexContents, query_parts: &[f32], row: usize, label_part: bool) -> usize {
+/// With a label part (`IndexInfo::label_part`) the last part is not a step.
+pub fn nearest_step(contents: &IndexContents, query_parts: &[f32], row: usize) -> usize {
     let part_dim = contents.info.part_dim.max(1);
-    let steps = contents.info.parts.saturating_sub(usize::from(label_part));
+    let steps = contents
+        .info
+        .parts
+        .saturating_sub(usize::from(contents.info.label_part));
     contents
         .parts_of(row)
         .chunks_exact(part_dim)
@@ -223,7 +224,7 @@ pub fn recommend(
     accept: Option<&(dyn Fn(u64) -> bool + Sync)>,
 ) -> Result<Vec<Recommendation>, IndexError> {
     let labelled;
-    let config = match config.label_part {
+    let config = match contents.info.label_part {
         true => {
             labelled = RecommendConfig {
                 diversity: config.diversity.clamp(0.0, 1.0).powf(config.label_diversity_power),
@@ -287,7 +288,7 @@ pub fn recommend(
 
     // Each image once, with the list where it ranked best. The label list brings candidates
     // in but is not a part anyone can see: what it alone brought counts as the whole picture.
-    let label_list = (config.label_part && lists.len() > 1).then(|| lists.len() - 1);
+    let label_list = (contents.info.label_part && lists.len() > 1).then(|| lists.len() - 1);
     let mut by_key: HashMap<u64, (Matched, usize, f32)> = HashMap::new();
     for (list, (matched, hits)) in lists.iter().enumerate() {
         for (rank, hit) in hits.iter().enumerate() {

@@ -19,6 +19,7 @@ fn info(parts: usize, part_dim: usize) -> IndexInfo {
         metric: Metric::Euclidean,
         parts,
         part_dim,
+        label_part: false,
         model: "test".into(),
         catalog_root: PathBuf::from("/nowhere"),
         columns: vec!["type".into()],
@@ -260,11 +261,14 @@ fn a_photo_query_that_is_in_the_index_leaves_its_own_item_out() {
 
 /// 400 items of one photo each: whole-picture vectors that ignore category, a step part,
 /// and a label part that is the item's category one-hot (2 categories).
-fn labelled_catalogue() -> IndexContents {
+fn labelled_catalogue(label_part: bool) -> IndexContents {
     let items = 400;
     let vectors = Clusters::new(DIM, 12).sample(items, 0, 7);
     let steps = Clusters::new(PART_DIM, 6).sample(items, 3, 8);
-    let mut contents = IndexContents::new(info(2, PART_DIM));
+    let mut contents = IndexContents::new(IndexInfo {
+        label_part,
+        ..info(2, PART_DIM)
+    });
     for item in 0..items {
         let mut parts = steps[item * PART_DIM..][..PART_DIM].to_vec();
         let mut label = vec![0.0f32; PART_DIM];
@@ -283,10 +287,10 @@ fn labelled_catalogue() -> IndexContents {
 
 #[test]
 fn a_label_part_keeps_a_varied_list_in_the_query_category() {
-    let contents = labelled_catalogue();
+    let (labelled, unlabelled) = (labelled_catalogue(true), labelled_catalogue(false));
     let category_of = |row: usize| row % 2;
     for row in [0, 1, 17, 200] {
-        let (vector, parts, item) = query_of(&contents, row);
+        let (vector, parts, item) = query_of(&labelled, row);
         let query = Query {
             vector: &vector,
             parts: &parts,
@@ -294,15 +298,12 @@ fn a_label_part_keeps_a_varied_list_in_the_query_category() {
         };
         // With the label part, or by the whole picture alone (no parts at all).
         let off_topic = |label_part: bool| {
-            let config = RecommendConfig {
-                label_part,
-                ..config(1.0)
-            };
+            let contents = if label_part { &labelled } else { &unlabelled };
             let query = Query {
                 parts: if label_part { query.parts } else { &[] },
                 ..query
             };
-            let picks = recommend(&contents, &query, &config, None).unwrap();
+            let picks = recommend(contents, &query, &config(1.0), None).unwrap();
             assert_eq!(picks.len(), 10, "row {row}: {picks:?}");
             // What the label list alone brought in is shown as the whole picture, not a part.
             assert!(

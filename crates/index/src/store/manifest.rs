@@ -24,6 +24,10 @@ pub struct IndexInfo {
     /// Per-part vectors per image, and their length (0 and 0 when there are none).
     pub parts: usize,
     pub part_dim: usize,
+    /// The last of the parts is each image's label scores, not an attention step
+    /// (`lookbook_embed::Embedder::label_part`): recommendations gate by it, boxes skip it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub label_part: bool,
     /// The model that produced the vectors (e.g. the checkpoint folder), for the record.
     pub model: String,
     /// The catalogue the images came from; image paths in records are relative to it.

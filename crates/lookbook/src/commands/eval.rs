@@ -312,7 +312,7 @@ struct RecommendOutput {
 fn recommend_report(
     args: &EvalArgs,
     photos: &EmbeddedPhotos,
-    (parts, part_shape, label_part): (&[f32], (usize, usize), bool),
+    parts: (&[f32], (usize, usize), bool),
     model: String,
 ) -> Result<ExitCode> {
     if args.k == 0 {
@@ -320,11 +320,10 @@ fn recommend_report(
     }
     let config = RecommendConfig {
         k: args.k,
-        label_part,
         ..args.reach.config()
     };
     let columns = (args.attribute.as_deref(), args.group.as_deref());
-    let report = photos.recommend(parts, part_shape, columns, &config)?;
+    let report = photos.recommend(parts, columns, &config)?;
     let queries = report.trade_off.queries;
     if let Some(png) = &args.chart() {
         match report.draw(png) {

@@ -246,6 +246,7 @@ fn build(args: BuildArgs, quiet: bool) -> Result<ExitCode> {
         metric: args.metric,
         parts,
         part_dim,
+        label_part: embedder.label_part(),
         model,
         catalog_root: catalog_root(&catalog),
         columns: catalog.columns.clone(),
