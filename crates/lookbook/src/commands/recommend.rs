@@ -58,6 +58,13 @@ pub struct ReachArgs {
     /// Candidates are among the ⌈k·(1 + rank_reach·λ)⌉ nearest items of a list.
     #[arg(long, default_value_t = RecommendConfig::default().rank_reach)]
     rank_reach: f32,
+    /// With an index that carries label scores: candidates further from the query's label
+    /// scores than this many times the label list's k-th distance are dropped.
+    #[arg(long, default_value_t = RecommendConfig::default().label_gate)]
+    label_gate: f32,
+    /// With an index that carries label scores, λ acts as λ^p.
+    #[arg(long, default_value_t = RecommendConfig::default().label_diversity_power)]
+    label_diversity_power: f32,
 }
 
 impl ReachArgs {
@@ -68,6 +75,8 @@ impl ReachArgs {
             relevance_floor: self.relevance_floor,
             part_relevance: self.part_relevance,
             rank_reach: self.rank_reach,
+            label_gate: self.label_gate,
+            label_diversity_power: self.label_diversity_power,
             ..RecommendConfig::default()
         }
     }
