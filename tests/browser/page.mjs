@@ -30,6 +30,7 @@ try {
   await page.setInputFiles("#file", photo);
   await page.waitForFunction(() => /results, λ/.test(document.getElementById("status").textContent), null, { timeout: 60000 });
   seen.similar = await items();
+  seen.card_names = await page.$$eval("#results .card .name", (names) => names.map((n) => n.textContent));
   seen.status = await page.textContent("#status");
   seen.query_boxes = await page.locator("#query-view .box").count();
   seen.query_box_labels = await page.$$eval("#query-view .box span", (spans) => spans.map((s) => s.textContent));

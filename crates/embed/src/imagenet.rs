@@ -1,21 +1,23 @@
 //! An ImageNet-pretrained network's pooled features as an [`Embedder`]: the baseline a
-//! trained model must beat (`--model imagenet:efficientnet-lite0`).
+//! trained model must beat (`--model imagenet:efficientnet-lite0`, `imagenet:efficientnet-lite2`).
 
 use std::path::{Path, PathBuf};
 
 use burn::tensor::{Tensor, TensorData};
 use lookbook_imaging::{BadImage, Fit, ImageError, ImageSpec, Preprocessor, ResizeFilter};
-use lookbook_model::{EfficientNetLite, InferBackend};
-use lookbook_pretrained::{EFFICIENTNET_LITE0, locate};
+use lookbook_model::{EfficientNetLite, InferBackend, LITE_VARIANTS, LiteVariant};
+use lookbook_pretrained::locate;
 
 use crate::{EmbedError, Embedder};
 
 /// The networks `--model imagenet:NAME` accepts.
-pub const IMAGENET_MODELS: [&str; 1] = ["efficientnet-lite0"];
+pub const IMAGENET_MODELS: [&str; 2] = ["efficientnet-lite0", "efficientnet-lite2"];
 
-/// EfficientNet-Lite0's L2-normalised 1280-d average-pooled features, preprocessed as its
-/// PyTorch reference: the whole photo stretched to 224×224 (bicubic), x = (p/255 − ½)/½.
+/// EfficientNet-Lite's L2-normalised 1280-d average-pooled features, preprocessed as its
+/// PyTorch reference: the whole photo stretched to the variant's square (224 px for Lite0,
+/// 260 for Lite2, bicubic), x = (p/255 − ½)/½.
 pub struct ImageNetEmbedder {
+    variant: &'static LiteVariant,
     network: EfficientNetLite<InferBackend>,
     preprocessor: Preprocessor,
     spec: ImageSpec,
@@ -23,11 +25,12 @@ pub struct ImageNetEmbedder {
 }
 
 impl ImageNetEmbedder {
-    /// The preprocessing the published weights were evaluated with.
-    pub fn reference_spec() -> ImageSpec {
+    /// The preprocessing `variant`'s published weights were evaluated with.
+    pub fn reference_spec(variant: &LiteVariant) -> ImageSpec {
+        let side = variant.resolution as u32;
         ImageSpec {
-            height: 224,
-            width: 224,
+            height: side,
+            width: side,
             pad: [255, 255, 255],
             mean: [0.5; 3],
             std: [0.5; 3],
@@ -39,16 +42,17 @@ impl ImageNetEmbedder {
     /// `name` (one of [`IMAGENET_MODELS`]) with weights from `weights` or where
     /// [`lookbook_pretrained::locate`] finds them.
     pub fn new(name: &str, weights: Option<&Path>) -> Result<Self, EmbedError> {
-        if name != EFFICIENTNET_LITE0.name {
+        let Some(variant) = LITE_VARIANTS.iter().find(|v| v.weights.name == name) else {
             return Err(EmbedError::UnknownModel(format!(
                 "imagenet:{name} (known: {})",
                 IMAGENET_MODELS.map(|m| format!("imagenet:{m}")).join(", ")
             )));
-        }
-        let path = locate(&EFFICIENTNET_LITE0, weights)?;
-        let network = EfficientNetLite::from_file(&path, &Default::default())?;
-        let spec = Self::reference_spec();
+        };
+        let path = locate(&variant.weights, weights)?;
+        let network = EfficientNetLite::from_file(variant, &path, &Default::default())?;
+        let spec = Self::reference_spec(variant);
         Ok(ImageNetEmbedder {
+            variant,
             network,
             preprocessor: Preprocessor::new(spec)?,
             spec,
@@ -74,7 +78,7 @@ impl ImageNetEmbedder {
 
 impl Embedder for ImageNetEmbedder {
     fn describe(&self) -> String {
-        format!("imagenet:efficientnet-lite0 ({})", self.weights.display())
+        format!("imagenet:{} ({})", self.variant.weights.name, self.weights.display())
     }
 
     fn dim(&self) -> usize {

@@ -1,6 +1,6 @@
-//! lookbook's EfficientNet-Lite0 against PyTorch's: for the 8 H&M photos of
-//! `../shared/reference/efficientnet_lite0_hm8.json`, the same top-1 ImageNet class and
-//! pooled features with cosine similarity ≥ 0.99.
+//! lookbook's EfficientNet-Lite0 and -Lite2 against PyTorch's: for the 8 H&M photos of
+//! `../shared/reference/efficientnet_lite{0,2}_hm8.json`, the same top-1 ImageNet class and
+//! pooled features with cosine similarity ≥ 0.99 (Lite0) and ≥ 0.999 (Lite2).
 //!
 //! Needs the weights (`scripts/setup-weights.sh`) and the shared data; outside CI it skips
 //! with the reason when either is missing, in CI (`CI` set) that is a failure.
@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use burn::tensor::activation::softmax;
 use lookbook_embed::{EmbedError, Embedder, ImageNetEmbedder};
 
-fn shared() -> Option<PathBuf> {
+fn shared(name: &str) -> Option<PathBuf> {
     let root = std::env::var_os("LOOKBOOK_DATA")
         .map(|d| PathBuf::from(d).join(".."))
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    let reference = root.join("reference/efficientnet_lite0_hm8.json");
+    let reference = root.join(reference_file(name));
     if reference.is_file() && root.join("data/hm").is_dir() {
         return Some(root);
     }
@@ -27,26 +27,39 @@ fn shared() -> Option<PathBuf> {
     None
 }
 
-fn embedder() -> Option<ImageNetEmbedder> {
-    match ImageNetEmbedder::new("efficientnet-lite0", None) {
+/// `efficientnet-lite0` → `reference/efficientnet_lite0_hm8.json`.
+fn reference_file(name: &str) -> String {
+    format!("reference/{}_hm8.json", name.replace('-', "_"))
+}
+
+fn embedder(name: &str) -> Option<ImageNetEmbedder> {
+    match ImageNetEmbedder::new(name, None) {
         Ok(embedder) => Some(embedder),
         Err(EmbedError::Weights(lookbook_pretrained::WeightsError::NotFound(why))) => {
             assert!(std::env::var_os("CI").is_none(), "CI installs the weights: {why}");
             eprintln!("skipped: {why}");
             None
         }
-        Err(other) => panic!("loading EfficientNet-Lite0: {other}"),
+        Err(other) => panic!("loading {name}: {other}"),
     }
 }
 
 #[test]
-fn features_and_classes_match_pytorch() {
-    let (Some(shared), Some(embedder)) = (shared(), embedder()) else {
+fn lite0_features_and_classes_match_pytorch() {
+    features_and_classes_match_pytorch("efficientnet-lite0", 0.99);
+}
+
+#[test]
+fn lite2_features_and_classes_match_pytorch() {
+    features_and_classes_match_pytorch("efficientnet-lite2", 0.999);
+}
+
+fn features_and_classes_match_pytorch(name: &str, min_cosine: f64) {
+    let (Some(shared), Some(embedder)) = (shared(name), embedder(name)) else {
         return;
     };
     let reference: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(shared.join("reference/efficientnet_lite0_hm8.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(shared.join(reference_file(name))).unwrap()).unwrap();
     let images = reference["images"].as_array().unwrap();
     assert_eq!(images.len(), 8);
     let len = embedder.item_len();
@@ -83,8 +96,8 @@ fn features_and_classes_match_pytorch() {
             image["path"].as_str().unwrap(),
             probs[top1]
         );
-        assert!(cosine >= 0.99, "{}: cosine {cosine}", image["path"]);
+        assert!(cosine >= min_cosine, "{name} {}: cosine {cosine}", image["path"]);
         assert_eq!(top1, expected, "{}: top-1 class", image["path"]);
     }
-    eprintln!("worst cosine over 8 images: {worst:.5}");
+    eprintln!("{name}: worst cosine over 8 images: {worst:.5}");
 }

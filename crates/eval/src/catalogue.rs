@@ -46,6 +46,10 @@ pub enum TopK<'a> {
     Inshop,
     /// Every photo against the others, hit = same item (H&M's product code).
     ProductCode,
+    /// The photos of these splits against every other photo of the catalogue, hit = same
+    /// item: the other splits' photos (training ones included) are distractors, as in a
+    /// user's whole catalogue.
+    ProductCodeAmongAll(&'a [Split]),
     /// Precision@k of an attribute among the k nearest.
     Category(&'a str),
 }
@@ -74,6 +78,16 @@ impl EmbeddedPhotos<'_> {
                 top_k_accuracy(&items, &roles, vectors, dim, metric, ks)?
             }
             TopK::ProductCode => top_k_accuracy(&items, &everyone, vectors, dim, metric, ks)?,
+            TopK::ProductCodeAmongAll(queries) => {
+                let roles: Vec<Role> = entries
+                    .iter()
+                    .map(|e| match queries.contains(&e.split) {
+                        true => Role::Both,
+                        false => Role::Gallery,
+                    })
+                    .collect();
+                top_k_accuracy(&items, &roles, vectors, dim, metric, ks)?
+            }
             TopK::Category(attribute) => {
                 let column = self.column(attribute)?;
                 let values: Vec<&str> = entries.iter().map(|e| e.values[column].as_str()).collect();
@@ -245,14 +259,62 @@ pub struct RecommendReport {
 }
 
 impl fmt::Display for TopKTable {
-    /// One markdown table: a column per k.
+    /// One markdown table: a column per k (a precision table adds a row of top-k hit rates).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let header: Vec<String> = self.ks.iter().map(|k| format!("k={k}")).collect();
-        let values: Vec<String> = self.values.iter().map(|v| format!("{v:.3}")).collect();
-        writeln!(f, "| {} |", header.join(" | "))?;
-        writeln!(f, "|{}", "---|".repeat(header.len()))?;
-        write!(f, "| {} |", values.join(" | "))
+        let row = |values: &[f64]| values.iter().map(|v| format!("{v:.3}")).collect::<Vec<_>>().join(" | ");
+        if self.hit_rates.is_empty() {
+            writeln!(f, "| {} |", header.join(" | "))?;
+            writeln!(f, "|{}", "---|".repeat(header.len()))?;
+            return write!(f, "| {} |", row(&self.values));
+        }
+        writeln!(f, "| | {} |", header.join(" | "))?;
+        writeln!(f, "|---|{}", "---|".repeat(header.len()))?;
+        writeln!(f, "| precision@k | {} |", row(&self.values))?;
+        write!(f, "| top-k (one of k shares it) | {} |", row(&self.hit_rates))
     }
+}
+
+/// Columns that name a product's category, most specific first: the attribute a catalogue
+/// without repeated items is evaluated by when it has one (H&M, Myntra, DeepFashion-style).
+pub const CATEGORY_COLUMNS: [&str; 5] = ["product_type_name", "articleType", "category_name", "category", "type"];
+
+/// The attribute to rank by when no item has two photos, and why it was chosen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CategoryChoice {
+    pub column: String,
+    pub why: String,
+}
+
+/// The rule: the first of [`CATEGORY_COLUMNS`] the catalogue has that is categorical (at most
+/// one value per four photos); else the categorical column with the most distinct values
+/// (the most informative to rank by); `None` when no column is categorical.
+pub fn category_column(catalog: &Catalog, entries: &[&Entry]) -> Option<CategoryChoice> {
+    let values = |column: usize| entries.iter().map(move |e| e.values[column].as_str());
+    let categorical = |column: usize| is_categorical(values(column));
+    for name in CATEGORY_COLUMNS {
+        if catalog.column_index(name).is_some_and(categorical) {
+            return Some(CategoryChoice {
+                column: name.to_string(),
+                why: format!("{name}: the catalogue's category column"),
+            });
+        }
+    }
+    let distinct = |column: usize| {
+        let set: std::collections::HashSet<&str> = values(column).filter(|v| !v.is_empty()).collect();
+        set.len()
+    };
+    (0..catalog.columns.len())
+        .filter(|&c| categorical(c) && distinct(c) >= 2)
+        .max_by_key(|&c| (distinct(c), std::cmp::Reverse(c)))
+        .map(|c| CategoryChoice {
+            column: catalog.columns[c].clone(),
+            why: format!(
+                "{}: the categorical column with the most values ({})",
+                catalog.columns[c],
+                distinct(c)
+            ),
+        })
 }
 
 impl fmt::Display for TagReport {

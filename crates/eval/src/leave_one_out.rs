@@ -81,7 +81,7 @@ pub fn index_top_k(contents: &IndexContents, protocol: TopK, ks: &[usize]) -> Re
                 .collect();
             Ok(precision_at_k_of(&values, &roles, &found, ks))
         }
-        TopK::Inshop => Err(EvalError::Empty(
+        TopK::Inshop | TopK::ProductCodeAmongAll(_) => Err(EvalError::Empty(
             "an index has no query/gallery split: evaluate product-code or category".into(),
         )),
     }

@@ -31,8 +31,19 @@ pub enum Role {
 pub struct TopKTable {
     pub ks: Vec<usize>,
     pub values: Vec<f64>,
+    /// Precision@k tables only: the share of queries with at least one of the k nearest
+    /// sharing their value (top-k accuracy by that value); empty for item-id tables.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hit_rates: Vec<f64>,
     pub queries: usize,
     pub gallery: usize,
+}
+
+/// Whether some item has two or more photos among `items`: the item-id protocols
+/// (product-code, In-shop) need one, a catalogue with one photo per product has none.
+pub fn has_repeated_items<'a>(items: impl IntoIterator<Item = &'a str>) -> bool {
+    let mut seen = std::collections::HashSet::new();
+    items.into_iter().any(|item| !seen.insert(item))
 }
 
 /// Each query's nearest gallery rows (row numbers), closest first, itself excluded.
@@ -112,6 +123,7 @@ pub fn top_k_accuracy_of(item_ids: &[&str], roles: &[Role], found: &[(usize, Vec
     TopKTable {
         ks: ks.to_vec(),
         values: hits_at.iter().map(|&h| h as f64 / queries.max(1) as f64).collect(),
+        hit_rates: Vec::new(),
         queries,
         gallery: roles.iter().filter(|r| **r != Role::Query).count(),
     }
@@ -141,24 +153,28 @@ pub fn precision_at_k(
 /// with an empty value are not queries.
 pub fn precision_at_k_of(values: &[&str], roles: &[Role], found: &[(usize, Vec<Hit>)], ks: &[usize]) -> TopKTable {
     let mut sums = vec![0.0f64; ks.len()];
+    let mut hits_at = vec![0usize; ks.len()];
     let mut queries = 0;
     for &(row, ref hits) in found {
         if values[row].is_empty() || roles[row] == Role::Gallery {
             continue;
         }
         queries += 1;
-        for (sum, &k) in sums.iter_mut().zip(ks) {
+        for ((sum, hit), &k) in sums.iter_mut().zip(&mut hits_at).zip(ks) {
             let same = hits
                 .iter()
                 .take(k)
                 .filter(|h| values[h.key as usize] == values[row])
                 .count();
             *sum += same as f64 / k as f64;
+            *hit += usize::from(same > 0);
         }
     }
+    let per_query = |n: f64| n / queries.max(1) as f64;
     TopKTable {
         ks: ks.to_vec(),
-        values: sums.iter().map(|s| s / queries.max(1) as f64).collect(),
+        values: sums.iter().map(|&s| per_query(s)).collect(),
+        hit_rates: hits_at.iter().map(|&h| per_query(h as f64)).collect(),
         queries,
         gallery: roles.iter().filter(|r| **r != Role::Query).count(),
     }

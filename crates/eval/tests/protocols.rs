@@ -176,3 +176,58 @@ fn attention_protocol_measures_known_boxes_on_a_known_garment() {
     assert!((stats.pairwise_iou - 1.0 / 3.0).abs() < 1e-9);
     assert!((stats.box_area - (0.09 + 0.16 + 0.25) / 3.0).abs() < 1e-9);
 }
+
+#[test]
+fn product_code_among_all_adds_the_other_splits_as_distractors() {
+    use lookbook_catalog::{Catalog, CatalogFormat, Entry, Split};
+    use lookbook_eval::catalogue::{EmbeddedPhotos, TopK};
+    // Test items a (0.0, 1.0) and b (5.0, 5.5); a training photo of item t at 0.4 sits between a's two.
+    let entry = |item: &str, split| Entry {
+        image: format!("{item}.jpg").into(),
+        item_id: item.into(),
+        values: Vec::new(),
+        labels: Vec::new(),
+        split,
+    };
+    let entries = vec![
+        entry("a", Split::Test),
+        entry("a", Split::Test),
+        entry("b", Split::Test),
+        entry("b", Split::Test),
+        entry("t", Split::Train),
+    ];
+    let catalog = Catalog {
+        root: "fixture".into(),
+        format: CatalogFormat::Folder,
+        columns: Vec::new(),
+        entries,
+        problems: Vec::new(),
+        splits_from_source: false,
+    };
+    let refs: Vec<&Entry> = catalog.entries.iter().collect();
+    let vectors = line(&[0.0, 1.0, 5.0, 5.5, 0.4]);
+    let photos = EmbeddedPhotos {
+        catalog: &catalog,
+        entries: &refs,
+        vectors: &vectors,
+        dim: 1,
+        metric: Metric::Euclidean,
+    };
+    // Within the test split (the training photo left out by the caller): every query's partner is nearest.
+    let split_only = EmbeddedPhotos {
+        entries: &refs[..4],
+        vectors: &vectors[..4],
+        ..photos
+    };
+    let table = split_only.top_k(TopK::ProductCode, &[1, 2]).unwrap();
+    assert_eq!(
+        (table.queries, table.gallery, table.values.clone()),
+        (4, 4, vec![1.0, 1.0])
+    );
+    // Among all: t is no query, but a's photos both see it first (0.4 from 0.0; 0.6 from 1.0).
+    let table = photos
+        .top_k(TopK::ProductCodeAmongAll(&[Split::Test]), &[1, 2])
+        .unwrap();
+    assert_eq!((table.queries, table.gallery), (4, 5));
+    assert_eq!(table.values, vec![0.5, 1.0]);
+}

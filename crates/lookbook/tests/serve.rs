@@ -750,6 +750,15 @@ fn the_web_page_uploads_a_real_photo_and_the_slider_changes_the_list() {
     assert_ne!(similar, diverse, "the slider changed the list");
     assert_eq!(seen["lambda"], "1");
     assert_eq!(seen["alt_missing"], 0, "every picture has an alt text");
+    // Each card is named by the product (H&M prod_name: words), not by its numeric id.
+    let card_names = seen["card_names"].as_array().unwrap();
+    assert_eq!(card_names.len(), similar.len(), "{seen}");
+    assert!(
+        card_names
+            .iter()
+            .all(|n| n.as_str().unwrap().chars().any(char::is_alphabetic)),
+        "{seen}"
+    );
     assert!(
         seen["query_boxes"].as_u64().unwrap() >= 1,
         "the query's attention boxes are drawn"

@@ -31,7 +31,8 @@ pub struct SeedConfig {
     #[config(default = 4)]
     pub steps: usize,
     /// The feature extractor: `seed` (the study's branch, trained from scratch) or
-    /// `efficientnet-lite0` (ImageNet-pretrained; the model starts from its trunk's output).
+    /// `efficientnet-lite0` / `efficientnet-lite2` (ImageNet-pretrained; the model starts
+    /// from its trunk's output).
     #[config(default = "String::from(\"seed\")")]
     pub backbone: String,
     /// A learned projection of the whole embedding to this many dimensions, trained with
@@ -66,7 +67,7 @@ pub const ATTENTION_FRAMES: [&str; 2] = ["garment", "image"];
 pub const PROJECTION_INPUTS: [&str; 2] = ["all", "global"];
 
 /// The backbones `backbone` accepts.
-pub const BACKBONES: [&str; 2] = ["seed", "efficientnet-lite0"];
+pub const BACKBONES: [&str; 3] = ["seed", "efficientnet-lite0", "efficientnet-lite2"];
 
 impl SeedConfig {
     /// Channels of the global branch's last feature map.

@@ -1,13 +1,16 @@
-//! EfficientNet-Lite0 (ImageNet-1k), the pretrained backbone (`backbone = "efficientnet-lite0"`).
+//! EfficientNet-Lite0 and -Lite2 (ImageNet-1k), the pretrained backbones
+//! (`backbone = "efficientnet-lite0"` / `"efficientnet-lite2"`).
 //!
 //! ```text
-//! 3×H×W ─► stem 3×3/2 (32) ─► 16 MBConv blocks ─► 320×H/32×W/32 ─► head 1×1 (1280) ─► avg pool ─► fc 1000
+//! 3×H×W ─► stem 3×3/2 (32) ─► MBConv blocks ─► C×H/32×W/32 ─► head 1×1 (1280) ─► avg pool ─► fc 1000
 //! MBConv: expand 1×1 (×6) ─► depthwise k×k (stride s) ─► project 1×1, + input when s = 1 and shapes match
 //! ```
 //! The Lite variant drops squeeze-excitation and uses ReLU6; every convolution pads like
 //! TensorFlow's "same" (extra pixel at the bottom/right). Batch-norm (eps 1e-3, running
 //! statistics) is folded into the preceding convolution when the weights are loaded:
-//! the trunk is used for inference, or fine-tuned with its statistics frozen.
+//! the trunk is used for inference, or fine-tuned with its statistics frozen. Lite2 is Lite0
+//! with more blocks per stage and wider stages (width 1.1, depth 1.2; the stem and head keep
+//! their widths, as every Lite model does), evaluated at 260 px.
 
 use std::path::Path;
 
@@ -16,20 +19,74 @@ use burn::tensor::backend::Backend;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::PaddedConvOptions;
 use burn::tensor::{Tensor, TensorData};
-use lookbook_pretrained::{EFFICIENTNET_LITE0, NamedTensor, WeightsError, locate, read_safetensors};
+use lookbook_pretrained::{
+    EFFICIENTNET_LITE0, EFFICIENTNET_LITE2, NamedTensor, PretrainedWeights, WeightsError, locate, read_safetensors,
+};
 
 use crate::ModelError;
 
-/// Per stage: (blocks, kernel, stride of the first block, expansion, output channels).
-const STAGES: [(usize, usize, usize, usize, usize); 7] = [
-    (1, 3, 1, 1, 16),
-    (2, 3, 2, 6, 24),
-    (2, 5, 2, 6, 40),
-    (3, 3, 2, 6, 80),
-    (3, 5, 1, 6, 112),
-    (4, 5, 2, 6, 192),
-    (1, 3, 1, 6, 320),
+/// Per stage: (kernel, stride of the first block, expansion); the same in every Lite model.
+const STAGES: [(usize, usize, usize); 7] = [
+    (3, 1, 1),
+    (3, 2, 6),
+    (5, 2, 6),
+    (3, 2, 6),
+    (5, 1, 6),
+    (5, 2, 6),
+    (3, 1, 6),
 ];
+
+/// One EfficientNet-Lite network: its weights and the shape they must have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiteVariant {
+    pub weights: PretrainedWeights,
+    /// Blocks per stage.
+    pub repeats: [usize; 7],
+    /// Output channels per stage (the last is the trunk's).
+    pub channels: [usize; 7],
+    /// The square input its ImageNet weights were evaluated at.
+    pub resolution: usize,
+}
+
+impl LiteVariant {
+    /// Channels of the trunk's output (the last stage).
+    pub fn trunk_channels(&self) -> usize {
+        self.channels[6]
+    }
+
+    /// How many MBConv blocks the trunk has.
+    pub fn blocks(&self) -> usize {
+        self.repeats.iter().sum()
+    }
+}
+
+pub const LITE0: LiteVariant = LiteVariant {
+    weights: EFFICIENTNET_LITE0,
+    repeats: [1, 2, 2, 3, 3, 4, 1],
+    channels: [16, 24, 40, 80, 112, 192, 320],
+    resolution: 224,
+};
+
+/// Depth 1.2 (⌈1.2·n⌉ blocks; the first and last stages stay at one) and width 1.1 (channels
+/// rounded to multiples of 8), as `efficientnet_lite_builder` scales Lite0.
+pub const LITE2: LiteVariant = LiteVariant {
+    weights: EFFICIENTNET_LITE2,
+    repeats: [1, 3, 3, 4, 4, 5, 1],
+    channels: [16, 24, 48, 88, 120, 208, 352],
+    resolution: 260,
+};
+
+/// The pretrained backbones, by name.
+pub const LITE_VARIANTS: [LiteVariant; 2] = [LITE0, LITE2];
+
+/// The variant called `name` (`efficientnet-lite0`, `efficientnet-lite2`).
+pub fn lite_variant(name: &str) -> Result<&'static LiteVariant, ModelError> {
+    LITE_VARIANTS
+        .iter()
+        .find(|v| v.weights.name == name)
+        .ok_or_else(|| ModelError::UnknownBackbone(name.to_string()))
+}
+
 const STEM_CHANNELS: usize = 32;
 const BN_EPS: f32 = 1e-3;
 
@@ -113,22 +170,25 @@ pub struct EfficientNetLite<B: Backend> {
 }
 
 impl<B: Backend> EfficientNetLite<B> {
-    /// Channels of the trunk's output (the last block) and of the head.
-    pub const TRUNK_CHANNELS: usize = 320;
+    /// Channels of the head (every Lite model's).
     pub const FEATURE_CHANNELS: usize = 1280;
     /// The trunk halves the resolution five times.
     pub const DOWNSAMPLE: usize = 32;
 
-    /// Builds the network from a PyTorch state dict in lukemelas' EfficientNet-PyTorch
+    /// Builds `variant` from a PyTorch state dict in lukemelas' EfficientNet-PyTorch
     /// naming (`_conv_stem`, `_bn0`, `_blocks.N._expand_conv`, ...), folding each batch-norm.
-    pub fn from_tensors(tensors: &[NamedTensor], device: &B::Device) -> Result<Self, ModelError> {
-        Self::build(tensors, device).map_err(ModelError::WeightLayout)
+    pub fn from_tensors(
+        variant: &LiteVariant,
+        tensors: &[NamedTensor],
+        device: &B::Device,
+    ) -> Result<Self, ModelError> {
+        Self::build(variant, tensors, device).map_err(ModelError::WeightLayout)
     }
 
-    /// The network from a converted safetensors file, its names and shapes checked.
-    pub fn from_file(path: &Path, device: &B::Device) -> Result<Self, ModelError> {
+    /// `variant` from a converted safetensors file, its names and shapes checked.
+    pub fn from_file(variant: &LiteVariant, path: &Path, device: &B::Device) -> Result<Self, ModelError> {
         let tensors = read_safetensors(path)?;
-        Self::build(&tensors, device).map_err(|message| {
+        Self::build(variant, &tensors, device).map_err(|message| {
             ModelError::Weights(WeightsError::Mismatch {
                 path: path.to_path_buf(),
                 message,
@@ -140,18 +200,17 @@ impl<B: Backend> EfficientNetLite<B> {
     /// weights from `weights` or where [`lookbook_pretrained::locate`] finds them: the one
     /// loader of a pretrained backbone, for training, embedding and the server alike.
     pub fn pretrained(name: &str, weights: Option<&Path>, device: &B::Device) -> Result<Self, ModelError> {
-        if name != EFFICIENTNET_LITE0.name {
-            return Err(ModelError::UnknownBackbone(name.to_string()));
-        }
-        Self::from_file(&locate(&EFFICIENTNET_LITE0, weights)?, device)
+        let variant = lite_variant(name)?;
+        Self::from_file(variant, &locate(&variant.weights, weights)?, device)
     }
 
-    fn build(tensors: &[NamedTensor], device: &B::Device) -> Result<Self, String> {
+    fn build(variant: &LiteVariant, tensors: &[NamedTensor], device: &B::Device) -> Result<Self, String> {
         let weights = Weights { tensors };
         let stem = weights.conv("_conv_stem", "_bn0", 2, 1, true, device)?;
         let mut blocks = Vec::new();
         let mut channels = STEM_CHANNELS;
-        for (repeats, kernel, first_stride, expansion, out) in STAGES {
+        let stages = STAGES.iter().zip(variant.repeats).zip(variant.channels);
+        for ((&(kernel, first_stride, expansion), repeats), out) in stages {
             for repeat in 0..repeats {
                 let prefix = format!("_blocks.{}", blocks.len());
                 let stride = if repeat == 0 { first_stride } else { 1 };
@@ -198,6 +257,16 @@ impl<B: Backend> EfficientNetLite<B> {
                 channels = out;
             }
         }
+        if weights
+            .get(&format!("_blocks.{}._project_conv.weight", blocks.len()))
+            .is_ok()
+        {
+            return Err(format!(
+                "more than {} blocks: not {}'s weights",
+                blocks.len(),
+                variant.weights.name
+            ));
+        }
         let head = weights.conv("_conv_head", "_bn1", 1, 1, true, device)?;
         weights.expect_shape("_conv_head.weight", &[Self::FEATURE_CHANNELS, channels, 1, 1])?;
         let fc = weights.get("_fc.weight")?;
@@ -216,7 +285,7 @@ impl<B: Backend> EfficientNetLite<B> {
         })
     }
 
-    /// `[N, 3, H, W]` → `[N, 320, H/32, W/32]`: stem and every block.
+    /// `[N, 3, H, W]` → `[N, trunk channels, H/32, W/32]`: stem and every block.
     pub fn trunk(&self, images: Tensor<B, 4>) -> Tensor<B, 4> {
         let mut x = self.stem.forward(images);
         for block in &self.blocks {
@@ -233,7 +302,12 @@ impl<B: Backend> EfficientNetLite<B> {
         x
     }
 
-    /// `[N, 320, h, w]` → `[N, 1280, h, w]`.
+    /// Channels of the trunk's output (320 for Lite0, 352 for Lite2).
+    pub fn trunk_channels(&self) -> usize {
+        self.head.weight.dims()[1]
+    }
+
+    /// `[N, trunk channels, h, w]` → `[N, 1280, h, w]`.
     pub fn head(&self, trunk: Tensor<B, 4>) -> Tensor<B, 4> {
         self.head.forward(trunk)
     }

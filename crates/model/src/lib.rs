@@ -30,7 +30,7 @@ pub mod transformer;
 pub use backend::SeedBackend;
 pub use config::{ATTENTION_FRAMES, BACKBONES, PROJECTION_INPUTS, SeedConfig};
 pub use device::DeviceChoice;
-pub use efficientnet::EfficientNetLite;
+pub use efficientnet::{EfficientNetLite, LITE_VARIANTS, LiteVariant, lite_variant};
 pub use encoding::TextureEncoding;
 pub use error::ModelError;
 pub use global::GlobalBranch;

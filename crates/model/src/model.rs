@@ -94,7 +94,11 @@ impl<B: Backend> SeedModel<B> {
             burn::module::Param::from_tensor(Tensor::from_data(TensorData::new(values, [config.steps, 4]), device))
         });
         let (global, pretrained_head) = if config.pretrained() {
-            let head = FoldedConv::zeros(channels, EfficientNetLite::<B>::TRUNK_CHANNELS, 1, true, device);
+            let trunk_channels = crate::lite_variant(&config.backbone)
+                .map_or(crate::efficientnet::LITE0.trunk_channels(), |variant| {
+                    variant.trunk_channels()
+                });
+            let head = FoldedConv::zeros(channels, trunk_channels, 1, true, device);
             (None, Some(head))
         } else {
             (Some(GlobalBranch::new(config, device)), None)

@@ -13,6 +13,9 @@ pub mod pth;
 pub mod tensor;
 
 pub use error::WeightsError;
-pub use locate::{EFFICIENTNET_LITE0, PretrainedWeights, convert, locate, weights_dir};
+pub use locate::{
+    EFFICIENTNET_LITE0, EFFICIENTNET_LITE2, PRETRAINED, PretrainedWeights, convert, locate, pretrained_weights,
+    weights_dir,
+};
 pub use pth::{parse_legacy, read_legacy};
 pub use tensor::{DType, NamedTensor, read_safetensors, write_safetensors};

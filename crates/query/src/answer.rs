@@ -58,6 +58,8 @@ pub struct QueryInfo {
 pub struct ResultItem {
     pub rank: usize,
     pub item_id: String,
+    /// The product's name (H&M `prod_name`, Myntra `productDisplayName`; else the photo's file stem).
+    pub name: String,
     pub image: ImageRef,
     /// Distance of the whole picture's vectors (the index's metric).
     pub distance: f32,
@@ -94,6 +96,8 @@ pub struct Answer {
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
 pub struct ItemDetail {
     pub item_id: String,
+    /// The product's name (its first image's name column, else that photo's file stem).
+    pub name: String,
     /// Its first image's attributes.
     pub attributes: BTreeMap<String, String>,
     pub images: Vec<ImageRef>,

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
+use lookbook_catalog::display_name;
 use lookbook_embed::{Embedder, SeedEmbedder};
 use lookbook_eval::knn_probabilities;
 use lookbook_index::{Hit, IndexContents, Predicate, SearchMode};
@@ -247,15 +248,18 @@ impl Engine {
             .ok_or_else(|| QueryError::NotFound(format!("no item `{item_id}` in the index")))?;
         let mut images = Vec::with_capacity(rows.len());
         let mut attributes = BTreeMap::new();
+        let mut name = String::new();
         for (i, &row) in rows.iter().enumerate() {
             let record = self.contents.records.get(row)?;
             if i == 0 {
                 attributes = record.attributes.clone();
+                name = display_name(&record.attributes, &record.image);
             }
             images.push(ImageRef::new(record.key));
         }
         Ok(ItemDetail {
             item_id: item_id.to_string(),
+            name,
             attributes,
             images,
         })
@@ -282,6 +286,7 @@ impl Engine {
             if matching >= offset && page.len() < limit {
                 page.push(ItemDetail {
                     item_id: item_id.clone(),
+                    name: display_name(&record.attributes, &record.image),
                     attributes: record.attributes.clone(),
                     images: vec![ImageRef::new(record.key)],
                 });
@@ -368,6 +373,7 @@ impl Engine {
             results.push(ResultItem {
                 rank: i + 1,
                 item_id: record.item_id.clone(),
+                name: display_name(&record.attributes, &record.image),
                 image: ImageRef::new(key),
                 distance,
                 matched: if step.is_some() { "part" } else { "whole" }.into(),

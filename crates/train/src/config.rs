@@ -30,6 +30,10 @@ pub struct LabelSection {
     pub min_count: usize,
     pub columns: Option<Vec<String>>,
     pub include_colour: bool,
+    /// The attribute validation's top-k counts by when no validation product has two photos
+    /// (default: the catalogue's category column — H&M product_type_name, Myntra articleType —
+    /// else its categorical column with the most values).
+    pub validation_attribute: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -107,6 +111,7 @@ impl Default for LabelSection {
             min_count: v.min_count,
             columns: v.columns,
             include_colour: v.include_colour,
+            validation_attribute: None,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Validation metrics: label mean average precision and retrieval top-k by item id.
 
-use lookbook_eval::{Role, top_k_accuracy};
+use lookbook_eval::{Role, TopKTable, precision_at_k, top_k_accuracy};
 use lookbook_index::Metric;
 
 /// Average precision of one label: mean of precision@rank over the positive images,
@@ -70,6 +70,22 @@ pub fn retrieval_top_k(embeddings: &[f32], dim: usize, items: &[&str], ks: &[usi
             (vec![0.0; ks.len()], 0)
         }
     }
+}
+
+/// By a category instead (a catalogue with one photo per product): every image with a value
+/// against all others, precision@k and the top-k hit rate of that value (`TopKTable::hit_rates`).
+pub fn category_top_k(embeddings: &[f32], dim: usize, values: &[&str], ks: &[usize]) -> TopKTable {
+    let roles = vec![Role::Both; values.len()];
+    precision_at_k(values, &roles, embeddings, dim, Metric::Euclidean, ks).unwrap_or_else(|error| {
+        tracing::warn!("category top-k: {error}");
+        TopKTable {
+            ks: ks.to_vec(),
+            values: vec![0.0; ks.len()],
+            hit_rates: vec![0.0; ks.len()],
+            queries: 0,
+            gallery: 0,
+        }
+    })
 }
 
 #[cfg(test)]

@@ -42,6 +42,13 @@ pub struct EpochReport {
     pub val_top1: f64,
     pub val_top5: f64,
     pub val_top10: f64,
+    /// The category column val top-k counts by, when no validation product has two photos
+    /// (absent: the item id, another photo of the same product).
+    #[serde(default)]
+    pub val_by: Option<String>,
+    /// By a category: precision@10 beside top-k.
+    #[serde(default)]
+    pub val_precision10: Option<f64>,
     pub seconds: f64,
 }
 
@@ -75,9 +82,14 @@ impl fmt::Display for StepReport {
 
 impl fmt::Display for EpochReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let by = match (&self.val_by, self.val_precision10) {
+            (Some(column), Some(precision)) => format!(" by {column}, P@10 {precision:.3}"),
+            (Some(column), None) => format!(" by {column}"),
+            (None, _) => String::new(),
+        };
         write!(
             f,
-            "epoch {}: loss {:.4} | val mAP {:.4} (prior {:.4}) | top-1/5/10 {:.3}/{:.3}/{:.3} ({} queries) | {:.0} s",
+            "epoch {}: loss {:.4} | val mAP {:.4} (prior {:.4}) | top-1/5/10 {:.3}/{:.3}/{:.3}{by} ({} queries) | {:.0} s",
             self.epoch,
             self.loss,
             self.val_map,

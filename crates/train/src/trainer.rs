@@ -9,7 +9,9 @@ use burn::module::{AutodiffModule, Module};
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Tensor, TensorData};
-use lookbook_catalog::{Catalog, LabelVocabulary, OpenOptions, Split};
+use lookbook_catalog::{Catalog, Entry, LabelVocabulary, OpenOptions, Split};
+use lookbook_eval::catalogue::{CategoryChoice, category_column};
+use lookbook_eval::has_repeated_items;
 use lookbook_imaging::{
     BadImage, Batch, BatchLoader, LoaderOptions, Preprocessor, letterbox, letterboxed_frame, normalise_into,
 };
@@ -55,6 +57,9 @@ pub struct Trainer {
     targets: Arc<Vec<f32>>,
     train_items: Vec<usize>,
     val_items: Vec<usize>,
+    /// What validation ranks by: `None` = the item id (another photo of the same product is a
+    /// hit); a category column when no validation item has two photos (issue 25).
+    val_by: Option<CategoryChoice>,
 }
 
 impl Trainer {
@@ -114,6 +119,7 @@ impl Trainer {
         if train_items.is_empty() {
             return Err(TrainError::NoData("train"));
         }
+        let val_by = validation_category(&catalog, &val_items, config.labels.validation_attribute.as_deref())?;
         fs::create_dir_all(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
         Ok(Trainer {
             config,
@@ -124,11 +130,23 @@ impl Trainer {
             targets: Arc::new(targets),
             train_items,
             val_items,
+            val_by,
         })
     }
 
     pub fn train_items(&self) -> &[usize] {
         &self.train_items
+    }
+
+    /// One line on what validation ranks by, when it is not the item id.
+    pub fn validation_note(&self) -> Option<String> {
+        self.val_by.as_ref().map(|choice| {
+            format!(
+                "validation: no product has two photos, so top-k counts a neighbour of the same {} \
+                 as a hit (chosen: {}; set [labels] validation_attribute to change it)",
+                choice.column, choice.why
+            )
+        })
     }
 
     /// Train to the configured number of epochs, checkpointing after each.
@@ -293,6 +311,8 @@ impl Trainer {
                 val_top1: val.top[0],
                 val_top5: val.top[1],
                 val_top10: val.top[2],
+                val_by: val.by,
+                val_precision10: val.precision10,
                 seconds: started.elapsed().as_secs_f64(),
             };
             history.push(report.clone());
@@ -434,6 +454,7 @@ impl Trainer {
         let mut targets = Vec::new();
         let mut embeddings = Vec::new();
         let mut items = Vec::new();
+        let mut val_rows = Vec::new();
         let mut dim = 0;
         let batches: Box<dyn Iterator<Item = Batch>> = match cache {
             Some(cache) => Box::new(cached_batches(cache, self.val_items.clone(), 32, |_| false)),
@@ -452,15 +473,35 @@ impl Trainer {
             for &i in &batch.items {
                 targets.extend_from_slice(&self.targets[i * labels..(i + 1) * labels]);
                 items.push(self.catalog.entries[i].item_id.as_str());
+                val_rows.push(i);
             }
         }
-        let (top, queries) = metrics::retrieval_top_k(&embeddings, dim.max(1), &items, &[1, 5, 10]);
+        let (top, precision10, queries) = match &self.val_by {
+            None => {
+                let (top, queries) = metrics::retrieval_top_k(&embeddings, dim.max(1), &items, &[1, 5, 10]);
+                (top, None, queries)
+            }
+            Some(choice) => {
+                let column = self
+                    .catalog
+                    .column_index(&choice.column)
+                    .expect("checked in Trainer::new");
+                let values: Vec<&str> = val_rows
+                    .iter()
+                    .map(|&i| self.catalog.entries[i].values[column].as_str())
+                    .collect();
+                let table = metrics::category_top_k(&embeddings, dim.max(1), &values, &[1, 5, 10]);
+                (table.hit_rates, table.values.last().copied(), table.queries)
+            }
+        };
         Ok(Validation {
             images: items.len(),
             map: metrics::mean_average_precision(&scores, &targets, labels),
             prior_map: metrics::prior_mean_average_precision(&targets, labels),
             queries,
             top,
+            by: self.val_by.as_ref().map(|c| c.column.clone()),
+            precision10,
         })
     }
 }
@@ -512,17 +553,52 @@ struct Validation {
     prior_map: f64,
     queries: usize,
     top: Vec<f64>,
+    /// The category column top-k was counted by (`None`: the item id).
+    by: Option<String>,
+    /// By a category: precision@10.
+    precision10: Option<f64>,
+}
+
+/// What validation ranks by: `None` (the item id) when some validation item has two photos,
+/// else `attribute` or the column [`category_column`]'s rule picks.
+fn validation_category(
+    catalog: &Catalog,
+    val_items: &[usize],
+    attribute: Option<&str>,
+) -> Result<Option<CategoryChoice>, TrainError> {
+    if val_items.is_empty() || has_repeated_items(val_items.iter().map(|&i| catalog.entries[i].item_id.as_str())) {
+        return Ok(None);
+    }
+    let choice = match attribute {
+        Some(column) if catalog.column_index(column).is_some() => Some(CategoryChoice {
+            column: column.to_string(),
+            why: format!("{column}: [labels] validation_attribute"),
+        }),
+        Some(column) => {
+            return Err(TrainError::Config {
+                path: catalog.root.clone(),
+                message: format!(
+                    "[labels] validation_attribute = {column:?}: the catalogue has no such column (columns: {})",
+                    catalog.columns.join(", ")
+                ),
+            });
+        }
+        // Whether a column is a category is a property of the catalogue, not of a small split.
+        None => category_column(catalog, &catalog.entries.iter().collect::<Vec<&Entry>>()),
+    };
+    Ok(choice)
 }
 
 /// `metrics.csv`, rewritten whole (temp file + rename) after every epoch.
 fn write_metrics_csv(run_dir: &Path, history: &[EpochReport]) -> Result<(), TrainError> {
     let mut text = String::from(
         "epoch,train_images,bad_images,loss,classification,diversity,localisation,scale,anchor,positive,\
-         identity,val_images,val_map,val_prior_map,val_queries,val_top1,val_top5,val_top10,seconds\n",
+         identity,val_images,val_map,val_prior_map,val_queries,val_top1,val_top5,val_top10,seconds,val_by,\
+         val_precision10\n",
     );
     for r in history {
         text.push_str(&format!(
-            "{},{},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{},{:.4},{:.4},{},{:.4},{:.4},{:.4},{:.1}\n",
+            "{},{},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{},{:.4},{:.4},{},{:.4},{:.4},{:.4},{:.1},{},{}\n",
             r.epoch,
             r.train_images,
             r.bad_images,
@@ -541,7 +617,10 @@ fn write_metrics_csv(run_dir: &Path, history: &[EpochReport]) -> Result<(), Trai
             r.val_top1,
             r.val_top5,
             r.val_top10,
-            r.seconds
+            r.seconds,
+            // "item" (another photo of the product is a hit) or the category column.
+            r.val_by.as_deref().unwrap_or("item"),
+            r.val_precision10.map_or(String::new(), |p| format!("{p:.4}")),
         ));
     }
     let path = run_dir.join("metrics.csv");

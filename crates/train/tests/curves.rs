@@ -23,6 +23,8 @@ fn report(epoch: usize, loss: f64, val_map: f64) -> EpochReport {
         val_top1: 0.1,
         val_top5: 0.2,
         val_top10: 0.3,
+        val_by: None,
+        val_precision10: None,
         seconds: 1.0,
     }
 }

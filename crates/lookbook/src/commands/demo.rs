@@ -9,6 +9,10 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser};
 
+use lookbook_catalog::{Catalog, Entry, OpenOptions, Split};
+use lookbook_eval::catalogue::{CategoryChoice, category_column};
+use lookbook_eval::has_repeated_items;
+
 use super::serve::ServeArgs;
 
 /// The quick config (`configs/quick.toml`): EfficientNet-Lite0's frozen ImageNet trunk at
@@ -44,6 +48,7 @@ pub fn run(args: DemoArgs, quiet: bool) -> Result<ExitCode> {
         None => bail!("no catalogue: pass --catalog DIR (the default, {DEFAULT_CATALOGUE}, is not here)"),
     };
     let cat = catalog.to_str().context("the catalogue path is not UTF-8")?;
+    let catalog = catalog.as_path();
     let run = args.run.to_str().context("the run path is not UTF-8")?;
     let index = args.run.join("index");
     let index = index.to_str().context("the run path is not UTF-8")?;
@@ -84,10 +89,33 @@ pub fn run(args: DemoArgs, quiet: bool) -> Result<ExitCode> {
         "indexing every photo (a rerun adds only what is missing)",
         &["index", "--model", run, "--catalog", cat, "--out", index],
     )?;
-    step(
-        "the study's top-k table on the test split (same item = a hit)",
-        &["eval", "--model", run, "--catalog", cat, "--protocol", "product-code"],
-    )?;
+    match evaluation(catalog)? {
+        DemoEvaluation::ProductCode => step(
+            "the study's top-k table on the test split (same item = a hit)",
+            &["eval", "--model", run, "--catalog", cat, "--protocol", "product-code"],
+        )?,
+        DemoEvaluation::Category(choice) => step(
+            &format!(
+                "no product here has two photos, so the table ranks by category: a neighbour of the same {} \
+                 is a hit (chosen: {}; precision@k and top-k on the test split)",
+                choice.column, choice.why
+            ),
+            &[
+                "eval",
+                "--model",
+                run,
+                "--catalog",
+                cat,
+                "--protocol",
+                "category",
+                "--attribute",
+                &choice.column,
+            ],
+        )?,
+        DemoEvaluation::None => {
+            println!("\n== no evaluation: no product has two photos and no column is a category to rank by")
+        }
+    }
     let query = first_item(&args.run.join("index"))?;
     let search_sheet = args.run.join("search.png");
     let recommend_sheet = args.run.join("recommend.png");
@@ -136,6 +164,28 @@ pub fn run(args: DemoArgs, quiet: bool) -> Result<ExitCode> {
 struct ServeCommand {
     #[command(flatten)]
     args: ServeArgs,
+}
+
+enum DemoEvaluation {
+    /// Some product has two photos in the test split: the study's table.
+    ProductCode,
+    /// One photo per product: rank by this category instead of printing a table of zeros.
+    Category(CategoryChoice),
+    None,
+}
+
+/// Which table fits the catalogue (issue 25: a catalogue with one photo per product used to
+/// get a row of zeros, "0 queries", as its headline).
+fn evaluation(catalog: &Path) -> Result<DemoEvaluation> {
+    let opened = Catalog::open(catalog, &OpenOptions::default())
+        .with_context(|| format!("reading the catalogue {}", catalog.display()))?;
+    let test: Vec<&Entry> = opened.entries.iter().filter(|e| e.split == Split::Test).collect();
+    if has_repeated_items(test.iter().map(|e| e.item_id.as_str())) {
+        return Ok(DemoEvaluation::ProductCode);
+    }
+    // Whether a column is a category is a property of the catalogue, not of a small split.
+    let entries: Vec<&Entry> = opened.entries.iter().collect();
+    Ok(category_column(&opened, &entries).map_or(DemoEvaluation::None, DemoEvaluation::Category))
 }
 
 /// The item of the index's first image: a query every catalogue has.

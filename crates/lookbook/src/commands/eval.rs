@@ -5,10 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use lookbook_catalog::{Entry, Split};
-use lookbook_eval::TopKTable;
-use lookbook_eval::catalogue::{EmbeddedPhotos, RecommendReport, TagReport, TopK};
+use lookbook_catalog::{Catalog, Entry, Split};
+use lookbook_eval::catalogue::{EmbeddedPhotos, RecommendReport, TagReport, TopK, category_column};
 use lookbook_eval::leave_one_out::{index_top_k, searched_by};
+use lookbook_eval::{TopKTable, has_repeated_items};
 use lookbook_index::Metric;
 use lookbook_recommend::RecommendConfig;
 use serde::Serialize;
@@ -76,6 +76,11 @@ pub struct EvalArgs {
     /// Which images (product-code, category); `all` for a catalogue never trained on.
     #[arg(long, value_enum, default_value = "test")]
     split: SplitChoice,
+    /// product-code's gallery: the split's other photos, or every photo of the catalogue (the
+    /// other splits' photos, training ones included, as distractors: a user's gallery is the
+    /// whole catalogue).
+    #[arg(long, value_enum, default_value = "split")]
+    gallery: GalleryChoice,
     /// The k of the table.
     #[arg(long, value_delimiter = ',', default_value = "1,5,10,20,30,50")]
     ks: Vec<usize>,
@@ -85,6 +90,13 @@ pub struct EvalArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// `--gallery`.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GalleryChoice {
+    Split,
+    All,
 }
 
 #[derive(Serialize)]
@@ -153,9 +165,14 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<ExitCode> {
             args.json,
         );
     }
+    let among_all = args.gallery == GalleryChoice::All;
+    if among_all && (args.protocol != Protocol::ProductCode || args.split == SplitChoice::All) {
+        bail!("--gallery all is for --protocol product-code with one --split (its photos are the queries)");
+    }
     let (embedder, model) = args.embedder.embedder()?;
     let order: Vec<usize> = (0..catalog.entries.len())
         .filter(|&i| match args.protocol {
+            Protocol::ProductCode if among_all => true,
             Protocol::Inshop => matches!(catalog.entries[i].split, Split::Query | Split::Gallery),
             // Queries are the split; the gallery is everything else.
             Protocol::Tag => true,
@@ -165,6 +182,9 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<ExitCode> {
         .collect();
     if order.is_empty() {
         bail!("no images of {} fit this protocol and split", catalog.root.display());
+    }
+    if args.protocol == Protocol::ProductCode {
+        refuse_single_photo_items(&catalog, &order, &args)?;
     }
     let (dim, part_shape, label_part) = (embedder.dim(), embedder.parts(), embedder.label_part());
     let bar = progress_bar(order.len(), quiet);
@@ -187,9 +207,11 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<ExitCode> {
         Protocol::Tag => return tag_report(&args, &photos, model, skipped),
         _ => {}
     }
+    let query_splits: Vec<Split> = Split::ALL.into_iter().filter(|&s| args.split.accepts(s)).collect();
     let table = photos.top_k(
         match args.protocol {
             Protocol::Inshop => TopK::Inshop,
+            Protocol::ProductCode if among_all => TopK::ProductCodeAmongAll(&query_splits),
             Protocol::ProductCode => TopK::ProductCode,
             _ => TopK::Category(args.attribute.as_deref().expect("clap requires --attribute")),
         },
@@ -211,6 +233,28 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<ExitCode> {
     }
     report.print(args.json, &format!("on {}", catalog.root.display()), "")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// product-code's queries are photos whose item has another photo: on a catalogue with one
+/// photo per product there are none, and a table of zeros would say the model is useless.
+fn refuse_single_photo_items(catalog: &Catalog, order: &[usize], args: &EvalArgs) -> Result<()> {
+    let in_split = order.iter().filter(|&&i| args.split.accepts(catalog.entries[i].split));
+    if has_repeated_items(in_split.map(|&i| catalog.entries[i].item_id.as_str())) {
+        return Ok(());
+    }
+    let entries: Vec<&Entry> = catalog.entries.iter().collect();
+    let category = category_column(catalog, &entries).map_or_else(
+        || "category --attribute COLUMN".to_string(),
+        |choice| format!("category --attribute {}", choice.column),
+    );
+    let split = args.split.to_possible_value().expect("no skipped values");
+    bail!(
+        "no item of {} ({} split) has two photos, so `--protocol product-code` (a hit = another photo of \
+         the query's item) has no queries. Protocols that fit one photo per product: `--protocol {category}` \
+         (precision@k and top-k by category), `--protocol tag` and `--protocol recommend`",
+        catalog.root.display(),
+        split.get_name()
+    )
 }
 
 /// `--index`: the table of an index as it is searched. Every row is a query; its neighbours

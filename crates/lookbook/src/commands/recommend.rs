@@ -12,7 +12,7 @@ use lookbook_query::QuerySpec;
 use lookbook_recommend::{Matched, RecommendConfig};
 use serde::Serialize;
 
-use super::query::{QueryArgs, parse_filter};
+use super::query::{QueryArgs, parse_filter, result_line};
 
 #[derive(Args)]
 pub struct RecommendArgs {
@@ -86,6 +86,7 @@ impl ReachArgs {
 struct Recommended {
     rank: usize,
     item_id: String,
+    name: String,
     distance: f32,
     /// `whole`, or `{"part": t}`: the list it ranked best in.
     matched: Matched,
@@ -139,6 +140,7 @@ pub fn run(args: RecommendArgs, _quiet: bool) -> Result<ExitCode> {
         results.push(Recommended {
             rank: r.rank,
             item_id: r.item_id.clone(),
+            name: r.name.clone(),
             distance: r.distance,
             matched,
             matched_rank: r.matched_rank.unwrap_or(r.rank),
@@ -166,19 +168,10 @@ pub fn run(args: RecommendArgs, _quiet: bool) -> Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&results)?);
     } else {
         for r in &results {
-            let region = r.region.map_or(String::new(), |b| {
-                format!(" [{:.0},{:.0},{:.0},{:.0}]", b[0], b[1], b[2], b[3])
-            });
+            let matched = format!("{} #{}", r.matched.describe(r.part_name), r.matched_rank);
             println!(
-                "{:>3}  {:<12} {:.4}  {} #{} d={:.4}{}  {}",
-                r.rank,
-                r.item_id,
-                r.distance,
-                r.matched.describe(r.part_name),
-                r.matched_rank,
-                r.matched_distance,
-                region,
-                r.image.display()
+                "{}",
+                result_line(r.rank, &r.item_id, r.distance, Some(&matched), &r.name, &r.attributes)
             );
         }
         if results.len() < args.k {

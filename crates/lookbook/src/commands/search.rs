@@ -10,7 +10,7 @@ use lookbook_imaging::draw::Tile;
 use lookbook_query::QuerySpec;
 use serde::Serialize;
 
-use super::query::{QueryArgs, parse_filter};
+use super::query::{QueryArgs, parse_filter, result_line};
 
 #[derive(Args)]
 pub struct SearchArgs {
@@ -31,6 +31,7 @@ pub struct SearchArgs {
 struct Found {
     rank: usize,
     item_id: String,
+    name: String,
     distance: f32,
     image: PathBuf,
     attributes: BTreeMap<String, String>,
@@ -54,6 +55,7 @@ pub fn run(args: SearchArgs, _quiet: bool) -> Result<ExitCode> {
             Ok(Found {
                 rank: r.rank,
                 item_id: r.item_id.clone(),
+                name: r.name.clone(),
                 distance: r.distance,
                 image: opened.image_path(&r.image)?,
                 attributes: r.attributes.clone(),
@@ -77,14 +79,9 @@ pub fn run(args: SearchArgs, _quiet: bool) -> Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&results)?);
     } else {
         for r in &results {
-            let attributes: Vec<String> = r.attributes.iter().map(|(c, v)| format!("{c}={v}")).collect();
             println!(
-                "{:>3}  {:<12} {:.4}  {}  {}",
-                r.rank,
-                r.item_id,
-                r.distance,
-                r.image.display(),
-                attributes.join(" ")
+                "{}",
+                result_line(r.rank, &r.item_id, r.distance, None, &r.name, &r.attributes)
             );
         }
         if results.len() < args.k {

@@ -52,6 +52,9 @@ pub fn run(args: TrainArgs, quiet: bool) -> Result<ExitCode> {
         args.device,
         args.out.display()
     );
+    if let Some(note) = trainer.validation_note() {
+        eprintln!("{note}");
+    }
     let checkpoint = match args.device {
         DeviceChoice::Cpu => train_on::<lookbook_model::TrainBackend>(&trainer, &Default::default(), quiet)?,
         #[cfg(feature = "cuda")]
