@@ -12,7 +12,9 @@ use lookbook_recommend::RecommendConfig;
 use serde::Serialize;
 
 use crate::recommend::{LabelledRows, RecommendRow, TradeOff, recommend_trade_off};
-use crate::{Role, TagAccuracy, TopKTable, is_categorical, precision_at_k, tag_accuracy, top_k_accuracy};
+use crate::{
+    Role, TagAccuracy, TopKTable, expand_by_neighbours, is_categorical, precision_at_k, tag_accuracy, top_k_accuracy,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
@@ -61,38 +63,28 @@ impl EmbeddedPhotos<'_> {
             .ok_or_else(|| no_column(self.catalog, name))
     }
 
-    /// The table of `protocol` at each of `ks`.
-    pub fn top_k(&self, protocol: TopK, ks: &[usize]) -> Result<TopKTable, EvalError> {
-        let (entries, vectors, dim, metric) = (self.entries, self.vectors, self.dim, self.metric);
-        let everyone = vec![Role::Both; entries.len()];
+    /// The table of `protocol` at each of `ks`, every vector first expanded by its `expand`
+    /// nearest gallery vectors ([`expand_by_neighbours`]; 0 = as embedded).
+    pub fn top_k(&self, protocol: TopK, ks: &[usize], expand: usize) -> Result<TopKTable, EvalError> {
+        let (entries, dim, metric) = (self.entries, self.dim, self.metric);
         let items: Vec<&str> = entries.iter().map(|e| e.item_id.as_str()).collect();
+        let roles: Vec<Role> = entries
+            .iter()
+            .map(|e| match &protocol {
+                TopK::Inshop if e.split == Split::Query => Role::Query,
+                TopK::Inshop => Role::Gallery,
+                TopK::ProductCodeAmongAll(queries) if !queries.contains(&e.split) => Role::Gallery,
+                _ => Role::Both,
+            })
+            .collect();
+        let vectors = expand_by_neighbours(&roles, self.vectors, dim, metric, expand)?;
         Ok(match protocol {
-            TopK::Inshop => {
-                let roles: Vec<Role> = entries
-                    .iter()
-                    .map(|e| match e.split {
-                        Split::Query => Role::Query,
-                        _ => Role::Gallery,
-                    })
-                    .collect();
-                top_k_accuracy(&items, &roles, vectors, dim, metric, ks)?
-            }
-            TopK::ProductCode => top_k_accuracy(&items, &everyone, vectors, dim, metric, ks)?,
-            TopK::ProductCodeAmongAll(queries) => {
-                let roles: Vec<Role> = entries
-                    .iter()
-                    .map(|e| match queries.contains(&e.split) {
-                        true => Role::Both,
-                        false => Role::Gallery,
-                    })
-                    .collect();
-                top_k_accuracy(&items, &roles, vectors, dim, metric, ks)?
-            }
             TopK::Category(attribute) => {
                 let column = self.column(attribute)?;
                 let values: Vec<&str> = entries.iter().map(|e| e.values[column].as_str()).collect();
-                precision_at_k(&values, &everyone, vectors, dim, metric, ks)?
+                precision_at_k(&values, &roles, &vectors, dim, metric, ks)?
             }
+            _ => top_k_accuracy(&items, &roles, &vectors, dim, metric, ks)?,
         })
     }
 

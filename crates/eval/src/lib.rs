@@ -76,6 +76,39 @@ fn neighbours(
         .collect())
 }
 
+/// Average query expansion with database-side augmentation (Chum et al. 2007; Radenović et
+/// al. 2018): every vector becomes the mean of itself and its `n` nearest gallery vectors
+/// (itself left out), L2-normalised, queries and gallery alike — photos of one product that
+/// share a neighbourhood move together. `n = 0` returns the vectors unchanged.
+pub fn expand_by_neighbours(
+    roles: &[Role],
+    vectors: &[f32],
+    dim: usize,
+    metric: Metric,
+    n: usize,
+) -> Result<Vec<f32>, IndexError> {
+    if n == 0 {
+        return Ok(vectors.to_vec());
+    }
+    // Neighbours are searched among the gallery only, as a deployed index would hold it.
+    let gallery_roles: Vec<Role> = roles
+        .iter()
+        .map(|r| if *r == Role::Query { Role::Query } else { Role::Both })
+        .collect();
+    let found = neighbours(&gallery_roles, vectors, dim, metric, n)?;
+    let mut expanded = vectors.to_vec();
+    for (row, hits) in found {
+        let out = &mut expanded[row * dim..][..dim];
+        for hit in &hits {
+            let other = &vectors[hit.key as usize * dim..][..dim];
+            out.iter_mut().zip(other).for_each(|(o, v)| *o += v);
+        }
+        let norm = out.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+        out.iter_mut().for_each(|v| *v /= norm);
+    }
+    Ok(expanded)
+}
+
 /// Top-k retrieval accuracy: a query hits at k when any of its k nearest gallery images has
 /// its item id. Queries whose item has no gallery image are left out (they cannot hit).
 pub fn top_k_accuracy(

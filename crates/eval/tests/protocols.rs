@@ -1,6 +1,6 @@
 //! Each protocol on hand-built cases whose answers are worked out by hand.
 
-use lookbook_eval::{Role, knn_probabilities, precision_at_k, tag_accuracy, top_k_accuracy};
+use lookbook_eval::{Role, expand_by_neighbours, knn_probabilities, precision_at_k, tag_accuracy, top_k_accuracy};
 use lookbook_index::Metric;
 
 /// Points on a line: row i at x = positions[i].
@@ -219,15 +219,35 @@ fn product_code_among_all_adds_the_other_splits_as_distractors() {
         vectors: &vectors[..4],
         ..photos
     };
-    let table = split_only.top_k(TopK::ProductCode, &[1, 2]).unwrap();
+    let table = split_only.top_k(TopK::ProductCode, &[1, 2], 0).unwrap();
     assert_eq!(
         (table.queries, table.gallery, table.values.clone()),
         (4, 4, vec![1.0, 1.0])
     );
     // Among all: t is no query, but a's photos both see it first (0.4 from 0.0; 0.6 from 1.0).
     let table = photos
-        .top_k(TopK::ProductCodeAmongAll(&[Split::Test]), &[1, 2])
+        .top_k(TopK::ProductCodeAmongAll(&[Split::Test]), &[1, 2], 0)
         .unwrap();
     assert_eq!((table.queries, table.gallery), (4, 5));
     assert_eq!(table.values, vec![0.5, 1.0]);
+}
+
+#[test]
+fn expansion_moves_each_vector_to_the_mean_of_its_neighbourhood() {
+    // 2-d: a0 (1, 0) and a1 (0.8, 0.6) are one product; b (0, 1) is another; q is a query (0.6, 0.8)
+    // that only the gallery (not other queries) may expand.
+    let vectors = [1.0, 0.0, 0.8, 0.6, 0.0, 1.0, 0.6, 0.8];
+    let roles = [Role::Both, Role::Both, Role::Both, Role::Query];
+    let same = expand_by_neighbours(&roles, &vectors, 2, Metric::Euclidean, 0).unwrap();
+    assert_eq!(same, vectors.to_vec());
+    let expanded = expand_by_neighbours(&roles, &vectors, 2, Metric::Euclidean, 1).unwrap();
+    let unit = |x: f32, y: f32| {
+        let n = (x * x + y * y).sqrt();
+        [x / n, y / n]
+    };
+    // a0's nearest is a1; a1's nearest is a0 (0.632 against b at 0.894); b's nearest is a1; q's is a1.
+    let expected = [unit(1.8, 0.6), unit(1.8, 0.6), unit(0.8, 1.6), unit(1.4, 1.4)].concat();
+    for (got, want) in expanded.iter().zip(&expected) {
+        assert!((got - want).abs() < 1e-6, "{expanded:?} vs {expected:?}");
+    }
 }

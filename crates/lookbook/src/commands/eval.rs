@@ -81,6 +81,11 @@ pub struct EvalArgs {
     /// whole catalogue).
     #[arg(long, value_enum, default_value = "split")]
     gallery: GalleryChoice,
+    /// Average query expansion with database-side augmentation before ranking (product-code,
+    /// inshop, category): every vector becomes the normalised mean of itself and its N nearest
+    /// gallery vectors (0: off).
+    #[arg(long, default_value_t = 0)]
+    expand: usize,
     /// The k of the table.
     #[arg(long, value_delimiter = ',', default_value = "1,5,10,20,30,50")]
     ks: Vec<usize>,
@@ -117,7 +122,7 @@ impl Report {
             return Ok(());
         }
         let what = match self.protocol {
-            Protocol::Category => "precision",
+            Protocol::Category => "precision@k and top-k by category",
             _ => "top-k accuracy",
         };
         let (t, model, images) = (&self.table, &self.model, self.images);
@@ -143,6 +148,15 @@ impl EvalArgs {
 pub fn run(args: EvalArgs, quiet: bool) -> Result<ExitCode> {
     if args.ks.is_empty() || args.ks.contains(&0) {
         bail!("--ks needs positive values, e.g. 1,5,10");
+    }
+    if args.expand > 0
+        && (args.index.is_some()
+            || !matches!(
+                args.protocol,
+                Protocol::ProductCode | Protocol::Inshop | Protocol::Category
+            ))
+    {
+        bail!("--expand applies to --protocol product-code, inshop and category on a catalogue (not --index)");
     }
     if let Some(index) = &args.index {
         return index_report(&args, index);
@@ -216,6 +230,7 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<ExitCode> {
             _ => TopK::Category(args.attribute.as_deref().expect("clap requires --attribute")),
         },
         &args.ks,
+        args.expand,
     )?;
     let report = Report {
         protocol: args.protocol,
