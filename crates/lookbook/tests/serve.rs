@@ -184,7 +184,20 @@ fn every_route_answers_as_its_openapi_document_says_and_bad_requests_get_json_er
             .iter()
             .all(|i| i["attributes"]["pattern"] == "striped")
     );
-    for bad in ["colour=Teal", "limit=many"] {
+    // Any whole number is an offset, as the document says: past the end is an empty page.
+    let (status, beyond) = json_of(
+        client
+            .get(format!("{url}/api/items?offset=2791199884502063129231095758848"))
+            .send()
+            .unwrap(),
+    );
+    contract.check("get", "/api/items", status, &beyond);
+    assert_eq!(
+        (status, beyond["items"].as_array().unwrap().len()),
+        (200, 0),
+        "{beyond}"
+    );
+    for bad in ["colour=Teal", "limit=many", "offset=-1"] {
         let (status, body) = json_of(client.get(format!("{url}/api/items?{bad}")).send().unwrap());
         assert_eq!(status, 400, "{bad}: {body}");
         contract.check("get", "/api/items", status, &body);
@@ -203,6 +216,11 @@ fn every_route_answers_as_its_openapi_document_says_and_bad_requests_get_json_er
     let served = client.get(format!("{url}{image_url}")).send().unwrap();
     assert_eq!(served.status().as_u16(), 200);
     assert_eq!(served.headers()["content-type"], "image/png");
+    let image_types = &contract.doc["paths"]["/images/{id}"]["get"]["responses"]["200"]["content"];
+    assert!(
+        image_types.get("image/*").is_some(),
+        "the document says photos are image/*: {image_types}"
+    );
     let bytes = served.bytes().unwrap();
     let on_disk = ["4.png", "5.png"].map(|f| fs::read(catalogue.join(f)).unwrap());
     assert!(on_disk.iter().any(|f| f[..] == bytes[..]), "an image of item2");
@@ -317,6 +335,16 @@ fn every_route_answers_as_its_openapi_document_says_and_bad_requests_get_json_er
     assert!(answer["results"][0]["distance"].as_f64().unwrap() < 1e-3);
     assert_eq!(answer["query"]["item_id"], Value::Null);
     assert_eq!(answer["query"]["regions"].as_array().unwrap().len(), 2);
+    // The form's optional fields are nullable in the document: `null` is their default.
+    let (status, nulls) = json_of(upload(
+        &client,
+        &format!("{url}/api/search"),
+        photo.clone(),
+        &[("k", "null"), ("boxes", "null")],
+    ));
+    contract.check("post", "/api/search", status, &nulls);
+    assert_eq!(status, 200, "{nulls}");
+    assert_eq!(nulls["results"].as_array().unwrap().len(), 10, "k defaults to 10");
 
     // Recommend: one image per item, λ echoed; by id and by upload with a filter.
     for lambda in [0.0, 1.0] {
@@ -546,7 +574,7 @@ fn every_route_answers_as_its_openapi_document_says_and_bad_requests_get_json_er
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|n| n.parse().ok())
         .unwrap();
-    assert_eq!(searches, 4 + 8, "every successful search counted: 4 above, 8 at once");
+    assert_eq!(searches, 5 + 8, "every successful search counted: 5 above, 8 at once");
 }
 
 /// The web page in Debian's headless Chromium, driven by playwright-core

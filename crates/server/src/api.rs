@@ -161,11 +161,16 @@ pub(crate) async fn list_items(
     State(state): State<AppState>,
     Query(mut params): Query<HashMap<String, String>>,
 ) -> Result<Json<ItemPage>, ApiError> {
+    // Any whole number is an offset or a limit (the document says so): one past the end is an
+    // empty page, however many digits it has (issue 21: a 31-digit offset was a 400).
     let number = |params: &mut HashMap<String, String>, name: &str, default: usize| match params.remove(name) {
         None => Ok(default),
-        Some(text) => text
-            .parse::<usize>()
-            .map_err(|_| ApiError::bad_request(format!("`{name}` must be a whole number, not `{text}`"))),
+        Some(text) if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => {
+            Ok(text.parse::<usize>().unwrap_or(usize::MAX))
+        }
+        Some(text) => Err(ApiError::bad_request(format!(
+            "`{name}` must be a whole number, not `{text}`"
+        ))),
     };
     let offset = number(&mut params, "offset", 0)?;
     let limit = number(&mut params, "limit", 48)?.min(500);
@@ -193,7 +198,10 @@ pub(crate) async fn item(State(state): State<AppState>, Path(id): Path<String>) 
     path = "/images/{id}",
     params(("id" = String, Path, description = "Image id (`image.id` in answers)")),
     responses(
-        (status = 200, description = "The photo's bytes as stored; its type in Content-Type", content_type = "application/octet-stream"),
+        (status = 200, description = "The photo's bytes as stored; its type in Content-Type", content(
+            (String = "image/*"),
+            (String = "application/octet-stream"),
+        )),
         (status = 404, body = ErrorBody)
     )
 )]
@@ -353,6 +361,10 @@ async fn parse_query(state: &AppState, request: Request, recommending: bool) -> 
                 .await
                 .map_err(|error| ApiError::new(error.status(), error.body_text()))?;
             let text = || String::from_utf8_lossy(&bytes).trim().to_string();
+            // The document's optional fields are nullable: `null` (or nothing) is their default.
+            if name != "image" && name != "filter" && matches!(text().as_str(), "" | "null") {
+                continue;
+            }
             match name.as_str() {
                 "image" => photo = Some(bytes.to_vec()),
                 "k" => {
