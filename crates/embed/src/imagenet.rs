@@ -101,6 +101,11 @@ impl Embedder for ImageNetEmbedder {
         self.preprocessor.load_bytes_into(bytes, out)
     }
 
+    fn mirror(&self, item: &mut [f32]) -> bool {
+        crate::mirror_item(item, self.spec.height as usize, self.spec.width as usize, false);
+        true
+    }
+
     fn embed_batch(&self, items: Vec<f32>, n: usize) -> (Vec<f32>, Vec<f32>) {
         let pooled = self.pooled(items, n);
         let norm = pooled.clone().powf_scalar(2.0).sum_dim(1).sqrt().clamp_min(1e-12);

@@ -9,6 +9,7 @@
 //! a list of catalogue entries and keeps going past bad photos.
 
 mod explain;
+mod flip;
 mod histogram;
 mod imagenet;
 mod seed;
@@ -21,6 +22,7 @@ use lookbook_catalog::Catalog;
 use lookbook_imaging::{BadImage, BatchLoader, ImageError, LoaderOptions};
 
 pub use explain::{Explanation, ExplanationReport, Region, RegionReport, region_box};
+pub use flip::{FlipAveraged, mirror_item};
 pub use histogram::{HistogramEmbedder, rgb_histogram};
 pub use imagenet::{IMAGENET_MODELS, ImageNetEmbedder};
 pub use seed::SeedEmbedder;
@@ -55,6 +57,11 @@ pub trait Embedder: Send + Sync {
     fn load_bytes(&self, bytes: &[u8], out: &mut [f32]) -> Result<(), ImageError>;
     /// Whether the last of the parts is the image's label scores rather than an attention step.
     fn label_part(&self) -> bool {
+        false
+    }
+    /// Mirrors one loaded item left-right in place ([`FlipAveraged`]); false (untouched) when
+    /// the embedder's items are not images it can mirror.
+    fn mirror(&self, _item: &mut [f32]) -> bool {
         false
     }
     /// `n` loaded items → (`n × dim` vectors, `n × parts × part_dim` part vectors).

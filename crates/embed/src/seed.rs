@@ -139,6 +139,11 @@ impl Embedder for SeedEmbedder {
         self.preprocessor.load_bytes_framed_into(bytes, out)
     }
 
+    fn mirror(&self, item: &mut [f32]) -> bool {
+        crate::mirror_item(item, self.spec.height as usize, self.spec.width as usize, true);
+        true
+    }
+
     fn embed_batch(&self, items: Vec<f32>, n: usize) -> (Vec<f32>, Vec<f32>) {
         let output = self.forward(items, n);
         self.vectors_of(&output, n)

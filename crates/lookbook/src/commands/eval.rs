@@ -2,10 +2,12 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use lookbook_catalog::{Catalog, Entry, Split};
+use lookbook_embed::FlipAveraged;
 use lookbook_eval::catalogue::{EmbeddedPhotos, RecommendReport, TagReport, TopK, category_column};
 use lookbook_eval::leave_one_out::{index_top_k, searched_by};
 use lookbook_eval::{TopKTable, has_repeated_items};
@@ -81,6 +83,10 @@ pub struct EvalArgs {
     /// whole catalogue).
     #[arg(long, value_enum, default_value = "split")]
     gallery: GalleryChoice,
+    /// Embed each photo and its mirror image and average their retrieval vectors (flip
+    /// test-time augmentation: twice the embedding time).
+    #[arg(long)]
+    flip_average: bool,
     /// Average query expansion with database-side augmentation before ranking (product-code,
     /// inshop, category): every vector becomes the normalised mean of itself and its N nearest
     /// gallery vectors (0: off).
@@ -183,7 +189,11 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<ExitCode> {
     if among_all && (args.protocol != Protocol::ProductCode || args.split == SplitChoice::All) {
         bail!("--gallery all is for --protocol product-code with one --split (its photos are the queries)");
     }
-    let (embedder, model) = args.embedder.embedder()?;
+    let (mut embedder, mut model) = args.embedder.embedder()?;
+    if args.flip_average {
+        embedder = Arc::new(FlipAveraged::new(embedder).context("--flip-average: this model's inputs are not images")?);
+        model.push_str(" + flip average");
+    }
     let order: Vec<usize> = (0..catalog.entries.len())
         .filter(|&i| match args.protocol {
             Protocol::ProductCode if among_all => true,
