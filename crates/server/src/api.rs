@@ -44,13 +44,14 @@ pub struct QueryBody {
     pub item_id: String,
     /// How many results (1..=200).
     #[serde(default = "default_k")]
-    #[schema(default = 10)]
+    #[schema(default = 10, minimum = 1, maximum = 200)]
     pub k: usize,
     /// Attribute → value every result must have, e.g. `{"product_group_name": "Trousers"}`.
     #[serde(default)]
     pub filter: BTreeMap<String, String>,
     /// Recommend only: λ in 0..1, 0 = the nearest items, 1 = the most varied.
     #[serde(default)]
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub diversity: Option<f32>,
     /// Attention boxes for the results and the query (the model runs on each photo not seen
     /// before); `false` answers with the list alone, much faster on a cold server.
@@ -59,21 +60,28 @@ pub struct QueryBody {
     pub boxes: bool,
 }
 
-/// A search or recommend request with a photo (`multipart/form-data`).
+/// A search or recommend request with a photo (`multipart/form-data`). Every field but the
+/// photo may be left out, none may be `null` (a form has no null), and no other field is
+/// allowed: a misspelt `dversity` is an error, not a silent default.
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)] // documents the form; the handler reads its fields one by one
 pub struct UploadForm {
     /// The photo (JPEG, PNG, WebP, BMP, GIF or TIFF; at most the upload cap, 10 MiB by default).
     #[schema(value_type = String, format = Binary)]
     pub image: Vec<u8>,
     /// How many results (1..=200; default 10).
-    pub k: Option<usize>,
+    #[schema(required = false, minimum = 1, maximum = 200)]
+    pub k: usize,
     /// Recommend only: λ in 0..1 (default 0.5).
-    pub diversity: Option<f32>,
+    #[schema(required = false, minimum = 0.0, maximum = 1.0)]
+    pub diversity: f32,
     /// `attribute=value`; repeat the field for several.
-    pub filter: Option<Vec<String>>,
+    #[schema(required = false)]
+    pub filter: Vec<String>,
     /// `true` (default) or `false`: attention boxes of the results.
-    pub boxes: Option<bool>,
+    #[schema(required = false)]
+    pub boxes: bool,
 }
 
 /// The server is up.
@@ -361,10 +369,6 @@ async fn parse_query(state: &AppState, request: Request, recommending: bool) -> 
                 .await
                 .map_err(|error| ApiError::new(error.status(), error.body_text()))?;
             let text = || String::from_utf8_lossy(&bytes).trim().to_string();
-            // The document's optional fields are nullable: `null` (or nothing) is their default.
-            if name != "image" && name != "filter" && matches!(text().as_str(), "" | "null") {
-                continue;
-            }
             match name.as_str() {
                 "image" => photo = Some(bytes.to_vec()),
                 "k" => {
@@ -372,12 +376,21 @@ async fn parse_query(state: &AppState, request: Request, recommending: bool) -> 
                         .parse()
                         .map_err(|_| ApiError::bad_request(format!("`k` must be a whole number, not `{}`", text())))?
                 }
-                "diversity" if recommending => {
-                    spec.diversity = Some(text().parse().map_err(|_| {
+                "diversity" => {
+                    let diversity: f32 = text().parse().map_err(|_| {
                         ApiError::bad_request(format!("`diversity` must be a number, not `{}`", text()))
-                    })?)
+                    })?;
+                    // Out of range is an error on either route, as the document says, though
+                    // a search has no use for it.
+                    if !(0.0..=1.0).contains(&diversity) {
+                        return Err(ApiError::bad_request(format!(
+                            "`diversity` is λ in 0..1, not {diversity}"
+                        )));
+                    }
+                    if recommending {
+                        spec.diversity = Some(diversity);
+                    }
                 }
-                "diversity" => {}
                 "boxes" => {
                     spec.boxes = text()
                         .parse()
