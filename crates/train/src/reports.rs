@@ -2,8 +2,12 @@
 //! history), and how they read in a log line.
 
 use std::fmt;
+use std::fs;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+
+use crate::error::TrainError;
 
 /// One optimisation step, as the progress display sees it.
 #[derive(Debug, Clone)]
@@ -101,4 +105,44 @@ impl fmt::Display for EpochReport {
             self.seconds
         )
     }
+}
+
+/// `metrics.csv`, rewritten whole (temp file + rename) after every epoch.
+pub(crate) fn write_metrics_csv(run_dir: &Path, history: &[EpochReport]) -> Result<(), TrainError> {
+    let mut text = String::from(
+        "epoch,train_images,bad_images,loss,classification,diversity,localisation,scale,anchor,positive,\
+         identity,val_images,val_map,val_prior_map,val_queries,val_top1,val_top5,val_top10,seconds,val_by,\
+         val_precision10\n",
+    );
+    for r in history {
+        text.push_str(&format!(
+            "{},{},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{},{:.4},{:.4},{},{:.4},{:.4},{:.4},{:.1},{},{}\n",
+            r.epoch,
+            r.train_images,
+            r.bad_images,
+            r.loss,
+            r.classification,
+            r.diversity,
+            r.localisation,
+            r.scale,
+            r.anchor,
+            r.positive,
+            r.identity,
+            r.val_images,
+            r.val_map,
+            r.val_prior_map,
+            r.val_queries,
+            r.val_top1,
+            r.val_top5,
+            r.val_top10,
+            r.seconds,
+            // "item" (another photo of the product is a hit) or the category column.
+            r.val_by.as_deref().unwrap_or("item"),
+            r.val_precision10.map_or(String::new(), |p| format!("{p:.4}")),
+        ));
+    }
+    let path = run_dir.join("metrics.csv");
+    let tmp = run_dir.join("metrics.csv.tmp");
+    fs::write(&tmp, text).map_err(|e| TrainError::io(&tmp, e))?;
+    fs::rename(&tmp, &path).map_err(|e| TrainError::io(&path, e))
 }

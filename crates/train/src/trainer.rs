@@ -26,6 +26,7 @@ use crate::checkpoint::{self, Checkpoint, CheckpointMeta, FORMAT_VERSION};
 use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::metrics;
+use crate::reports::write_metrics_csv;
 pub use crate::reports::{EpochReport, StepReport};
 use crate::trunk::{TrunkCache, load_backbone};
 use lookbook_imaging::{FRAME_LEN, split_frames};
@@ -587,44 +588,4 @@ fn validation_category(
         None => category_column(catalog, &catalog.entries.iter().collect::<Vec<&Entry>>()),
     };
     Ok(choice)
-}
-
-/// `metrics.csv`, rewritten whole (temp file + rename) after every epoch.
-fn write_metrics_csv(run_dir: &Path, history: &[EpochReport]) -> Result<(), TrainError> {
-    let mut text = String::from(
-        "epoch,train_images,bad_images,loss,classification,diversity,localisation,scale,anchor,positive,\
-         identity,val_images,val_map,val_prior_map,val_queries,val_top1,val_top5,val_top10,seconds,val_by,\
-         val_precision10\n",
-    );
-    for r in history {
-        text.push_str(&format!(
-            "{},{},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{},{:.4},{:.4},{},{:.4},{:.4},{:.4},{:.1},{},{}\n",
-            r.epoch,
-            r.train_images,
-            r.bad_images,
-            r.loss,
-            r.classification,
-            r.diversity,
-            r.localisation,
-            r.scale,
-            r.anchor,
-            r.positive,
-            r.identity,
-            r.val_images,
-            r.val_map,
-            r.val_prior_map,
-            r.val_queries,
-            r.val_top1,
-            r.val_top5,
-            r.val_top10,
-            r.seconds,
-            // "item" (another photo of the product is a hit) or the category column.
-            r.val_by.as_deref().unwrap_or("item"),
-            r.val_precision10.map_or(String::new(), |p| format!("{p:.4}")),
-        ));
-    }
-    let path = run_dir.join("metrics.csv");
-    let tmp = run_dir.join("metrics.csv.tmp");
-    fs::write(&tmp, text).map_err(|e| TrainError::io(&tmp, e))?;
-    fs::rename(&tmp, &path).map_err(|e| TrainError::io(&path, e))
 }
