@@ -115,8 +115,9 @@ mod tests {
         );
     }
 
-    /// One row of 4 pixels; its vector is the pixels themselves, its one part their sum.
-    struct Pixels;
+    /// One row of 4 pixels; its vector is the pixels themselves, its one part their sum; it
+    /// mirrors them when it holds `true`.
+    struct Pixels(bool);
 
     impl Embedder for Pixels {
         fn describe(&self) -> String {
@@ -138,8 +139,10 @@ mod tests {
             unreachable!()
         }
         fn mirror(&self, item: &mut [f32]) -> bool {
-            mirror_item(item, 1, 4, false);
-            true
+            if self.0 {
+                mirror_item(item, 1, 4, false);
+            }
+            self.0
         }
         fn embed_batch(&self, items: Vec<f32>, _: usize) -> (Vec<f32>, Vec<f32>) {
             let parts = items.chunks_exact(4).map(|i| i.iter().sum()).collect();
@@ -149,7 +152,7 @@ mod tests {
 
     #[test]
     fn the_average_of_a_photo_and_its_mirror_keeps_the_photos_norm_and_parts() {
-        let averaged = FlipAveraged::new(Arc::new(Pixels)).expect("Pixels mirrors");
+        let averaged = FlipAveraged::new(Arc::new(Pixels(true))).expect("it mirrors");
         let (vectors, parts) = averaged.embed_batch(vec![3.0, 0.0, 0.0, 0.0, 1.0, 2.0, 2.0, 1.0], 2);
         let h = 3.0 / 2f32.sqrt();
         let expected = [h, 0.0, 0.0, h, 1.0, 2.0, 2.0, 1.0];
@@ -158,30 +161,9 @@ mod tests {
             "{vectors:?}"
         );
         assert_eq!(parts, vec![3.0, 6.0], "the photo's own parts");
-        struct Opaque;
-        impl Embedder for Opaque {
-            fn describe(&self) -> String {
-                "opaque".into()
-            }
-            fn dim(&self) -> usize {
-                1
-            }
-            fn parts(&self) -> (usize, usize) {
-                (0, 0)
-            }
-            fn item_len(&self) -> usize {
-                1
-            }
-            fn load_item(&self, _: &Path, _: &mut [f32]) -> Result<(), BadImage> {
-                unreachable!()
-            }
-            fn load_bytes(&self, _: &[u8], _: &mut [f32]) -> Result<(), ImageError> {
-                unreachable!()
-            }
-            fn embed_batch(&self, items: Vec<f32>, _: usize) -> (Vec<f32>, Vec<f32>) {
-                (items, Vec::new())
-            }
-        }
-        assert!(FlipAveraged::new(Arc::new(Opaque)).is_none(), "nothing to mirror");
+        assert!(
+            FlipAveraged::new(Arc::new(Pixels(false))).is_none(),
+            "nothing to mirror"
+        );
     }
 }

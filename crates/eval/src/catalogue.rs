@@ -396,3 +396,42 @@ impl RecommendReport {
         write_png(png, &chart)
     }
 }
+
+/// The top-k table a catalogue's photos support (issue 25: a catalogue with one photo per
+/// product used to get a row of zeros, "0 queries", as its headline).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FittingTable {
+    /// Some product has two photos among them: the study's table, by item id.
+    ProductCode,
+    /// One photo per product: rank by this category instead.
+    Category(CategoryChoice),
+    /// One photo per product and no categorical column.
+    None,
+}
+
+/// Which table fits `photos` (a split's entries); the category column is chosen on the whole
+/// catalogue, since whether a column is a category is a property of the catalogue, not of a
+/// small split.
+pub fn fitting_table(catalog: &Catalog, photos: &[&Entry]) -> FittingTable {
+    if crate::has_repeated_items(photos.iter().map(|e| e.item_id.as_str())) {
+        return FittingTable::ProductCode;
+    }
+    let everything: Vec<&Entry> = catalog.entries.iter().collect();
+    category_column(catalog, &everything).map_or(FittingTable::None, FittingTable::Category)
+}
+
+/// Why product-code has nothing to measure on `catalog`'s `split` (no product with two
+/// photos there), naming the protocols that fit.
+pub fn product_code_refusal(catalog: &Catalog, split: &str) -> String {
+    let everything: Vec<&Entry> = catalog.entries.iter().collect();
+    let category = category_column(catalog, &everything).map_or_else(
+        || "category --attribute COLUMN".to_string(),
+        |choice| format!("category --attribute {}", choice.column),
+    );
+    format!(
+        "no item of {} ({split} split) has two photos, so `--protocol product-code` (a hit = another photo of \
+         the query's item) has no queries. Protocols that fit one photo per product: `--protocol {category}` \
+         (precision@k and top-k by category), `--protocol tag` and `--protocol recommend`",
+        catalog.root.display()
+    )
+}

@@ -17,6 +17,7 @@ mod engine;
 mod error;
 mod models;
 mod regions;
+pub mod text;
 
 pub use answer::{
     Answer, AttributeValues, ImageRef, ItemDetail, ItemPage, QueryInfo, RegionBox, ResultItem, Tagged, ValueCount,

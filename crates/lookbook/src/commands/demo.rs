@@ -10,8 +10,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser};
 
 use lookbook_catalog::{Catalog, Entry, OpenOptions, Split};
-use lookbook_eval::catalogue::{CategoryChoice, category_column};
-use lookbook_eval::has_repeated_items;
+use lookbook_eval::catalogue::{FittingTable, fitting_table};
 
 use super::serve::ServeArgs;
 
@@ -90,11 +89,11 @@ pub fn run(args: DemoArgs, quiet: bool) -> Result<ExitCode> {
         &["index", "--model", run, "--catalog", cat, "--out", index],
     )?;
     match evaluation(catalog)? {
-        DemoEvaluation::ProductCode => step(
+        FittingTable::ProductCode => step(
             "the study's top-k table on the test split (same item = a hit)",
             &["eval", "--model", run, "--catalog", cat, "--protocol", "product-code"],
         )?,
-        DemoEvaluation::Category(choice) => step(
+        FittingTable::Category(choice) => step(
             &format!(
                 "no product here has two photos, so the table ranks by category: a neighbour of the same {} \
                  is a hit (chosen: {}; precision@k and top-k on the test split)",
@@ -112,7 +111,7 @@ pub fn run(args: DemoArgs, quiet: bool) -> Result<ExitCode> {
                 &choice.column,
             ],
         )?,
-        DemoEvaluation::None => {
+        FittingTable::None => {
             println!("\n== no evaluation: no product has two photos and no column is a category to rank by")
         }
     }
@@ -166,26 +165,12 @@ struct ServeCommand {
     args: ServeArgs,
 }
 
-enum DemoEvaluation {
-    /// Some product has two photos in the test split: the study's table.
-    ProductCode,
-    /// One photo per product: rank by this category instead of printing a table of zeros.
-    Category(CategoryChoice),
-    None,
-}
-
-/// Which table fits the catalogue (issue 25: a catalogue with one photo per product used to
-/// get a row of zeros, "0 queries", as its headline).
-fn evaluation(catalog: &Path) -> Result<DemoEvaluation> {
+/// Which table fits the catalogue's test split.
+fn evaluation(catalog: &Path) -> Result<FittingTable> {
     let opened = Catalog::open(catalog, &OpenOptions::default())
         .with_context(|| format!("reading the catalogue {}", catalog.display()))?;
     let test: Vec<&Entry> = opened.entries.iter().filter(|e| e.split == Split::Test).collect();
-    if has_repeated_items(test.iter().map(|e| e.item_id.as_str())) {
-        return Ok(DemoEvaluation::ProductCode);
-    }
-    // Whether a column is a category is a property of the catalogue, not of a small split.
-    let entries: Vec<&Entry> = opened.entries.iter().collect();
-    Ok(category_column(&opened, &entries).map_or(DemoEvaluation::None, DemoEvaluation::Category))
+    Ok(fitting_table(&opened, &test))
 }
 
 /// The item of the index's first image: a query every catalogue has.

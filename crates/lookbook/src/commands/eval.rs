@@ -8,9 +8,11 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use lookbook_catalog::{Catalog, Entry, Split};
 use lookbook_embed::FlipAveraged;
-use lookbook_eval::catalogue::{EmbeddedPhotos, RecommendReport, TagReport, TopK, category_column};
+use lookbook_eval::TopKTable;
+use lookbook_eval::catalogue::{
+    EmbeddedPhotos, FittingTable, RecommendReport, TagReport, TopK, fitting_table, product_code_refusal,
+};
 use lookbook_eval::leave_one_out::{index_top_k, searched_by};
-use lookbook_eval::{TopKTable, has_repeated_items};
 use lookbook_index::Metric;
 use lookbook_recommend::RecommendConfig;
 use serde::Serialize;
@@ -208,7 +210,12 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<ExitCode> {
         bail!("no images of {} fit this protocol and split", catalog.root.display());
     }
     if args.protocol == Protocol::ProductCode {
-        refuse_single_photo_items(&catalog, &order, &args)?;
+        let in_split: Vec<usize> = order
+            .iter()
+            .copied()
+            .filter(|&i| args.split.accepts(catalog.entries[i].split))
+            .collect();
+        refuse_single_photo_items(&catalog, &in_split, &args)?;
     }
     let (dim, part_shape, label_part) = (embedder.dim(), embedder.parts(), embedder.label_part());
     let bar = progress_bar(order.len(), quiet);
@@ -263,23 +270,12 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<ExitCode> {
 /// product-code's queries are photos whose item has another photo: on a catalogue with one
 /// photo per product there are none, and a table of zeros would say the model is useless.
 fn refuse_single_photo_items(catalog: &Catalog, order: &[usize], args: &EvalArgs) -> Result<()> {
-    let in_split = order.iter().filter(|&&i| args.split.accepts(catalog.entries[i].split));
-    if has_repeated_items(in_split.map(|&i| catalog.entries[i].item_id.as_str())) {
-        return Ok(());
-    }
-    let entries: Vec<&Entry> = catalog.entries.iter().collect();
-    let category = category_column(catalog, &entries).map_or_else(
-        || "category --attribute COLUMN".to_string(),
-        |choice| format!("category --attribute {}", choice.column),
-    );
+    let in_split: Vec<&Entry> = order.iter().map(|&i| &catalog.entries[i]).collect();
     let split = args.split.to_possible_value().expect("no skipped values");
-    bail!(
-        "no item of {} ({} split) has two photos, so `--protocol product-code` (a hit = another photo of \
-         the query's item) has no queries. Protocols that fit one photo per product: `--protocol {category}` \
-         (precision@k and top-k by category), `--protocol tag` and `--protocol recommend`",
-        catalog.root.display(),
-        split.get_name()
-    )
+    match fitting_table(catalog, &in_split) {
+        FittingTable::ProductCode => Ok(()),
+        _ => bail!("{}", product_code_refusal(catalog, split.get_name())),
+    }
 }
 
 /// `--index`: the table of an index as it is searched. Every row is a query; its neighbours

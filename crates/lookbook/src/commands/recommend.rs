@@ -9,10 +9,11 @@ use anyhow::{Result, bail};
 use clap::Args;
 use lookbook_imaging::draw::Tile;
 use lookbook_query::QuerySpec;
+use lookbook_query::text::result_line;
 use lookbook_recommend::{Matched, RecommendConfig};
 use serde::Serialize;
 
-use super::query::{QueryArgs, parse_filter, result_line};
+use super::query::{QueryArgs, parse_filter};
 
 #[derive(Args)]
 pub struct RecommendArgs {

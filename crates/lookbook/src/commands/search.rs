@@ -8,9 +8,10 @@ use anyhow::Result;
 use clap::Args;
 use lookbook_imaging::draw::Tile;
 use lookbook_query::QuerySpec;
+use lookbook_query::text::result_line;
 use serde::Serialize;
 
-use super::query::{QueryArgs, parse_filter, result_line};
+use super::query::{QueryArgs, parse_filter};
 
 #[derive(Args)]
 pub struct SearchArgs {
