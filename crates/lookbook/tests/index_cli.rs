@@ -384,3 +384,128 @@ fn an_ivf_index_answers_like_exact_search_and_takes_probes_per_query() {
     assert_eq!(shirts.len(), 10);
     assert!(shirts.iter().all(|i| i == "id_00000003" || i == "id_00000004"));
 }
+
+/// 960 generated photos in 120 folders (a folder is an item), each its own colours: enough
+/// that a build with a commit every 8 images takes long enough to be killed in the middle.
+fn folder_catalogue(root: &Path) {
+    for item in 0..120u32 {
+        let folder = root.join(format!("item{item:02}"));
+        fs::create_dir_all(&folder).unwrap();
+        for photo in 0..8u32 {
+            let (a, b) = ((item * 2) as u8, (photo * 30) as u8);
+            RgbImage::from_fn(48, 72, |x, y| Rgb([a, b, ((x + y) % 200) as u8]))
+                .save(folder.join(format!("{photo}.png")))
+                .unwrap();
+        }
+    }
+}
+
+/// Every row of the index in `dir` — key, item, vector — sorted by key.
+fn rows_of(dir: &Path) -> Vec<(u64, String, Vec<f32>)> {
+    let contents = lookbook_index::IndexReader::open_mapped(dir).unwrap();
+    let mut rows: Vec<(u64, String, Vec<f32>)> = (0..contents.records.len())
+        .map(|row| {
+            let record = contents.records.get(row).unwrap();
+            (record.key, record.item_id.clone(), contents.vector_of(row).to_vec())
+        })
+        .collect();
+    rows.sort_by_key(|r| r.0);
+    rows
+}
+
+/// Issue 21: `lookbook index` SIGKILLed at three (seeded) random moments and resumed gives
+/// exactly the index of an uninterrupted build — same keys, items, vectors and eval table —
+/// and after every kill the folder holds the last commit whole (`index verify`) or nothing.
+#[test]
+fn sigkilled_builds_resume_to_exactly_the_uninterrupted_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("catalogue");
+    folder_catalogue(&catalog);
+    let (reference, killed) = (dir.path().join("reference"), dir.path().join("killed"));
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "-q",
+            "index",
+            "--baseline",
+            "histogram",
+            "--catalog",
+            catalog.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--chunk",
+            "8",
+            "--commit-every",
+            "0",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let whole = Command::new(env!("CARGO_BIN_EXE_lookbook"))
+        .args(args(&reference))
+        .output()
+        .unwrap();
+    assert!(whole.status.success(), "{}", stderr(&whole));
+
+    // Each kill lands after a (seeded) random number of this run's commits plus a random few
+    // milliseconds into the next chunk — by progress, not by time, so a loaded machine cannot
+    // let the build finish first: at most 3 × 10 of the 120 commits happen before the last kill.
+    let manifest = killed.join("manifest.json");
+    let stamp = || fs::metadata(&manifest).and_then(|m| m.modified()).ok();
+    let mut seed: u64 = 0x5eed_1dea;
+    let mut next = |below: u64| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) % below
+    };
+    for _ in 0..3 {
+        let (commits, delay_ms) = (1 + next(10), next(4));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lookbook"))
+            .args(args(&killed))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let (mut seen, mut last) = (0, stamp());
+        while seen < commits {
+            std::thread::sleep(std::time::Duration::from_micros(200));
+            let now = stamp();
+            if now != last {
+                (seen, last) = (seen + 1, now);
+            }
+            assert!(child.try_wait().unwrap().is_none(), "the build ended before its kill");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        child.kill().unwrap(); // SIGKILL: no handler runs, no buffer is flushed
+        assert!(!child.wait().unwrap().success());
+        let verified = lookbook(&["index", "verify", "--index", killed.to_str().unwrap()]);
+        assert!(
+            verified.status.success(),
+            "after a kill {commits} commits + {delay_ms} ms in: {}",
+            stderr(&verified)
+        );
+    }
+    let resumed = Command::new(env!("CARGO_BIN_EXE_lookbook"))
+        .args(args(&killed))
+        .output()
+        .unwrap();
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    let verified = lookbook(&["index", "verify", "--index", killed.to_str().unwrap()]);
+    assert!(verified.status.success(), "{}", stderr(&verified));
+    let (expected, got) = (rows_of(&reference), rows_of(&killed));
+    assert_eq!(expected.len(), 960);
+    assert_eq!(got, expected, "the resumed index is the uninterrupted one");
+    let table = |index: &Path| {
+        json(&lookbook(&[
+            "eval",
+            "--index",
+            index.to_str().unwrap(),
+            "--protocol",
+            "product-code",
+            "--json",
+        ]))
+    };
+    let (a, b) = (table(&reference), table(&killed));
+    assert_eq!(a["values"], b["values"]);
+    assert_eq!(a["queries"], b["queries"]);
+}
