@@ -884,3 +884,50 @@ fn demo_runs_the_whole_job_and_reuses_its_model() {
     assert!(second.contains("reusing the trained model"), "{second}");
     assert!(!second.contains("$ lookbook train"));
 }
+
+/// Issue 21: on SIGTERM `serve` stops accepting connections, finishes the request in flight
+/// (here one whose body is still arriving) and exits 0.
+#[test]
+fn serve_on_sigterm_finishes_the_request_in_flight_and_exits_cleanly() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    let dir = tempfile::tempdir().unwrap();
+    let catalogue = dir.path().join("catalogue");
+    fs::create_dir_all(&catalogue).unwrap();
+    labelled_catalogue(&catalogue);
+    let (run, index) = (dir.path().join("run"), dir.path().join("index"));
+    train_and_index(&catalogue, dir.path(), &run, &index);
+    let mut server = Server::start(&index, &[]);
+    let addr = server.url.trim_start_matches("http://").to_string();
+
+    let body = r#"{"item_id": "item2", "k": 3}"#;
+    let mut stream = TcpStream::connect(&addr).unwrap();
+    let head = format!(
+        "POST /api/search HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&body.as_bytes()[..10]).unwrap();
+    stream.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+
+    // SIGTERM while the body is half sent: the server must not exit yet …
+    server.terminate();
+    assert!(
+        server.exit_within(std::time::Duration::from_millis(500)).is_none(),
+        "serve exited with a request in flight"
+    );
+    // … nor take new connections.
+    assert!(TcpStream::connect(&addr).is_err(), "serve still accepts after SIGTERM");
+    // The rest of the body arrives: the answer is whole, then the process exits 0.
+    stream.write_all(&body.as_bytes()[10..]).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"results\""), "{answer}");
+    let status = server
+        .exit_within(std::time::Duration::from_secs(10))
+        .expect("serve exits once the request is answered");
+    assert!(status.success(), "{status}");
+}

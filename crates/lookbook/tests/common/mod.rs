@@ -136,6 +136,32 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Sends SIGTERM (bash's builtin `kill`: no extra tool needed).
+    pub fn terminate(&self) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("bash")
+            .args(["-c", &format!("kill -TERM {pid}")])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -TERM {pid}");
+    }
+
+    /// The exit status once the process exits, or `None` if it still runs after `within`.
+    pub fn exit_within(&mut self, within: std::time::Duration) -> Option<std::process::ExitStatus> {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if started.elapsed() >= within {
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
