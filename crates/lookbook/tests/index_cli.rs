@@ -509,3 +509,86 @@ fn sigkilled_builds_resume_to_exactly_the_uninterrupted_index() {
     assert_eq!(a["values"], b["values"]);
     assert_eq!(a["queries"], b["queries"]);
 }
+
+/// Copies the folder `from` to `to` (files and subfolders).
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        match entry.file_type().unwrap().is_dir() {
+            true => copy_dir(&entry.path(), &target),
+            false => {
+                fs::copy(entry.path(), target).unwrap();
+            }
+        }
+    }
+}
+
+/// Issue 21: `index add` SIGKILLed at (seeded) random moments — while embedding, writing its
+/// files or swapping the manifest — leaves the old index or the new one, whole, never a mix.
+#[test]
+fn a_sigkilled_index_add_leaves_the_old_index_or_the_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("catalogue");
+    folder_catalogue(&catalog);
+    let base = dir.path().join("base");
+    let built = histogram_index(&catalog, &base, &["--split", "train"]);
+    assert!(built.status.success(), "{}", stderr(&built));
+    let old = rows_of(&base);
+    let add = |index: &Path| -> Vec<String> {
+        ["-q", "index", "add", "--index", index.to_str().unwrap()]
+            .map(String::from)
+            .to_vec()
+    };
+    // The uninterrupted add, timed: the new index, and how long a kill has to land in.
+    let whole = dir.path().join("whole");
+    copy_dir(&base, &whole);
+    let started = std::time::Instant::now();
+    let added = Command::new(env!("CARGO_BIN_EXE_lookbook"))
+        .args(add(&whole))
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "{}", stderr(&added));
+    let took = started.elapsed();
+    let new = rows_of(&whole);
+    assert_eq!(new.len(), 960);
+    assert!(old.len() < 800, "the base holds the train split only");
+
+    let mut seed: u64 = 0xadd_0_c1d;
+    let (mut kept_old, mut got_new) = (0, 0);
+    for trial in 0..6 {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let fraction = 0.2 + 1.0 * ((seed >> 33) as f64 / (1u64 << 31) as f64);
+        let index = dir.path().join(format!("trial{trial}"));
+        copy_dir(&base, &index);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lookbook"))
+            .args(add(&index))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(took.mul_f64(fraction));
+        child.kill().unwrap(); // SIGKILL (a no-op when it already finished)
+        child.wait().unwrap();
+        let verified = lookbook(&["index", "verify", "--index", index.to_str().unwrap()]);
+        assert!(
+            verified.status.success(),
+            "trial {trial} at {fraction:.2}: {}",
+            stderr(&verified)
+        );
+        let rows = rows_of(&index);
+        match rows.len() {
+            n if n == old.len() => {
+                assert_eq!(rows, old, "trial {trial}: the old index, as it was");
+                kept_old += 1;
+            }
+            _ => {
+                assert_eq!(rows, new, "trial {trial}: the new index, whole");
+                got_new += 1;
+            }
+        }
+    }
+    eprintln!("killed adds: {kept_old} left the old index, {got_new} the new one");
+}
