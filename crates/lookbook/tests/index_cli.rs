@@ -554,7 +554,7 @@ fn a_sigkilled_index_add_leaves_the_old_index_or_the_new_one() {
     assert_eq!(new.len(), 960);
     assert!(old.len() < 800, "the base holds the train split only");
 
-    let mut seed: u64 = 0xadd_0_c1d;
+    let mut seed: u64 = 0x0add_0c1d;
     let (mut kept_old, mut got_new) = (0, 0);
     for trial in 0..6 {
         seed = seed
