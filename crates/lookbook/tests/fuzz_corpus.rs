@@ -1,0 +1,64 @@
+//! Replays the fuzzing corpora (`fuzz/corpus/TARGET`, seeds and every crash once fixed)
+//! through the parsers the AFL targets feed (`fuzz/src/lib.rs`): seconds in CI, and a crash
+//! found by `scripts/fuzz.sh` stays fixed. A panic in any parser fails the test.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn corpus(target: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/corpus")
+        .join(target);
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "{} is empty", dir.display());
+    files
+}
+
+#[test]
+fn the_image_corpus_decodes_or_fails_cleanly() {
+    let limits = lookbook_imaging::DecodeLimits::default();
+    let mut decoded = 0;
+    for file in corpus("image") {
+        let bytes = fs::read(&file).unwrap();
+        decoded += usize::from(lookbook_imaging::decode(&bytes, &limits, Some((384, 256)), [255; 3]).is_ok());
+    }
+    assert!(decoded >= 6, "the seed photos decode");
+}
+
+#[test]
+fn the_pth_corpus_parses_or_fails_cleanly() {
+    let mut parsed = 0;
+    for file in corpus("pth") {
+        parsed += usize::from(lookbook_pretrained::parse_legacy(&fs::read(&file).unwrap()).is_ok());
+    }
+    assert!(parsed >= 1, "the seed file parses");
+}
+
+#[test]
+fn the_catalogue_corpus_reads_or_fails_cleanly() {
+    for file in corpus("catalogue") {
+        let bytes = fs::read(&file).unwrap();
+        let Some((&layout, text)) = bytes.split_first() else {
+            continue;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let name = ["articles.csv", "styles.csv", "list.csv"][usize::from(layout % 3)];
+        fs::create_dir_all(dir.path().join("images")).unwrap();
+        fs::write(dir.path().join(name), text).unwrap();
+        // No photos are there: every row is a problem reported, or the file an error that says why.
+        match lookbook_catalog::Catalog::open(dir.path(), &Default::default()) {
+            Ok(catalog) => assert!(
+                catalog.entries.is_empty() || !catalog.problems.is_empty(),
+                "{}: photos that are not there were read",
+                file.display()
+            ),
+            Err(error) => assert!(!error.to_string().is_empty(), "{}", file.display()),
+        }
+    }
+}
