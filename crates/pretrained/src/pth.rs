@@ -202,15 +202,30 @@ impl TensorView {
                 self.storage, self.storage_len
             ));
         }
-        let count: usize = self.size.iter().product();
+        // A weights file's views never read more elements than their storage holds; a size
+        // or stride from a hostile file must not overflow, allocate gigabytes or loop for ever
+        // (issue 21: the fuzzer found a view of 25 GB over a storage of a few bytes).
+        let too_big = || {
+            format!(
+                "tensor {name}: its view of {:?} is larger than its storage of {available}",
+                self.size
+            )
+        };
+        let count = self
+            .size
+            .iter()
+            .try_fold(1usize, |n, &s| n.checked_mul(s))
+            .filter(|&n| n <= available)
+            .ok_or_else(too_big)?;
         if count > 0 {
-            let last = self.offset
-                + self
-                    .size
-                    .iter()
-                    .zip(&self.stride)
-                    .map(|(s, st)| (s - 1) * st)
-                    .sum::<usize>();
+            let reach = self
+                .size
+                .iter()
+                .zip(&self.stride)
+                .try_fold(self.offset, |at, (&s, &st)| {
+                    (s - 1).checked_mul(st).and_then(|d| at.checked_add(d))
+                });
+            let last = reach.ok_or_else(too_big)?;
             if last >= available {
                 return Err(format!(
                     "tensor {name}: its view reaches element {last} of a storage of {available}"
