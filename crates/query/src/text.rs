@@ -8,6 +8,9 @@ use lookbook_catalog::key_attributes;
 /// The widest result line: a terminal's usual width, with room to spare.
 pub const RESULT_LINE_WIDTH: usize = 120;
 
+/// Characters of a name that fit one caption line of a contact sheet's 160-pixel tile.
+pub const CAPTION_NAME_WIDTH: usize = 20;
+
 /// One result as a person reads it: rank, item id, distance, `matched` (recommend: why it
 /// came), the product's name and up to three key attributes' values, in at most
 /// [`RESULT_LINE_WIDTH`] characters (the name, then the attributes, shortened with `…`).
@@ -39,7 +42,7 @@ pub fn result_line(
 }
 
 /// `text` in at most `width` characters, ending in `…` when cut.
-fn shorten(text: &str, width: usize) -> String {
+pub fn shorten(text: &str, width: usize) -> String {
     if text.chars().count() <= width {
         return text.to_string();
     }

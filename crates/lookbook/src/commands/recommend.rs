@@ -9,7 +9,7 @@ use anyhow::{Result, bail};
 use clap::Args;
 use lookbook_imaging::draw::Tile;
 use lookbook_query::QuerySpec;
-use lookbook_query::text::result_line;
+use lookbook_query::text::{CAPTION_NAME_WIDTH, result_line, shorten};
 use lookbook_recommend::{Matched, RecommendConfig};
 use serde::Serialize;
 
@@ -157,7 +157,12 @@ pub fn run(args: RecommendArgs, _quiet: bool) -> Result<ExitCode> {
             let matched = r.matched.describe(r.part_name);
             Tile {
                 image: r.image.clone(),
-                caption: format!("{}. {}\n{matched} d={:.3}", r.rank, r.item_id, r.distance),
+                caption: format!(
+                    "{}. {}\n{matched} d={:.3}",
+                    r.rank,
+                    shorten(&r.name, CAPTION_NAME_WIDTH),
+                    r.distance
+                ),
                 boxes,
             }
         });

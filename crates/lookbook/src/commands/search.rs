@@ -8,7 +8,7 @@ use anyhow::Result;
 use clap::Args;
 use lookbook_imaging::draw::Tile;
 use lookbook_query::QuerySpec;
-use lookbook_query::text::result_line;
+use lookbook_query::text::{CAPTION_NAME_WIDTH, result_line, shorten};
 use serde::Serialize;
 
 use super::query::{QueryArgs, parse_filter};
@@ -69,7 +69,12 @@ pub fn run(args: SearchArgs, _quiet: bool) -> Result<ExitCode> {
             let part = r.part_name.as_ref().map_or(String::new(), |name| format!(" {name}"));
             Tile {
                 image: found.image.clone(),
-                caption: format!("{}. {}\nd = {:.3}{part}", found.rank, found.item_id, found.distance),
+                caption: format!(
+                    "{}. {}\nd = {:.3}{part}",
+                    found.rank,
+                    shorten(&found.name, CAPTION_NAME_WIDTH),
+                    found.distance
+                ),
                 boxes: r.part_box.iter().map(|b| [b[0], b[1], b[2], b[3]]).collect(),
             }
         });
