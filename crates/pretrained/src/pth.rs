@@ -44,7 +44,12 @@ pub fn parse_legacy(bytes: &[u8]) -> Result<Vec<NamedTensor>, String> {
     }
     let protocol = pickle::load(bytes, &mut position)?;
     if protocol.as_int() != Some(PROTOCOL) {
-        return Err(format!("unsupported legacy protocol {protocol:?}"));
+        // Never `{:?}` a value from the file: a pickle can make a list that holds itself, and
+        // printing it would recurse for ever (found by fuzzing, issue 21).
+        return Err(match protocol.as_int() {
+            Some(number) => format!("unsupported legacy protocol {number}"),
+            None => "the legacy protocol number is not an integer".to_string(),
+        });
     }
     let sys_info = pickle::load(bytes, &mut position)?;
     if let Some(Value::Bool(false)) = sys_info.get("little_endian") {
