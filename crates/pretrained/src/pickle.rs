@@ -88,6 +88,7 @@ pub fn load(bytes: &[u8], position: &mut usize) -> Result<Value, String> {
     Machine {
         bytes,
         position: *position,
+        containers: 0,
         stack: Vec::new(),
         marks: Vec::new(),
         memo: HashMap::new(),
@@ -99,9 +100,17 @@ pub fn load(bytes: &[u8], position: &mut usize) -> Result<Value, String> {
     })
 }
 
+/// Containers (tuples, lists, dicts, calls, persistent ids) one pickle may create. A state
+/// dict has a few per tensor (thousands in all); the bound caps how deeply values can nest,
+/// so dropping or cloning them cannot exhaust the parser thread's stack (issue 21: 300,000
+/// nested lists in a 0.9 MB file overflowed it).
+pub const MAX_CONTAINERS: usize = 200_000;
+
 struct Machine<'a> {
     bytes: &'a [u8],
     position: usize,
+    /// Containers created so far ([`MAX_CONTAINERS`]).
+    containers: usize,
     stack: Vec<Value>,
     /// Stacks saved by MARK (CPython's metastack).
     marks: Vec<Vec<Value>>,
@@ -113,6 +122,17 @@ impl Machine<'_> {
         loop {
             let at = self.position;
             let opcode = self.take(1)?[0];
+            if matches!(
+                opcode,
+                b')' | b't' | 0x85..=0x87 | b']' | b'l' | b'}' | b'd' | b'R' | 0x81 | b'Q'
+            ) {
+                self.containers += 1;
+                if self.containers > MAX_CONTAINERS {
+                    return Err(format!(
+                        "more than {MAX_CONTAINERS} nested values at byte {at}: not a weights file"
+                    ));
+                }
+            }
             match opcode {
                 0x80 => {
                     let protocol = self.take(1)?[0];

@@ -29,8 +29,24 @@ pub fn read_legacy(path: &Path) -> Result<Vec<NamedTensor>, WeightsError> {
     })
 }
 
+/// The parser's stack: values from a file drop and clone recursively, as deep as they nest
+/// (at most [`pickle::MAX_CONTAINERS`] levels), so they live on a thread with room for that.
+const PARSER_STACK: usize = 256 << 20;
+
 /// [`read_legacy`] on bytes already in memory.
 pub fn parse_legacy(bytes: &[u8]) -> Result<Vec<NamedTensor>, String> {
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("pth-parser".into())
+            .stack_size(PARSER_STACK)
+            .spawn_scoped(scope, || parse_legacy_here(bytes))
+            .map_err(|e| format!("cannot start the .pth parser thread: {e}"))?
+            .join()
+            .map_err(|_| "the .pth parser panicked".to_string())?
+    })
+}
+
+fn parse_legacy_here(bytes: &[u8]) -> Result<Vec<NamedTensor>, String> {
     if bytes.starts_with(b"PK\x03\x04") {
         return Err("a zip-format PyTorch file (torch >= 1.6); only the legacy format is read here".into());
     }

@@ -251,3 +251,22 @@ fn files_that_are_not_legacy_pytorch_are_named_as_such() {
     let missing = read_legacy(&dir.path().join("absent.pth")).unwrap_err().to_string();
     assert!(missing.contains("absent.pth"), "{missing}");
 }
+
+/// `n` lists, each appended into the one before: a pickle nesting `n` deep in 2n + 3 bytes.
+fn nested_lists(n: usize) -> Vec<u8> {
+    let mut bytes = vec![0x80, 0x02];
+    bytes.extend(std::iter::repeat_n(b']', n));
+    bytes.extend(std::iter::repeat_n(b'a', n - 1));
+    bytes.push(b'.');
+    bytes
+}
+
+#[test]
+fn deep_nesting_is_an_error_or_parsed_never_a_stack_overflow() {
+    // Within the cap: parsed (it is no weights file) and dropped on the parser's deep stack.
+    let within = parse_legacy(&nested_lists(150_000)).unwrap_err();
+    assert!(within.contains("magic"), "{within}");
+    // Beyond it: refused before it is built (it once overflowed the stack at 300,000).
+    let beyond = parse_legacy(&nested_lists(300_000)).unwrap_err();
+    assert!(beyond.contains("nested values"), "{beyond}");
+}
