@@ -76,19 +76,16 @@ fn fixture() -> (tempfile::TempDir, PathBuf, PathBuf) {
     (dir, catalog, index)
 }
 
+/// `lookbook -q index --baseline histogram --catalog CATALOG --out INDEX EXTRA...`.
+fn histogram_args(catalog: &Path, index: &Path, extra: &[&str]) -> Vec<String> {
+    let base = ["-q", "index", "--baseline", "histogram", "--catalog"];
+    let paths = [catalog.to_str().unwrap(), "--out", index.to_str().unwrap()];
+    base.iter().chain(&paths).chain(extra).map(|a| a.to_string()).collect()
+}
+
 fn histogram_index(catalog: &Path, index: &Path, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "-q",
-        "index",
-        "--baseline",
-        "histogram",
-        "--catalog",
-        catalog.to_str().unwrap(),
-        "--out",
-        index.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    lookbook(&args)
+    let args = histogram_args(catalog, index, extra);
+    lookbook(&args.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 #[test]
@@ -422,24 +419,7 @@ fn sigkilled_builds_resume_to_exactly_the_uninterrupted_index() {
     let catalog = dir.path().join("catalogue");
     folder_catalogue(&catalog);
     let (reference, killed) = (dir.path().join("reference"), dir.path().join("killed"));
-    let args = |out: &Path| -> Vec<String> {
-        [
-            "-q",
-            "index",
-            "--baseline",
-            "histogram",
-            "--catalog",
-            catalog.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--chunk",
-            "8",
-            "--commit-every",
-            "0",
-        ]
-        .map(String::from)
-        .to_vec()
-    };
+    let args = |out: &Path| histogram_args(&catalog, out, &["--chunk", "8", "--commit-every", "0"]);
     let whole = Command::new(env!("CARGO_BIN_EXE_lookbook"))
         .args(args(&reference))
         .output()

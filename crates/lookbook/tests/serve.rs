@@ -95,12 +95,7 @@ fn upload(client: &Client, url: &str, bytes: Vec<u8>, fields: &[(&str, &str)]) -
 
 #[test]
 fn every_route_answers_as_its_openapi_document_says_and_bad_requests_get_json_errors() {
-    let dir = tempfile::tempdir().unwrap();
-    let catalogue = dir.path().join("catalogue");
-    fs::create_dir_all(&catalogue).unwrap();
-    labelled_catalogue(&catalogue);
-    let (run, index) = (dir.path().join("run"), dir.path().join("index"));
-    train_and_index(&catalogue, dir.path(), &run, &index);
+    let (dir, catalogue, index) = common::tiny_index();
     // Small caps so the limits are cheap to hit; one inference slot so requests queue.
     let server = Server::start(
         &index,
@@ -640,12 +635,7 @@ fn api_list(answer: &Value, with_parts: bool) -> Listed {
 
 #[test]
 fn the_cli_and_the_api_answer_the_same_query_with_the_same_list() {
-    let dir = tempfile::tempdir().unwrap();
-    let catalogue = dir.path().join("catalogue");
-    fs::create_dir_all(&catalogue).unwrap();
-    labelled_catalogue(&catalogue);
-    let (run, index) = (dir.path().join("run"), dir.path().join("index"));
-    train_and_index(&catalogue, dir.path(), &run, &index);
+    let (_dir, catalogue, index) = common::tiny_index();
     let server = Server::start(&index, &[]);
     let client = Client::new();
     let index_arg = index.to_str().unwrap();
@@ -892,12 +882,7 @@ fn serve_on_sigterm_finishes_the_request_in_flight_and_exits_cleanly() {
     use std::io::{Read, Write};
     use std::net::TcpStream;
 
-    let dir = tempfile::tempdir().unwrap();
-    let catalogue = dir.path().join("catalogue");
-    fs::create_dir_all(&catalogue).unwrap();
-    labelled_catalogue(&catalogue);
-    let (run, index) = (dir.path().join("run"), dir.path().join("index"));
-    train_and_index(&catalogue, dir.path(), &run, &index);
+    let (_dir, _, index) = common::tiny_index();
     let mut server = Server::start(&index, &[]);
     let addr = server.url.trim_start_matches("http://").to_string();
 

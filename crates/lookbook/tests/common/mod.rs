@@ -90,6 +90,18 @@ pub fn train_and_index(catalogue: &Path, scratch: &Path, run: &Path, index: &Pat
     lookbook_ok(&["-q", "index", "--model", run, "--catalog", cat, "--out", index]);
 }
 
+/// A temporary folder holding [`labelled_catalogue`] in `catalogue/`, the tiny model trained on
+/// it in `run/` and its index in `index/`: what most server tests start from.
+pub fn tiny_index() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let catalogue = dir.path().join("catalogue");
+    fs::create_dir_all(&catalogue).unwrap();
+    labelled_catalogue(&catalogue);
+    let (run, index) = (dir.path().join("run"), dir.path().join("index"));
+    train_and_index(&catalogue, dir.path(), &run, &index);
+    (dir, catalogue, index)
+}
+
 /// `lookbook train` on `catalogue` with the config file `config` into `run`.
 pub fn train(catalogue: &Path, config: &Path, run: &Path) {
     lookbook_ok(&[
