@@ -8,8 +8,7 @@ use burn::tensor::TensorData;
 use image::RgbImage;
 use lookbook_imaging::draw::{Annotation, annotate};
 use lookbook_imaging::{
-    BadImage, DecodeLimits, GarmentMask, ImageError, ImageSpec, decode_file, letterbox_geometry, part_name,
-    unletterbox_box,
+    BadImage, DecodeLimits, ImageError, ImageSpec, decode_file, letterbox_geometry, part_name, unletterbox_box,
 };
 use lookbook_model::Theta;
 use serde::Serialize;
@@ -179,60 +178,119 @@ pub fn region_box(theta: &Theta, spec: &ImageSpec, width: u32, height: u32) -> [
     unletterbox_box(in_input, width, height, spec.width, spec.height)
 }
 
+/// The upright size of a photo decoded (perhaps shrunk, by JPEG DCT scaling) to `decoded`,
+/// whose stored size is `header` when known: boxes are given in the photo's own pixels, upright
+/// (the header's size, swapped when EXIF rotated it).
+pub(crate) fn upright_size(decoded: (u32, u32), header: Option<(u32, u32)>) -> (u32, u32) {
+    match header {
+        Some((w, h)) if (w > h) == (decoded.0 > decoded.1) || w == h => (w, h),
+        Some((w, h)) => (h, w),
+        None => decoded,
+    }
+}
+
+/// The stored size of an image in memory, from its header.
+pub(crate) fn header_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .ok()
+        .and_then(|reader| reader.into_dimensions().ok())
+}
+
+/// Step 0 (the whole picture), then a region per step's θ, in a `width`×`height` photo seen
+/// through a `spec` input, each named by where it sits on the garment of `frame` (the garment
+/// frame the model was given, [`lookbook_imaging::letterboxed_frame`]; the whole photo without one).
+fn step_regions(thetas: &[Theta], frame: &[f32], spec: &ImageSpec, width: u32, height: u32) -> Vec<Region> {
+    let named_against = region_box(&Theta::from_frame(frame), spec, width, height);
+    let mut regions = vec![Region {
+        step: 0,
+        theta: Theta::IDENTITY,
+        bbox: region_box(&Theta::IDENTITY, spec, width, height),
+        name: "whole picture",
+    }];
+    for (i, theta) in thetas.iter().enumerate() {
+        let bbox = region_box(theta, spec, width, height);
+        regions.push(Region {
+            step: i + 1,
+            theta: *theta,
+            bbox,
+            name: part_name(bbox, named_against),
+        });
+    }
+    regions
+}
+
+/// Each step's box in one photo (step 0 is the whole photo), in its pixels, with the photo's
+/// size and where each box sits on the garment: what an answer draws. Computed by the forward
+/// pass that embeds a photo ([`crate::Embedder::embed_batch_boxed`]), so an index can store it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhotoBoxes {
+    pub width: u32,
+    pub height: u32,
+    /// `([x0, y0, x1, y1]` in pixels, part name) per step.
+    pub steps: Vec<([f32; 4], String)>,
+}
+
+impl PhotoBoxes {
+    pub fn of(explanation: &Explanation) -> Self {
+        PhotoBoxes {
+            width: explanation.width,
+            height: explanation.height,
+            steps: explanation
+                .regions
+                .iter()
+                .map(|r| (r.bbox, r.name.to_string()))
+                .collect(),
+        }
+    }
+
+    /// The boxes of the steps `thetas` (see [`step_regions`]).
+    pub(crate) fn of_steps(thetas: &[Theta], frame: &[f32], spec: &ImageSpec, width: u32, height: u32) -> Self {
+        PhotoBoxes {
+            width,
+            height,
+            steps: step_regions(thetas, frame, spec, width, height)
+                .into_iter()
+                .map(|r| (r.bbox, r.name.to_string()))
+                .collect(),
+        }
+    }
+
+    /// Step `step`'s box as fractions of the photo's width and height.
+    pub fn fraction(&self, step: usize) -> Option<[f32; 4]> {
+        let (w, h) = (self.width.max(1) as f32, self.height.max(1) as f32);
+        self.steps
+            .get(step)
+            .map(|(b, _)| [b[0] / w, b[1] / h, b[2] / w, b[3] / h])
+    }
+}
+
 impl SeedEmbedder {
     /// Runs the model on one photo and keeps what it looked at.
     pub fn explain(&self, path: &Path) -> Result<Explanation, BadImage> {
         let photo = self.preprocessor.decode(path)?;
-        // The decoder may shrink a large photo (JPEG DCT scaling); boxes are given in the
-        // photo's own pixels, upright (the header's size, swapped when EXIF rotated it).
-        let header = image::image_dimensions(path).ok();
-        Ok(self.explain_decoded(&photo, header))
+        Ok(self.explain_decoded(&photo, image::image_dimensions(path).ok()))
     }
 
     /// [`SeedEmbedder::explain`] for a photo in memory (an upload to the server).
     pub fn explain_bytes(&self, bytes: &[u8]) -> Result<Explanation, ImageError> {
         let photo = self.preprocessor.decode_bytes(bytes)?;
-        let header = image::ImageReader::new(std::io::Cursor::new(bytes))
-            .with_guessed_format()
-            .ok()
-            .and_then(|reader| reader.into_dimensions().ok());
-        Ok(self.explain_decoded(&photo, header))
+        Ok(self.explain_decoded(&photo, header_size(bytes)))
     }
 
     /// `photo` decoded (perhaps shrunk), `header` its stored size when known.
     fn explain_decoded(&self, photo: &RgbImage, header: Option<(u32, u32)>) -> Explanation {
-        let (width, height) = match header {
-            Some((w, h)) if (w > h) == (photo.width() > photo.height()) || w == h => (w, h),
-            Some((w, h)) => (h, w),
-            None => photo.dimensions(),
-        };
         let spec = self.spec;
         let mut input = vec![0.0f32; crate::Embedder::item_len(self)];
-        self.preprocessor.framed_into(photo, &mut input);
-        let output = self.forward(input, 1);
+        self.item_of(photo, header, &mut input);
+        let (output, frame, sizes) = self.forward(input, 1);
+        let (width, height) = sizes[0];
         let floats = |data: TensorData| data.convert::<f32>().into_vec::<f32>().expect("f32 tensor");
-        let garment = GarmentMask::of(photo).map(|mask| {
-            let [x0, y0, x1, y1] = mask.bounds();
-            let (w, h) = (width as f32, height as f32);
-            [x0 * w, y0 * h, x1 * w, y1 * h]
-        });
-        let named_against = garment.unwrap_or([0.0, 0.0, width as f32, height as f32]);
-        let mut regions = vec![Region {
-            step: 0,
-            theta: Theta::IDENTITY,
-            bbox: region_box(&Theta::IDENTITY, &spec, width, height),
-            name: "whole picture",
-        }];
-        for (i, theta) in output.thetas.iter().enumerate() {
-            let theta = Theta::from_tensor(theta.clone())[0];
-            let bbox = region_box(&theta, &spec, width, height);
-            regions.push(Region {
-                step: i + 1,
-                theta,
-                bbox,
-                name: part_name(bbox, named_against),
-            });
-        }
+        let thetas: Vec<Theta> = output.thetas.iter().map(|t| Theta::from_tensor(t.clone())[0]).collect();
+        // The garment's box is the frame the model was given (the whole picture: no mask).
+        let garment = (Theta::from_frame(&frame) != Theta::IDENTITY)
+            .then(|| region_box(&Theta::from_frame(&frame), &spec, width, height));
+        let regions = step_regions(&thetas, &frame, &spec, width, height);
         let map_size = output.attention.first().map_or((0, 0), |a| (a.dims()[1], a.dims()[2]));
         let attention = output.attention.iter().map(|a| floats(a.clone().into_data())).collect();
         let scores = floats(output.scores.clone().into_data());

@@ -21,7 +21,7 @@ use std::time::Instant;
 use lookbook_catalog::Catalog;
 use lookbook_imaging::{BadImage, BatchLoader, ImageError, LoaderOptions};
 
-pub use explain::{Explanation, ExplanationReport, Region, RegionReport, region_box};
+pub use explain::{Explanation, ExplanationReport, PhotoBoxes, Region, RegionReport, region_box};
 pub use flip::{FlipAveraged, mirror_item};
 pub use histogram::{HistogramEmbedder, rgb_histogram};
 pub use imagenet::{IMAGENET_MODELS, ImageNetEmbedder};
@@ -66,6 +66,26 @@ pub trait Embedder: Send + Sync {
     }
     /// `n` loaded items → (`n × dim` vectors, `n × parts × part_dim` part vectors).
     fn embed_batch(&self, items: Vec<f32>, n: usize) -> (Vec<f32>, Vec<f32>);
+    /// [`Embedder::embed_batch`] with each image's attention boxes from the same forward pass
+    /// (none for an embedder without attention steps), so an index can store them and answers
+    /// need not run the model again (issue 20).
+    fn embed_batch_boxed(&self, items: Vec<f32>, n: usize) -> EmbeddedBatch {
+        let (vectors, parts) = self.embed_batch(items, n);
+        EmbeddedBatch {
+            vectors,
+            parts,
+            boxes: Vec::new(),
+        }
+    }
+}
+
+/// What [`Embedder::embed_batch_boxed`] gives for a batch.
+#[derive(Debug, Default)]
+pub struct EmbeddedBatch {
+    pub vectors: Vec<f32>,
+    pub parts: Vec<f32>,
+    /// One per image, or empty when the embedder has no attention steps.
+    pub boxes: Vec<PhotoBoxes>,
 }
 
 /// What [`embed_images`] produced: rows in the order embedded (bad images left out).
@@ -75,6 +95,8 @@ pub struct Embedded {
     pub entries: Vec<usize>,
     pub vectors: Vec<f32>,
     pub parts: Vec<f32>,
+    /// Each row's attention boxes, or empty when the embedder has no attention steps.
+    pub boxes: Vec<PhotoBoxes>,
     pub bad: Vec<BadImage>,
 }
 
@@ -108,10 +130,11 @@ pub fn embed_images(
         embedded.bad.extend(batch.failures.drain(..).map(|(_, bad)| bad));
         if !batch.items.is_empty() {
             let pixels = std::mem::take(&mut batch.pixels);
-            let (vectors, parts) = embedder.embed_batch(pixels, batch.items.len());
+            let output = embedder.embed_batch_boxed(pixels, batch.items.len());
             embedded.entries.extend_from_slice(&batch.items);
-            embedded.vectors.extend(vectors);
-            embedded.parts.extend(parts);
+            embedded.vectors.extend(output.vectors);
+            embedded.parts.extend(output.parts);
+            embedded.boxes.extend(output.boxes);
         }
         progress(EmbedProgress {
             done,

@@ -3,10 +3,16 @@
 use std::path::Path;
 
 use burn::tensor::{Tensor, TensorData};
+use image::RgbImage;
 use lookbook_imaging::{BadImage, FRAME_LEN, ImageError, ImageSpec, Preprocessor, split_frames};
-use lookbook_model::{EfficientNetLite, InferBackend, SavedModel, SeedModel, SeedOutput};
+use lookbook_model::{EfficientNetLite, InferBackend, SavedModel, SeedModel, SeedOutput, Theta};
 
-use crate::{EmbedError, Embedder};
+use crate::explain::{PhotoBoxes, upright_size};
+use crate::{EmbedError, EmbeddedBatch, Embedder};
+
+/// Floats after an item's garment frame: the upright photo's width and height in pixels,
+/// so the batch that embeds it can give its attention boxes in the photo's own pixels.
+const SIZE_LEN: usize = 2;
 
 /// The retrieval embedding (global feature ⊕ each step's encoding, each L2-normalised) and
 /// the per-step part vectors of a trained model, on the CPU.
@@ -63,11 +69,16 @@ impl SeedEmbedder {
         &self.spec
     }
 
-    /// `n` loaded images (each its pixels, then its garment frame) → the model's outputs
-    /// (through the pretrained trunk when there is one).
-    pub fn forward(&self, items: Vec<f32>, n: usize) -> SeedOutput<InferBackend> {
-        let (h, w) = (self.spec.height as usize, self.spec.width as usize);
+    /// `n` loaded images (each its pixels, its garment frame, its photo's size) → the model's
+    /// outputs (through the pretrained trunk when there is one), and the items' frames.
+    pub(crate) fn forward(&self, items: Vec<f32>, n: usize) -> (SeedOutput<InferBackend>, Vec<f32>, Vec<(u32, u32)>) {
+        let (items, sizes) = split_sizes(items, n);
         let (pixels, frames) = split_frames(items, n);
+        (self.forward_framed(pixels, frames.clone(), n), frames, sizes)
+    }
+
+    fn forward_framed(&self, pixels: Vec<f32>, frames: Vec<f32>, n: usize) -> SeedOutput<InferBackend> {
+        let (h, w) = (self.spec.height as usize, self.spec.width as usize);
         let device = Default::default();
         let images = Tensor::<InferBackend, 4>::from_data(TensorData::new(pixels, [n, 3, h, w]), &device);
         let frames = Some(Tensor::from_data(TensorData::new(frames, [n, FRAME_LEN]), &device));
@@ -78,7 +89,43 @@ impl SeedEmbedder {
     }
 }
 
+/// `n` items each ending in [`SIZE_LEN`] floats → (the items without them, each photo's size).
+fn split_sizes(values: Vec<f32>, n: usize) -> (Vec<f32>, Vec<(u32, u32)>) {
+    let item = values.len() / n.max(1);
+    let base = item - SIZE_LEN;
+    let mut rest = Vec::with_capacity(n * base);
+    let mut sizes = Vec::with_capacity(n);
+    for chunk in values.chunks_exact(item) {
+        rest.extend_from_slice(&chunk[..base]);
+        sizes.push((chunk[base] as u32, chunk[base + 1] as u32));
+    }
+    (rest, sizes)
+}
+
 impl SeedEmbedder {
+    /// A decoded photo (`header`: its stored size, when known) as one item: its pixels, its
+    /// garment frame and its upright size.
+    pub(crate) fn item_of(&self, photo: &RgbImage, header: Option<(u32, u32)>, out: &mut [f32]) {
+        let (framed, size) = out.split_at_mut(out.len() - SIZE_LEN);
+        self.preprocessor.framed_into(photo, framed);
+        let (width, height) = upright_size(photo.dimensions(), header);
+        size.copy_from_slice(&[width as f32, height as f32]);
+    }
+
+    /// Each image's step boxes in its photo's pixels, named against its garment frame.
+    fn boxes_of(&self, output: &SeedOutput<InferBackend>, frames: &[f32], sizes: &[(u32, u32)]) -> Vec<PhotoBoxes> {
+        let thetas: Vec<Vec<Theta>> = output.thetas.iter().map(|t| Theta::from_tensor(t.clone())).collect();
+        sizes
+            .iter()
+            .zip(frames.chunks_exact(FRAME_LEN))
+            .enumerate()
+            .map(|(i, (&(width, height), frame))| {
+                let steps: Vec<Theta> = thetas.iter().map(|step| step[i]).collect();
+                PhotoBoxes::of_steps(&steps, frame, &self.spec, width, height)
+            })
+            .collect()
+    }
+
     /// The retrieval vectors and part vectors of `n` images' `output`: each image's step
     /// parts, then (with a label part) its label scores, L2-normalised and zero-padded to a
     /// part's length.
@@ -128,24 +175,44 @@ impl Embedder for SeedEmbedder {
     }
 
     fn item_len(&self) -> usize {
-        self.spec.tensor_len() + FRAME_LEN
+        self.spec.tensor_len() + FRAME_LEN + SIZE_LEN
     }
 
     fn load_item(&self, path: &Path, out: &mut [f32]) -> Result<(), BadImage> {
-        self.preprocessor.load_framed_into(path, out)
+        let photo = self.preprocessor.decode(path)?;
+        self.item_of(&photo, image::image_dimensions(path).ok(), out);
+        Ok(())
     }
 
     fn load_bytes(&self, bytes: &[u8], out: &mut [f32]) -> Result<(), ImageError> {
-        self.preprocessor.load_bytes_framed_into(bytes, out)
+        let photo = self.preprocessor.decode_bytes(bytes)?;
+        self.item_of(&photo, crate::explain::header_size(bytes), out);
+        Ok(())
     }
 
     fn mirror(&self, item: &mut [f32]) -> bool {
-        crate::mirror_item(item, self.spec.height as usize, self.spec.width as usize, true);
+        let framed = item.len() - SIZE_LEN;
+        crate::mirror_item(
+            &mut item[..framed],
+            self.spec.height as usize,
+            self.spec.width as usize,
+            true,
+        );
         true
     }
 
     fn embed_batch(&self, items: Vec<f32>, n: usize) -> (Vec<f32>, Vec<f32>) {
-        let output = self.forward(items, n);
+        let (output, _, _) = self.forward(items, n);
         self.vectors_of(&output, n)
+    }
+
+    fn embed_batch_boxed(&self, items: Vec<f32>, n: usize) -> EmbeddedBatch {
+        let (output, frames, sizes) = self.forward(items, n);
+        let (vectors, parts) = self.vectors_of(&output, n);
+        let boxes = match self.parts.0 > 1 {
+            true => self.boxes_of(&output, &frames, &sizes),
+            false => Vec::new(),
+        };
+        EmbeddedBatch { vectors, parts, boxes }
     }
 }

@@ -80,6 +80,7 @@ fn index_of(rows: &LabelledRows) -> Result<IndexContents, IndexError> {
             item_id: rows.item_ids[row].to_string(),
             image: PathBuf::from(row.to_string()),
             attributes: BTreeMap::new(),
+            boxes: None,
         };
         contents.upsert(
             record,

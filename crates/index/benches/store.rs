@@ -58,6 +58,7 @@ fn main() {
             item_id: format!("{}", article / 10),
             image: PathBuf::from(format!("images/0{}/0{article}.jpg", article / 10_000_000)),
             attributes,
+            boxes: None,
         };
         contents.upsert(record, vector, &[]).expect("finite");
     }

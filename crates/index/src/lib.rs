@@ -27,6 +27,7 @@ pub use metric::Metric;
 pub use records::Records;
 pub use store::{
     ExternalIndex, FloatRows, IndexContents, IndexInfo, IndexReader, IndexWriter, Predicate, Record, SearchMode,
+    StepBox, StepBoxes,
 };
 
 /// One neighbour: the key it was added under and its distance to the query (smaller = closer).

@@ -41,6 +41,7 @@ impl Backend for Exact {
                 item_id: key.to_string(),
                 image: format!("{key}.jpg").into(),
                 attributes: Default::default(),
+                boxes: None,
             };
             contents.upsert(record, index.vector(key).expect("a listed key"), &[])?;
         }

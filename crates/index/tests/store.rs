@@ -32,6 +32,7 @@ fn record(key: u64, colour: &str) -> Record {
         item_id: format!("item{}", key / 10),
         image: PathBuf::from(format!("images/{key}.jpg")),
         attributes: BTreeMap::from([("colour".to_string(), colour.to_string())]),
+        boxes: None,
     }
 }
 

@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 use lookbook_catalog::Catalog;
 use lookbook_embed::{EmbedError, EmbedProgress, Embedder, embed_images};
 use lookbook_imaging::{BadImage, LoaderOptions};
-use lookbook_index::{HnswConfig, IndexContents, IndexError, IndexInfo, IvfConfig};
+use lookbook_index::{HnswConfig, IndexContents, IndexError, IndexInfo, IvfConfig, Record};
 use lookbook_pgvector::{IndexLocation, PgError};
 
-pub use records::{catalog_root, image_key, record_of, relative_image, same_build};
+pub use records::{catalog_root, image_key, record_of, relative_image, same_build, stored_boxes};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexerError {
@@ -55,6 +55,9 @@ pub struct IndexingOptions {
     pub chunk: usize,
     /// Commit progress at least this often, so a killed build resumes from there.
     pub commit_every: Duration,
+    /// Store each image's attention boxes in its record (when the model has steps), so answers
+    /// need not run the model for them.
+    pub boxes: bool,
 }
 
 impl Default for IndexingOptions {
@@ -63,6 +66,7 @@ impl Default for IndexingOptions {
             batch: 32,
             chunk: 4096,
             commit_every: Duration::from_secs(300),
+            boxes: true,
         }
     }
 }
@@ -101,8 +105,12 @@ pub fn embed_into(
         }
         skipped += embedded.bad.len();
         for (row, &entry) in embedded.entries.iter().enumerate() {
+            let record = Record {
+                boxes: embedded.boxes.get(row).filter(|_| options.boxes).map(stored_boxes),
+                ..record_of(catalog, entry)
+            };
             contents.upsert(
-                record_of(catalog, entry),
+                record,
                 &embedded.vectors[row * dim..][..dim],
                 &embedded.parts[row * part_len..][..part_len],
             )?;

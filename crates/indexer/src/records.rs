@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use lookbook_catalog::Catalog;
-use lookbook_index::{IndexInfo, Record};
+use lookbook_embed::PhotoBoxes;
+use lookbook_index::{IndexInfo, Record, StepBox, StepBoxes};
 
 /// A stable key for an image: its path inside the catalogue, hashed.
 pub fn image_key(image: &Path) -> u64 {
@@ -26,6 +27,23 @@ pub fn record_of(catalog: &Catalog, entry: usize) -> Record {
         item_id: e.item_id.clone(),
         image: e.image.clone(),
         attributes,
+        boxes: None,
+    }
+}
+
+/// An image's attention boxes as its record keeps them (step 0, the whole photo, left out).
+pub fn stored_boxes(boxes: &PhotoBoxes) -> StepBoxes {
+    StepBoxes {
+        size: [boxes.width, boxes.height],
+        steps: boxes
+            .steps
+            .iter()
+            .skip(1)
+            .map(|(bbox, name)| StepBox {
+                bbox: *bbox,
+                name: name.clone(),
+            })
+            .collect(),
     }
 }
 

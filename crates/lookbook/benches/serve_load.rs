@@ -8,132 +8,16 @@
 
 #[path = "../../../benches/support/args.rs"]
 mod args;
+#[path = "../../../benches/support/load.rs"]
+mod load;
 
 use args::BenchArgs;
+use load::{Phase, Served, load, percentile};
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
 
 use reqwest::blocking::{Client, multipart};
 use serde_json::{Value, json};
-
-struct Served {
-    child: Child,
-    url: String,
-}
-
-impl Served {
-    fn start(index: &Path) -> Served {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lookbook"))
-            .args([
-                "-q",
-                "serve",
-                "--index",
-                index.to_str().unwrap(),
-                "--addr",
-                "127.0.0.1:0",
-            ])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("lookbook serve starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no URL in `{line}`"))
-            .trim_end_matches('/')
-            .to_string();
-        Served { child, url }
-    }
-
-    /// Resident memory of the server process, MiB.
-    fn rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
-        status
-            .lines()
-            .find(|l| l.starts_with("VmRSS:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map_or(f64::NAN, |kb| kb / 1024.0)
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// What one phase measured.
-struct Phase {
-    requests: usize,
-    errors: usize,
-    first_error: Option<String>,
-    latencies_ms: Vec<f64>,
-    seconds: f64,
-}
-
-/// `clients` threads, each sending `request(client, i)` back to back for `seconds`.
-fn load(clients: usize, seconds: f64, request: impl Fn(&Client, usize) -> Result<(), String> + Sync) -> Phase {
-    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
-    let start = Instant::now();
-    let per_client: Vec<(Vec<f64>, usize, Option<String>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..clients)
-            .map(|c| {
-                let request = &request;
-                scope.spawn(move || {
-                    let client = Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
-                    let (mut latencies, mut errors, mut first_error) = (Vec::new(), 0, None);
-                    let mut i = c * 7919;
-                    while Instant::now() < deadline {
-                        let t = Instant::now();
-                        match request(&client, i) {
-                            Ok(()) => latencies.push(t.elapsed().as_secs_f64() * 1e3),
-                            Err(e) => {
-                                errors += 1;
-                                first_error.get_or_insert(e);
-                            }
-                        }
-                        i += 1;
-                    }
-                    (latencies, errors, first_error)
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    let seconds = start.elapsed().as_secs_f64();
-    let mut phase = Phase {
-        requests: 0,
-        errors: 0,
-        first_error: None,
-        latencies_ms: Vec::new(),
-        seconds,
-    };
-    for (latencies, errors, first_error) in per_client {
-        phase.requests += latencies.len() + errors;
-        phase.errors += errors;
-        phase.latencies_ms.extend(latencies);
-        if phase.first_error.is_none() {
-            phase.first_error = first_error;
-        }
-    }
-    phase.latencies_ms.sort_by(f64::total_cmp);
-    phase
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
 
 fn check(response: reqwest::Result<reqwest::blocking::Response>, k: usize) -> Result<(), String> {
     let response = response.map_err(|e| e.to_string())?;
@@ -167,7 +51,7 @@ fn main() {
 
     // Item ids and photos, read through the API of a first server.
     let (items, photos) = {
-        let served = Served::start(&index);
+        let served = Served::start(&index, &[]);
         let client = Client::new();
         let mut items = Vec::new();
         let mut photos = Vec::new();
@@ -234,7 +118,7 @@ fn main() {
 
     for boxes in [false, true] {
         let label = if boxes { "with boxes" } else { "no boxes" };
-        let served = Served::start(&index);
+        let served = Served::start(&index, &[]);
         let before = served.rss_mib();
         let by_id = load(clients, seconds, |client, i| {
             let item = &items[(i * 2_654_435_761) % items.len()];
@@ -249,7 +133,7 @@ fn main() {
         report(&format!("search by item id, {label}"), &by_id, before, served.rss_mib());
         drop(served);
 
-        let served = Served::start(&index);
+        let served = Served::start(&index, &[]);
         let before = served.rss_mib();
         let by_upload = load(clients, seconds, |client, i| {
             let photo = photos[i % photos.len()].clone();

@@ -414,6 +414,27 @@ fn a_trained_tiny_model_finds_distinct_parts_of_the_garment() {
     common::train(&catalogue, &config, &run);
     let (cat, run_s) = (catalogue.to_str().unwrap(), run.to_str().unwrap());
 
+    // The index stores each photo's boxes (issue 20); one built without them (as before) finds
+    // them with the model.
+    let (stored, fallback) = (dir.path().join("index"), dir.path().join("index-no-boxes"));
+    for (index, extra) in [(&stored, None), (&fallback, Some("--no-boxes"))] {
+        let mut args = vec![
+            "-q",
+            "index",
+            "--model",
+            run_s,
+            "--catalog",
+            cat,
+            "--out",
+            index.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        lookbook_ok(&args);
+    }
+    let stored_boxes = records_boxes(&stored);
+    assert_eq!(stored_boxes.len(), 16, "every record has its boxes");
+    assert!(records_boxes(&fallback).is_empty(), "--no-boxes stores none");
+
     let names = lookbook_imaging::PART_NAMES;
     for photo in ["0.png", "5.png", "10.png", "15.png"] {
         let out = lookbook_ok(&[
@@ -440,6 +461,28 @@ fn a_trained_tiny_model_finds_distinct_parts_of_the_garment() {
             })
             .collect();
         assert_eq!(boxes.len(), 4);
+        let (size, kept) = &stored_boxes[photo];
+        assert_eq!(
+            [
+                explained["width"].as_u64().unwrap(),
+                explained["height"].as_u64().unwrap()
+            ],
+            size.map(u64::from)
+        );
+        for (step, ((bbox, name), r)) in kept
+            .iter()
+            .zip(&explained["regions"].as_array().unwrap()[1..])
+            .enumerate()
+        {
+            let within = bbox.iter().zip(&boxes[step]).all(|(a, b)| (a - b).abs() <= 1.0);
+            assert!(
+                within,
+                "{photo} step {}: stored {bbox:?}, explained {:?}",
+                step + 1,
+                boxes[step]
+            );
+            assert_eq!(name, r["name"].as_str().unwrap(), "{photo} step {}", step + 1);
+        }
         assert!(
             explained["garment"].is_array(),
             "{photo}: a plain background gives a garment box"
@@ -451,6 +494,41 @@ fn a_trained_tiny_model_finds_distinct_parts_of_the_garment() {
             }
         }
     }
+    // Recommendations (λ = 1: matched parts) read the stored boxes, or find the same ones.
+    let recommended = |index: &Path| -> serde_json::Value {
+        let out = lookbook_ok(&[
+            "-q",
+            "recommend",
+            "--index",
+            index.to_str().unwrap(),
+            "item0",
+            "--diversity",
+            "1",
+            "--json",
+        ]);
+        serde_json::from_str(&stdout(&out)).unwrap()
+    };
+    let (from_index, from_model) = (recommended(&stored), recommended(&fallback));
+    let (a, b) = (from_index.as_array().unwrap(), from_model.as_array().unwrap());
+    assert_eq!(a.len(), b.len());
+    assert!(
+        a.iter().any(|r| r["part_name"].is_string()),
+        "some result matched a part: {from_index}"
+    );
+    for (a, b) in a.iter().zip(b) {
+        assert_eq!((&a["item_id"], &a["part_name"]), (&b["item_id"], &b["part_name"]));
+        let region = |r: &serde_json::Value| -> Vec<f64> {
+            r["region"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect()
+        };
+        let within = region(a).iter().zip(region(b)).all(|(x, y)| (x - y).abs() <= 1.0);
+        assert!(within, "stored {a} against recomputed {b}");
+    }
+
     let png = dir.path().join("attention.png");
     let out = lookbook_ok(&[
         "-q",
@@ -475,6 +553,27 @@ fn a_trained_tiny_model_finds_distinct_parts_of_the_garment() {
     assert!(report["mostly_garment"].as_f64().unwrap() >= 0.5, "{report}");
     assert!(report["coverage"].as_f64().unwrap() >= 0.6, "{report}");
     assert!(image::open(&png).is_ok());
+}
+
+/// Each record's stored boxes in the index folder `index`, by image: the photo's size and each
+/// step's box and part name (records without boxes left out).
+#[allow(clippy::type_complexity)]
+fn records_boxes(index: &Path) -> std::collections::HashMap<String, ([u32; 2], Vec<([f32; 4], String)>)> {
+    let records = fs::read_dir(index)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("records-"))
+        .expect("a records file");
+    fs::read_to_string(records)
+        .unwrap()
+        .lines()
+        .filter_map(|line| {
+            let record: lookbook_index::Record = serde_json::from_str(line).unwrap();
+            let boxes = record.boxes?;
+            let steps = boxes.steps.into_iter().map(|s| (s.bbox, s.name)).collect();
+            Some((record.image.to_string_lossy().into_owned(), (boxes.size, steps)))
+        })
+        .collect()
 }
 
 /// A real H&M photo cut at several points is reported bad by `catalog check` and skipped with

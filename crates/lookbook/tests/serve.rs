@@ -6,8 +6,6 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
 
@@ -63,18 +61,8 @@ fn json_of(response: Response) -> (u16, Value) {
     (status, body)
 }
 
-/// A raw request line, so the path reaches the server exactly as written (clients normalise `..`).
 fn raw_get(url: &str, path: &str) -> String {
-    let addr = url.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    answer
+    common::raw_request(url, &format!("GET {path}"))
 }
 
 fn png_bytes(width: u32, height: u32) -> Vec<u8> {

@@ -28,18 +28,20 @@ impl Theta {
         ty: 0.0,
     };
 
+    /// A garment frame (`lookbook_imaging::letterboxed_frame`: sx, sy, tx, ty) as θ.
+    pub fn from_frame(frame: &[f32]) -> Theta {
+        Theta {
+            sx: frame[0],
+            sy: frame[1],
+            tx: frame[2],
+            ty: frame[3],
+        }
+    }
+
     /// Rows of a `[N, 4]` θ tensor (sx, sy, tx, ty).
     pub fn from_tensor<B: Backend>(theta: Tensor<B, 2>) -> Vec<Theta> {
         let values: Vec<f32> = theta.into_data().convert::<f32>().to_vec().expect("f32 data");
-        values
-            .chunks_exact(4)
-            .map(|v| Theta {
-                sx: v[0],
-                sy: v[1],
-                tx: v[2],
-                ty: v[3],
-            })
-            .collect()
+        values.chunks_exact(4).map(Theta::from_frame).collect()
     }
 
     /// The region as a box `[x0, y0, x1, y1]` in pixels of a `width`×`height` input

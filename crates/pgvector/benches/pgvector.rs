@@ -162,6 +162,7 @@ fn main() {
             item_id: key.to_string(),
             image: format!("{key}.jpg").into(),
             attributes: Default::default(),
+            boxes: None,
         };
         contents.upsert(record, v, &[]).unwrap();
     }

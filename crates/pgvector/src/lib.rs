@@ -12,6 +12,7 @@
 //!                    | parts real[]  (parts × part_dim, for recommendations)
 //!                    | position bigint  (row order: an item's first image is the same one
 //!                      whichever store holds the index)
+//!                    | boxes jsonb  (each attention step's box and part name; schema 2)
 //! ```
 //!
 //! - [`PgIndex::replace`] bulk-loads a whole [`IndexContents`](lookbook_index::IndexContents)

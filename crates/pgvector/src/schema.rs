@@ -11,11 +11,11 @@ use crate::PgError;
 use crate::error::reason;
 
 /// The layout this lookbook writes and reads.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
-/// `MIGRATIONS[i]` takes a table from version `i + 1` to `i + 2` (`{t}` = the table). None
-/// yet: version 1 is the first.
-const MIGRATIONS: &[&str] = &[];
+/// `MIGRATIONS[i]` takes a table from version `i + 1` to `i + 2` (`{t}` = the table).
+/// 1 → 2: each row's attention boxes (issue 20; NULL for rows written before).
+const MIGRATIONS: &[&str] = &["ALTER TABLE {t} ADD COLUMN IF NOT EXISTS boxes jsonb"];
 
 pub(crate) const META: &str = "lookbook_indexes";
 
@@ -122,7 +122,8 @@ pub(crate) fn create_table(table: &str, info: &IndexInfo) -> String {
              attributes jsonb NOT NULL DEFAULT '{{}}',
              embedding vector({dim}) NOT NULL,
              parts real[],
-             position bigint NOT NULL DEFAULT 0);
+             position bigint NOT NULL DEFAULT 0,
+             boxes jsonb);
          CREATE INDEX {table}_item ON {table} (item_id)",
         dim = info.dim
     )

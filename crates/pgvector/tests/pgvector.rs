@@ -15,7 +15,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use lookbook_index::conformance::{Backend, run};
 use lookbook_index::synthetic::Clusters;
 use lookbook_index::{
-    ExactIndex, HnswConfig, IndexContents, IndexError, IndexInfo, Metric, Predicate, Record, SearchMode, VectorIndex,
+    ExactIndex, HnswConfig, IndexContents, IndexError, IndexInfo, Metric, Predicate, Record, SearchMode, StepBox,
+    StepBoxes, VectorIndex,
 };
 use lookbook_pgvector::{PgError, PgIndex, PgLocation};
 
@@ -123,6 +124,14 @@ fn catalogue(n: usize, dim: usize, hnsw: bool) -> IndexContents {
             item_id: format!("item-{}", row / 3),
             image: PathBuf::from(format!("img/{row:05}.jpg")),
             attributes,
+            // Every third row has attention boxes (an index built before them has none).
+            boxes: (row % 3 == 0).then(|| StepBoxes {
+                size: [360, 540],
+                steps: vec![StepBox {
+                    bbox: [row as f32, 1.5, 100.25, 200.0],
+                    name: "upper left".into(),
+                }],
+            }),
         };
         let parts: Vec<f32> = (0..8).map(|i| (row * 8 + i) as f32 / 1e4).collect();
         contents
@@ -201,6 +210,7 @@ fn a_bulk_load_reads_back_identically_and_searches_in_sql_return_k_matching_rows
         item_id: "new".into(),
         image: "img/new.jpg".into(),
         attributes: BTreeMap::from([("colour".to_string(), "red".to_string())]),
+        boxes: None,
     };
     let replaced = Record {
         item_id: "renamed".into(),
@@ -254,9 +264,32 @@ fn unreachable_servers_missing_indexes_and_newer_schemas_are_clear_errors() {
         .unwrap();
     let text = PgIndex::open(&newer).unwrap_err().to_string();
     assert!(
-        text.contains("schema version 99, newer than this lookbook understands (1)"),
+        text.contains("schema version 99, newer than this lookbook understands (2)"),
         "{text}"
     );
+
+    // A table of schema 1 (before each row's boxes were stored) is brought up to date when
+    // opened, and reads back without boxes.
+    let older = location(&base, "older");
+    let contents = catalogue(12, 4, true);
+    PgIndex::replace(&older, &contents).unwrap();
+    client
+        .batch_execute(&format!(
+            "ALTER TABLE {t} DROP COLUMN boxes; UPDATE lookbook_indexes SET schema_version = 1 WHERE name = '{t}'",
+            t = older.table
+        ))
+        .unwrap();
+    let back = PgIndex::open(&older).unwrap().snapshot().unwrap();
+    assert_eq!(back.records.len(), 12);
+    assert!(back.records.iter().all(|r| r.unwrap().boxes.is_none()));
+    let version: i32 = client
+        .query_one(
+            "SELECT schema_version FROM lookbook_indexes WHERE name = $1",
+            &[&older.table],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(version, 2);
 
     // A fresh database: no index there (not an extension error); creating one creates the
     // extension. With lookbook's table there but the extension dropped, the error says so.

@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use lookbook_catalog::display_name;
-use lookbook_embed::{Embedder, SeedEmbedder};
+use lookbook_embed::{Embedder, PhotoBoxes, SeedEmbedder};
 use lookbook_eval::knn_probabilities;
 use lookbook_index::{Hit, IndexContents, Predicate, SearchMode};
 use lookbook_recommend::{Matched, Query, RecommendConfig, nearest_step, recommend};
@@ -17,7 +17,7 @@ use crate::answer::{Answer, AttributeValues, ImageRef, ItemDetail, ItemPage, Que
 use crate::catalogue::Catalogue;
 use crate::error::QueryError;
 use crate::models::OpenedModel;
-use crate::regions::{BoxCache, PhotoBoxes};
+use crate::regions::{BoxCache, region_boxes, stored};
 
 /// Where the query vector comes from.
 #[derive(Debug, Clone)]
@@ -41,9 +41,9 @@ pub struct QuerySpec {
     pub diversity: Option<f32>,
     /// A recommendation's other settings (its `k` and `diversity` are the spec's).
     pub recommend: RecommendConfig,
-    /// Attention boxes of the results and of the query: the model runs once per photo not
-    /// seen before (~45 ms at 192×128 on a CPU core), so clients that only want the list
-    /// turn them off.
+    /// Attention boxes of the results and of the query: read from the index (an index built
+    /// before they were stored runs the model once per photo not seen before, ~45 ms at
+    /// 192×128 on a CPU core), so clients that only want the list may turn them off.
     pub boxes: bool,
     /// Through the index's graph or lists (`Auto`) or every vector (`Exact`).
     pub search_mode: SearchMode,
@@ -84,29 +84,38 @@ struct Resolved {
     info: QueryInfo,
 }
 
+/// Whether the index's builder stored each image's boxes (its first record tells).
+fn stores_boxes(contents: &IndexContents) -> bool {
+    contents.records.get(0).is_ok_and(|r| r.boxes.is_some())
+}
+
 /// The index, the model and what browsing them needs.
 pub struct Engine {
-    contents: IndexContents,
+    pub(crate) contents: IndexContents,
     /// Embeds photo queries; `None` when the index's model is not loaded (queries by item id
     /// still work).
-    embedder: Option<Arc<dyn Embedder>>,
+    pub(crate) embedder: Option<Arc<dyn Embedder>>,
     /// The seed model behind the index, when it is one: attention boxes.
-    seed: Option<Arc<SeedEmbedder>>,
+    pub(crate) seed: Option<Arc<SeedEmbedder>>,
     /// Read on first use: a one-off CLI query by photo need not read a million records.
     catalogue: OnceLock<Catalogue>,
     boxes: BoxCache,
+    /// The index stores each image's boxes (built since issue 20): no model needed for them.
+    stored_boxes: bool,
     /// The largest k a query may ask for.
     pub max_k: usize,
 }
 
 impl Engine {
     pub fn new(contents: IndexContents, embedder: Option<Arc<dyn Embedder>>, seed: Option<Arc<SeedEmbedder>>) -> Self {
+        let stored_boxes = stores_boxes(&contents);
         Engine {
             contents,
             embedder,
             seed,
             catalogue: OnceLock::new(),
             boxes: BoxCache::default(),
+            stored_boxes,
             max_k: usize::MAX,
         }
     }
@@ -129,7 +138,8 @@ impl Engine {
                 })?;
                 (Some(opened.embedder), opened.seed)
             }
-            false if boxes => match OpenedModel::open_seed(model) {
+            // An index that stores its boxes needs no model for an item-id query.
+            false if boxes && !stores_boxes(&contents) => match OpenedModel::open_seed(model) {
                 Ok(seed) => (None, seed),
                 Err(error) => {
                     tracing::warn!("no part boxes: {error}");
@@ -204,9 +214,9 @@ impl Engine {
         self.embedder.is_some()
     }
 
-    /// Whether answers carry attention boxes.
+    /// Whether answers carry attention boxes (stored in the index, or from the seed model).
     pub fn explains(&self) -> bool {
-        self.seed.is_some() && self.contents.info.parts > 1
+        (self.stored_boxes || self.seed.is_some()) && self.contents.info.parts > 1
     }
 
     pub fn attributes(&self) -> &[AttributeValues] {
@@ -234,8 +244,13 @@ impl Engine {
         Some(self.contents.info.catalog_root.join(&record.image))
     }
 
-    /// Each attention step's box in the image `key` (none without a seed model).
+    /// Each attention step's box in the image `key`: as the index stored it, else from the
+    /// seed model (none without one).
     pub fn boxes_of(&self, key: u64) -> Option<Arc<PhotoBoxes>> {
+        let record = self.contents.records.get(self.contents.row_of(key)?).ok()?;
+        if let Some(boxes) = &record.boxes {
+            return Some(Arc::new(stored(boxes)));
+        }
         self.boxes.get(self.seed.as_deref()?, key, &self.image_path(key)?)
     }
 
@@ -365,9 +380,9 @@ impl Engine {
                 .ok_or_else(|| QueryError::Internal(format!("key {key} came back from a search but has no record")))?;
             let record = self.contents.records.get(row)?;
             let part = match step {
-                Some(t) if spec.boxes && self.explains() => {
-                    self.boxes_of(key).and_then(|b| Some((b.fraction(t)?, b.steps[t].1)))
-                }
+                Some(t) if spec.boxes && self.explains() => self
+                    .boxes_of(key)
+                    .and_then(|b| Some((b.fraction(t)?, b.steps.get(t)?.1.clone()))),
                 _ => None,
             };
             results.push(ResultItem {
@@ -378,7 +393,7 @@ impl Engine {
                 distance,
                 matched: if step.is_some() { "part" } else { "whole" }.into(),
                 part: step,
-                part_name: part.map(|(_, name)| name.to_string()),
+                part_name: part.as_ref().map(|(_, name)| name.clone()),
                 part_box: part.map(|(b, _)| b.to_vec()),
                 matched_rank: matched.map(|m| m.0),
                 matched_distance: matched.map(|m| m.1),
@@ -507,7 +522,7 @@ impl Engine {
                     .ok_or_else(|| QueryError::NotFound(format!("no item `{item_id}` in the index")))?;
                 let key = self.contents.records.keys()[row];
                 let regions = match boxes && self.explains() {
-                    true => self.boxes_of(key).map(|b| b.region_boxes()).unwrap_or_default(),
+                    true => self.boxes_of(key).map(|b| region_boxes(&b)).unwrap_or_default(),
                     false => Vec::new(),
                 };
                 Ok(Resolved {
@@ -528,7 +543,7 @@ impl Engine {
                         QuerySource::File(path) => seed.explain(path).map_err(QueryError::BadFile)?,
                         QuerySource::Item(_) => unreachable!("matched above"),
                     };
-                    let regions = PhotoBoxes::of(&explanation).region_boxes();
+                    let regions = region_boxes(&PhotoBoxes::of(&explanation));
                     return Ok(Resolved {
                         vector: explanation.vector,
                         parts: explanation.part_vectors,

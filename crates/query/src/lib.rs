@@ -13,6 +13,7 @@
 mod answer;
 pub mod attention;
 mod catalogue;
+mod changes;
 mod engine;
 mod error;
 mod models;
@@ -22,7 +23,8 @@ pub mod text;
 pub use answer::{
     Answer, AttributeValues, ImageRef, ItemDetail, ItemPage, QueryInfo, RegionBox, ResultItem, Tagged, ValueCount,
 };
+pub use changes::EmbeddedPhoto;
 pub use engine::{Engine, QuerySource, QuerySpec};
 pub use error::QueryError;
+pub use lookbook_embed::PhotoBoxes;
 pub use models::{HISTOGRAM_MODEL, IMAGENET_PREFIX, ModelName, OpenedModel};
-pub use regions::PhotoBoxes;

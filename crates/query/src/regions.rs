@@ -1,57 +1,44 @@
-//! Attention boxes of indexed photos: found by running the seed model again (boxes are not
-//! stored in the index), kept per image so the model runs once per photo.
+//! Attention boxes of indexed photos: stored in the index by the build that embedded them
+//! (issue 20), or — for indexes built before that — found by running the seed model again,
+//! kept per image so the model runs once per photo.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use lookbook_embed::{Explanation, SeedEmbedder};
+use lookbook_embed::{PhotoBoxes, SeedEmbedder};
+use lookbook_index::StepBoxes;
 
 use crate::answer::RegionBox;
 
 /// Explained photos kept (boxes of every step per image: a few hundred bytes each).
 const REGION_CACHE: usize = 100_000;
 
-/// Each step's box in one photo (step 0 is the whole photo), in its pixels, with the photo's
-/// size and where each box sits on the garment.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PhotoBoxes {
-    pub width: u32,
-    pub height: u32,
-    /// `([x0, y0, x1, y1]` in pixels, part name) per step.
-    pub steps: Vec<([f32; 4], &'static str)>,
+/// The boxes an index stored for an image at build time (issue 20), in the form answers use.
+pub fn stored(boxes: &StepBoxes) -> PhotoBoxes {
+    let [width, height] = boxes.size;
+    let whole = ([0.0, 0.0, width as f32, height as f32], "whole picture".to_string());
+    PhotoBoxes {
+        width,
+        height,
+        steps: std::iter::once(whole)
+            .chain(boxes.steps.iter().map(|s| (s.bbox, s.name.clone())))
+            .collect(),
+    }
 }
 
-impl PhotoBoxes {
-    pub fn of(explanation: &Explanation) -> Self {
-        PhotoBoxes {
-            width: explanation.width,
-            height: explanation.height,
-            steps: explanation.regions.iter().map(|r| (r.bbox, r.name)).collect(),
-        }
-    }
-
-    /// Step `step`'s box as fractions of the photo's width and height.
-    pub fn fraction(&self, step: usize) -> Option<[f32; 4]> {
-        let (w, h) = (self.width.max(1) as f32, self.height.max(1) as f32);
-        self.steps
-            .get(step)
-            .map(|(b, _)| [b[0] / w, b[1] / h, b[2] / w, b[3] / h])
-    }
-
-    /// The attention steps' boxes as the answer shows them (step 0, the whole photo, says
-    /// nothing on a picture).
-    pub fn region_boxes(&self) -> Vec<RegionBox> {
-        (1..self.steps.len())
-            .filter_map(|step| {
-                Some(RegionBox {
-                    step,
-                    name: self.steps[step].1.to_string(),
-                    part_box: self.fraction(step)?.to_vec(),
-                })
+/// The attention steps' boxes as the answer shows them (step 0, the whole photo, says
+/// nothing on a picture).
+pub fn region_boxes(boxes: &PhotoBoxes) -> Vec<RegionBox> {
+    (1..boxes.steps.len())
+        .filter_map(|step| {
+            Some(RegionBox {
+                step,
+                name: boxes.steps[step].1.clone(),
+                part_box: boxes.fraction(step)?.to_vec(),
             })
-            .collect()
-    }
+        })
+        .collect()
 }
 
 /// Boxes by image key, computed on first use.

@@ -34,6 +34,7 @@ fn record(key: u64, item: u64, kind: usize) -> Record {
         item_id: format!("item{item}"),
         image: PathBuf::from(format!("{key}.jpg")),
         attributes: BTreeMap::from([("type".to_string(), format!("type{kind}"))]),
+        boxes: None,
     }
 }
 

@@ -5,36 +5,20 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Cursor;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
 
 use axum::Json;
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use tokio::sync::Semaphore;
 use utoipa::{OpenApi, ToSchema};
 
-use crate::ServerConfig;
 use crate::error::{ApiError, ErrorBody};
-use crate::metrics::Metrics;
-use lookbook_query::{Answer, AttributeValues, Engine, ItemDetail, ItemPage, QuerySource, QuerySpec};
+use crate::state::AppState;
+use lookbook_query::{Answer, AttributeValues, ItemDetail, ItemPage, QuerySource, QuerySpec};
 
 /// Bytes of multipart framing allowed on top of the upload cap.
 pub(crate) const MULTIPART_SLACK: usize = 64 << 10;
-
-/// What every handler shares.
-#[derive(Clone)]
-pub(crate) struct AppState {
-    pub engine: Arc<Engine>,
-    pub config: ServerConfig,
-    /// One permit per model inference allowed at once; requests beyond wait in line.
-    pub inference: Arc<Semaphore>,
-    /// Requests waiting for a permit (beyond `config.max_queue` they are turned away).
-    pub waiting: Arc<AtomicUsize>,
-    pub metrics: Arc<Metrics>,
-    pub started: Instant,
-}
 
 /// A search or recommend request by item id (`application/json`).
 #[derive(Deserialize, ToSchema)]
@@ -53,8 +37,9 @@ pub struct QueryBody {
     #[serde(default)]
     #[schema(minimum = 0.0, maximum = 1.0)]
     pub diversity: Option<f32>,
-    /// Attention boxes for the results and the query (the model runs on each photo not seen
-    /// before); `false` answers with the list alone, much faster on a cold server.
+    /// Attention boxes for the results and the query (stored in the index; for an index built
+    /// before they were, the model runs on each photo not seen before); `false` answers with
+    /// the list alone.
     #[serde(default = "default_boxes")]
     #[schema(default = true)]
     pub boxes: bool,
@@ -136,7 +121,7 @@ pub(crate) async fn page() -> Html<&'static str> {
 /// Whether the server is up, and what it serves.
 #[utoipa::path(get, path = "/api/health", responses((status = 200, body = Health)))]
 pub(crate) async fn health(State(state): State<AppState>) -> Json<Health> {
-    let engine = &state.engine;
+    let engine = state.engine.get();
     Json(Health {
         status: "ok".into(),
         images: engine.images(),
@@ -151,7 +136,7 @@ pub(crate) async fn health(State(state): State<AppState>) -> Json<Health> {
 /// Each attribute's most common values, for filters.
 #[utoipa::path(get, path = "/api/attributes", responses((status = 200, body = Vec<AttributeValues>)))]
 pub(crate) async fn attributes(State(state): State<AppState>) -> Json<Vec<AttributeValues>> {
-    Json(state.engine.attributes().to_vec())
+    Json(state.engine.get().attributes().to_vec())
 }
 
 /// A page of the catalogue's items; any other query parameter filters by attribute
@@ -183,7 +168,7 @@ pub(crate) async fn list_items(
     let offset = number(&mut params, "offset", 0)?;
     let limit = number(&mut params, "limit", 48)?.min(500);
     let filter: BTreeMap<String, String> = params.into_iter().collect();
-    let engine = Arc::clone(&state.engine);
+    let engine = state.engine.get();
     blocking(move || Ok(engine.list_items(offset, limit, &filter)?))
         .await
         .map(Json)
@@ -197,7 +182,7 @@ pub(crate) async fn list_items(
     responses((status = 200, body = ItemDetail), (status = 404, body = ErrorBody))
 )]
 pub(crate) async fn item(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ItemDetail>, ApiError> {
-    Ok(Json(state.engine.item(&id)?))
+    Ok(Json(state.engine.get().item(&id)?))
 }
 
 /// A photo of the index, by its image id (never by a path).
@@ -216,7 +201,7 @@ pub(crate) async fn item(State(state): State<AppState>, Path(id): Path<String>) 
 pub(crate) async fn image(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let not_found = || ApiError::not_found(format!("no image `{id}` in the index"));
     let key: u64 = id.parse().map_err(|_| not_found())?;
-    let path = state.engine.image_path(key).ok_or_else(not_found)?;
+    let path = state.engine.get().image_path(key).ok_or_else(not_found)?;
     let bytes = tokio::fs::read(&path).await.map_err(|error| {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -281,12 +266,16 @@ pub(crate) async fn recommend(State(state): State<AppState>, request: Request) -
     run_query(&state, spec).await.map(Json)
 }
 
-/// This document.
+/// This document (with the write routes when the server has them).
 #[utoipa::path(get, path = "/api/openapi.json", responses((status = 200, description = "OpenAPI 3 document", content_type = "application/json")))]
-pub(crate) async fn openapi_json() -> Response {
+pub(crate) async fn openapi_json(State(state): State<AppState>) -> Response {
+    let document = match state.writes {
+        Some(_) => crate::openapi_with_writes(),
+        None => crate::openapi(),
+    };
     (
         [(header::CONTENT_TYPE, "application/json")],
-        crate::openapi().to_pretty_json().unwrap_or_default(),
+        document.to_pretty_json().unwrap_or_default(),
     )
         .into_response()
 }
@@ -350,24 +339,13 @@ async fn parse_query(state: &AppState, request: Request, recommending: bool) -> 
         });
     }
     if content_type.starts_with("multipart/form-data") {
-        let mut form = Multipart::from_request(request, &())
-            .await
-            .map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))?;
+        let mut form = multipart(request).await?;
         let mut spec = QuerySpec {
             diversity: default_diversity,
             ..QuerySpec::search(QuerySource::Photo(Vec::new()), default_k())
         };
         let mut photo = None;
-        while let Some(field) = form
-            .next_field()
-            .await
-            .map_err(|error| ApiError::new(error.status(), error.body_text()))?
-        {
-            let name = field.name().unwrap_or("").to_string();
-            let bytes = field
-                .bytes()
-                .await
-                .map_err(|error| ApiError::new(error.status(), error.body_text()))?;
+        while let Some((name, bytes)) = next_field(&mut form).await? {
             let text = || String::from_utf8_lossy(&bytes).trim().to_string();
             match name.as_str() {
                 "image" => photo = Some(bytes.to_vec()),
@@ -426,11 +404,28 @@ async fn parse_query(state: &AppState, request: Request, recommending: bool) -> 
     ))
 }
 
+/// A multipart form's reader (its framing errors as statuses).
+pub(crate) async fn multipart(request: Request) -> Result<Multipart, ApiError> {
+    Multipart::from_request(request, &())
+        .await
+        .map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))
+}
+
+/// The form's next field: its name and bytes (read whole, within the body limit).
+pub(crate) async fn next_field(form: &mut Multipart) -> Result<Option<(String, axum::body::Bytes)>, ApiError> {
+    let failed = |error: axum::extract::multipart::MultipartError| ApiError::new(error.status(), error.body_text());
+    let Some(field) = form.next_field().await.map_err(failed)? else {
+        return Ok(None);
+    };
+    let name = field.name().unwrap_or("").to_string();
+    Ok(Some((name, field.bytes().await.map_err(failed)?)))
+}
+
 /// Refuses a body whose Content-Length is over the cap with 413 — after reading and
 /// dropping it (up to 8× the cap, for 10 s), because a client still sending when the server
 /// answers and closes sees a reset connection instead of the answer. (A chunked body over the
 /// cap is stopped by the body limit while it is read.)
-async fn refuse_oversize(request: Request, max_bytes: usize) -> Result<Request, ApiError> {
+pub(crate) async fn refuse_oversize(request: Request, max_bytes: usize) -> Result<Request, ApiError> {
     let length = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -451,7 +446,7 @@ async fn refuse_oversize(request: Request, max_bytes: usize) -> Result<Request, 
 }
 
 /// Refuses a photo whose header says it has more pixels than `max_pixels` before decoding it.
-fn check_pixels(bytes: &[u8], max_pixels: u64) -> Result<(), ApiError> {
+pub(crate) fn check_pixels(bytes: &[u8], max_pixels: u64) -> Result<(), ApiError> {
     if bytes.is_empty() {
         return Err(ApiError::bad_request("the uploaded image is empty (0 bytes)"));
     }
@@ -495,7 +490,7 @@ async fn run_query(state: &AppState, spec: QuerySpec) -> Result<Answer, ApiError
         let permit = Arc::clone(&state.inference).acquire_owned().await;
         drop(in_line);
         let permit = permit.map_err(|_| ApiError::unavailable("the server is shutting down"))?;
-        let engine = Arc::clone(&state.engine);
+        let engine = state.engine.get();
         let metrics = Arc::clone(&state.metrics);
         blocking(move || {
             let _permit = permit;
@@ -513,7 +508,7 @@ async fn run_query(state: &AppState, spec: QuerySpec) -> Result<Answer, ApiError
 }
 
 /// `work` on tokio's blocking pool.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(work)

@@ -28,6 +28,8 @@ pub enum ServerError {
     Runtime(std::io::Error),
     #[error(transparent)]
     Index(#[from] lookbook_index::IndexError),
+    #[error("the write token file {}: {reason}", path.display())]
+    Token { path: std::path::PathBuf, reason: String },
 }
 
 /// A request that failed: its HTTP status and a reason a person can act on.

@@ -11,6 +11,8 @@ mod api;
 mod error;
 mod metrics;
 mod page;
+mod state;
+mod writes;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -31,6 +33,8 @@ pub use lookbook_query::{
     Answer, AttributeValues, Engine, ImageRef, ItemDetail, ItemPage, QueryInfo, QuerySource, QuerySpec, RegionBox,
     ResultItem,
 };
+pub use state::{WriteAccess, WriteToken};
+pub use writes::{ItemChange, UPLOADS};
 
 /// Limits and sizes of a server.
 #[derive(Debug, Clone)]
@@ -47,6 +51,9 @@ pub struct ServerConfig {
     pub max_queue: usize,
     /// The largest k a search or recommend request may ask for.
     pub max_k: usize,
+    /// `POST /api/items` and `DELETE /api/items/{id}`, behind a token (`None`: the routes do
+    /// not exist).
+    pub writes: Option<WriteAccess>,
 }
 
 impl ServerConfig {
@@ -74,33 +81,50 @@ impl Default for ServerConfig {
             inference_slots: cores,
             max_queue: 256,
             max_k: 200,
+            writes: None,
         }
     }
 }
 
-/// The OpenAPI 3 document of every route.
+/// The OpenAPI 3 document of every read route.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     api::ApiDoc::openapi()
+}
+
+/// [`openapi`] with the write routes (a server given a write token).
+pub fn openapi_with_writes() -> utoipa::openapi::OpenApi {
+    let mut document = api::ApiDoc::openapi();
+    document.merge(writes::WriteDoc::openapi());
+    document
 }
 
 /// Every route over `engine`.
 pub fn router(engine: Arc<Engine>, config: ServerConfig) -> Router {
     let waiting = Arc::new(AtomicUsize::new(0));
     let metrics = Arc::new(metrics::Metrics::new(engine.images(), Arc::clone(&waiting)));
-    let state = api::AppState {
+    let state = state::AppState {
         inference: Arc::new(Semaphore::new(config.inference_slots.max(1))),
         waiting,
         metrics: Arc::clone(&metrics),
         started: Instant::now(),
-        engine,
+        engine: Arc::new(state::LiveEngine::new(engine)),
+        writes: config.writes.clone(),
         config: config.clone(),
+    };
+    // The write routes exist only with a token (issue 21); without one, 405 as for any method.
+    let (items, item) = match config.writes {
+        Some(_) => (
+            get(api::list_items).post(writes::add_item),
+            get(api::item).delete(writes::remove_item),
+        ),
+        None => (get(api::list_items), get(api::item)),
     };
     Router::new()
         .route("/", get(api::page))
         .route("/api/health", get(api::health))
         .route("/api/attributes", get(api::attributes))
-        .route("/api/items", get(api::list_items))
-        .route("/api/items/{id}", get(api::item))
+        .route("/api/items", items)
+        .route("/api/items/{id}", item)
         .route("/images/{id}", get(api::image))
         .route("/api/search", post(api::search))
         .route("/api/recommend", post(api::recommend))

@@ -52,6 +52,28 @@ pub struct Record {
     /// Attribute values by column name (empty values left out).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, String>,
+    /// Where each attention step looked in the photo, from the forward pass that embedded it:
+    /// answers draw these instead of running the model again (absent in indexes built before
+    /// they were stored, and for models without attention steps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boxes: Option<StepBoxes>,
+}
+
+/// An image's attention boxes as an index stores them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepBoxes {
+    /// The upright photo's width and height in pixels: the boxes' frame.
+    pub size: [u32; 2],
+    /// Steps 1..=K (step 0 is the whole photo): each box `[x0, y0, x1, y1]` in pixels and
+    /// where it sits on the garment ("upper left", ...).
+    pub steps: Vec<StepBox>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepBox {
+    #[serde(rename = "box")]
+    pub bbox: [f32; 4],
+    pub name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

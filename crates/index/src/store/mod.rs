@@ -5,7 +5,7 @@
 //! INDEX/manifest.json          format, version, generation, dims, metric, model, files
 //! INDEX/vectors-000003.f32     n × dim little-endian f32 (the retrieval embeddings)
 //! INDEX/parts-000003.f32       n × parts × part_dim (per-part vectors, for recommendations)
-//! INDEX/records-000003.jsonl   one JSON object per row: key, item id, image, attributes
+//! INDEX/records-000003.jsonl   one JSON object per row: key, item id, image, attributes, attention boxes
 //! INDEX/keys-000003.u64        the rows' keys, little-endian (so a mapped open need not parse)
 //! INDEX/graph-000003.usearch   the HNSW graph over the vectors (when the index has one)
 //! INDEX/lists-000003.ivf        or the inverted-file lists over them (when it has those)
@@ -32,7 +32,7 @@ mod writer;
 
 pub use contents::{ExternalIndex, IndexContents, Predicate, SearchMode};
 pub(crate) use manifest::f32_bytes;
-pub use manifest::{FORMAT, IndexInfo, Record, VERSION};
+pub use manifest::{FORMAT, IndexInfo, Record, StepBox, StepBoxes, VERSION};
 pub use reader::IndexReader;
 pub use rows::FloatRows;
 pub use writer::{FailPoint, IndexWriter};

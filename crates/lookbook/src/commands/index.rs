@@ -101,6 +101,10 @@ struct BuildArgs {
     /// commit; small values are for tests).
     #[arg(long, default_value_t = 4096, hide = true)]
     chunk: usize,
+    /// Leave each photo's attention boxes out of the records (~80 bytes per step): answers
+    /// then run the model for them, as for an index built before boxes were stored.
+    #[arg(long)]
+    no_boxes: bool,
     #[command(flatten)]
     ann: AnnArgs,
 }
@@ -270,6 +274,7 @@ fn build(args: BuildArgs, quiet: bool) -> Result<ExitCode> {
         batch: args.embedder.batch,
         chunk: args.chunk,
         commit_every: Duration::from_secs(args.commit_every),
+        boxes: !args.no_boxes,
     };
     let skipped = embed_with_bar(&mut contents, &out, embedder, &catalog, &todo, options, quiet)
         .with_context(|| format!("writing the index {out}"))?;

@@ -99,7 +99,7 @@ struct Recommended {
     region: Option<[f32; 4]>,
     /// Where the matched part sits on the garment (`upper left`, ...), with its region.
     #[serde(skip_serializing_if = "Option::is_none")]
-    part_name: Option<&'static str>,
+    part_name: Option<String>,
     image: PathBuf,
     attributes: BTreeMap<String, String>,
 }
@@ -147,14 +147,14 @@ pub fn run(args: RecommendArgs, _quiet: bool) -> Result<ExitCode> {
             matched_rank: r.matched_rank.unwrap_or(r.rank),
             matched_distance: r.matched_distance.unwrap_or(r.distance),
             region: part.map(|((region, _), _)| *region),
-            part_name: part.filter(|_| step > 0).map(|((_, name), _)| *name),
+            part_name: part.filter(|_| step > 0).map(|((_, name), _)| name.clone()),
             image: opened.image_path(&r.image)?,
             attributes: r.attributes.clone(),
         });
     }
     if let Some(sheet) = &args.sheet {
         let tiles = results.iter().zip(fractions).map(|(r, boxes)| {
-            let matched = r.matched.describe(r.part_name);
+            let matched = r.matched.describe(r.part_name.as_deref());
             Tile {
                 image: r.image.clone(),
                 caption: format!(
@@ -174,7 +174,7 @@ pub fn run(args: RecommendArgs, _quiet: bool) -> Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&results)?);
     } else {
         for r in &results {
-            let matched = format!("{} #{}", r.matched.describe(r.part_name), r.matched_rank);
+            let matched = format!("{} #{}", r.matched.describe(r.part_name.as_deref()), r.matched_rank);
             println!(
                 "{}",
                 result_line(r.rank, &r.item_id, r.distance, Some(&matched), &r.name, &r.attributes)

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
-use lookbook_server::{Engine, ServerConfig};
+use std::sync::Arc;
+
+use lookbook_server::{Engine, ServerConfig, WriteAccess, WriteToken};
 
 use lookbook_pgvector::IndexLocation;
 
@@ -33,6 +35,11 @@ pub struct ServeArgs {
     /// Queries run on the model at once (default: the number of cores).
     #[arg(long)]
     pub inference_slots: Option<usize>,
+    /// Allow catalogue changes over HTTP (`POST /api/items`, `DELETE /api/items/ID`) to
+    /// requests carrying `Authorization: Bearer TOKEN`, the token being this file's contents
+    /// (at least 16 characters). Without it those routes do not exist.
+    #[arg(long)]
+    pub write_token_file: Option<PathBuf>,
 }
 
 /// The index and its model, ready to answer.
@@ -44,16 +51,32 @@ pub fn engine(args: &ServeArgs) -> Result<Engine> {
     Ok(engine)
 }
 
-pub fn config(args: &ServeArgs) -> ServerConfig {
+pub fn config(args: &ServeArgs) -> Result<ServerConfig> {
     let timeout = Duration::from_secs(args.timeout);
-    ServerConfig::with_limits(args.max_upload_mib, args.max_megapixels, timeout, args.inference_slots)
+    let writes = match &args.write_token_file {
+        Some(path) => Some(WriteAccess {
+            token: Arc::new(WriteToken::read(path)?),
+            location: args.index.clone(),
+        }),
+        None => None,
+    };
+    Ok(ServerConfig {
+        writes,
+        ..ServerConfig::with_limits(args.max_upload_mib, args.max_megapixels, timeout, args.inference_slots)
+    })
 }
 
 pub fn run(args: ServeArgs, _quiet: bool) -> Result<ExitCode> {
+    let config = config(&args)?;
     let engine = engine(&args)?;
-    lookbook_server::run_until_stopped(engine, config(&args), &args.addr, |addr, engine| {
+    let writable = if config.writes.is_some() {
+        ", changes with the write token"
+    } else {
+        ""
+    };
+    lookbook_server::run_until_stopped(engine, config, &args.addr, |addr, engine| {
         println!(
-            "lookbook: serving {} images of {} items at http://{addr}/ (Ctrl-C stops)",
+            "lookbook: serving {} images of {} items at http://{addr}/ (Ctrl-C stops){writable}",
             engine.images(),
             engine.items()
         );

@@ -195,3 +195,19 @@ pub fn shared_data(name: &str) -> Option<std::path::PathBuf> {
     eprintln!("skipped: {} is not here", dir.display());
     None
 }
+
+/// A raw request (`request` is "METHOD PATH") and the whole answer, so the path reaches the
+/// server exactly as written (clients normalise `..`).
+pub fn raw_request(url: &str, request: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "{request} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}

@@ -67,10 +67,14 @@ impl PgIndex {
             let key = record.key as i64;
             let image = record.image.to_string_lossy();
             let attributes = serde_json::to_value(&record.attributes).expect("strings serialise");
+            let boxes = record
+                .boxes
+                .as_ref()
+                .map(|b| serde_json::to_value(b).expect("boxes serialise"));
             let vector = Vector::from(contents.vector_of(row).to_vec());
             let parts: Option<Vec<f32>> = (part_len > 0).then(|| contents.parts_of(row).to_vec());
             let position = row as i64;
-            let values: [&(dyn ToSql + Sync); 7] = [
+            let values: [&(dyn ToSql + Sync); 8] = [
                 &key,
                 &record.item_id,
                 &image.as_ref(),
@@ -78,6 +82,7 @@ impl PgIndex {
                 &vector,
                 &parts,
                 &position,
+                &boxes,
             ];
             writer.write(&values).map_err(&failed)?;
         }

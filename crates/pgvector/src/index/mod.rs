@@ -181,11 +181,17 @@ impl PgIndex {
                     let attributes: serde_json::Value = row.try_get(3).map_err(&failed)?;
                     let attributes: BTreeMap<String, String> = serde_json::from_value(attributes)
                         .map_err(|e| PgError::Invalid(format!("`{table}` key {key}: attributes: {e}")))?;
+                    let boxes: Option<serde_json::Value> = row.try_get(7).map_err(&failed)?;
+                    let boxes = boxes
+                        .map(serde_json::from_value)
+                        .transpose()
+                        .map_err(|e| PgError::Invalid(format!("`{table}` key {key}: boxes: {e}")))?;
                     let record = Record {
                         key,
                         item_id: row.try_get(1).map_err(&failed)?,
                         image: row.try_get::<&str>(2).map_err(&failed)?.into(),
                         attributes,
+                        boxes,
                     };
                     let vector: Vector = row.try_get(4).map_err(&failed)?;
                     let parts: Option<Vec<f32>> = row.try_get(5).map_err(&failed)?;
@@ -224,9 +230,10 @@ impl PgIndex {
         let mut conn = get(&self.pool, &self.location)?;
         let statement = conn
             .prepare(&format!(
-                "INSERT INTO {table} (key, item_id, image, attributes, embedding, parts, position)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)
-                 ON CONFLICT (key) DO UPDATE SET item_id = $2, image = $3, attributes = $4, embedding = $5, parts = $6
+                "INSERT INTO {table} (key, item_id, image, attributes, embedding, parts, position, boxes)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (key) DO UPDATE SET item_id = $2, image = $3, attributes = $4, embedding = $5, parts = $6,
+                     boxes = $8
                  RETURNING (xmax = 0)"
             ))
             .map_err(&failed)?;
@@ -239,6 +246,10 @@ impl PgIndex {
         let mut added = 0;
         for (position, (record, vector, parts)) in (first..).zip(rows) {
             let attributes = serde_json::to_value(&record.attributes).expect("strings serialise");
+            let boxes = record
+                .boxes
+                .as_ref()
+                .map(|b| serde_json::to_value(b).expect("boxes serialise"));
             let parts: Option<Vec<f32>> = (part_len > 0).then(|| parts.to_vec());
             let inserted: bool = tx
                 .query_one(
@@ -251,6 +262,7 @@ impl PgIndex {
                         &Vector::from(vector.to_vec()),
                         &parts,
                         &position,
+                        &boxes,
                     ],
                 )
                 .map_err(&failed)?
@@ -366,9 +378,9 @@ impl PgIndex {
 
 /// The columns a bulk load writes and a snapshot reads, in order, and their types (pgvector's
 /// `vector` has no fixed OID: the server names it).
-const COPY_COLUMNS: &str = "key, item_id, image, attributes, embedding, parts, position";
+const COPY_COLUMNS: &str = "key, item_id, image, attributes, embedding, parts, position, boxes";
 
-fn copy_types(tx: &mut postgres::Transaction<'_>) -> Result<[Type; 7], postgres::Error> {
+fn copy_types(tx: &mut postgres::Transaction<'_>) -> Result<[Type; 8], postgres::Error> {
     let vector = tx.prepare("SELECT $1::vector")?.params()[0].clone();
     Ok([
         Type::INT8,
@@ -378,6 +390,7 @@ fn copy_types(tx: &mut postgres::Transaction<'_>) -> Result<[Type; 7], postgres:
         vector,
         Type::FLOAT4_ARRAY,
         Type::INT8,
+        Type::JSONB,
     ])
 }
 

@@ -1,0 +1,109 @@
+//! What every handler shares ([`AppState`]): the engine queries read — swapped whole after a
+//! change through the write routes ([`LiveEngine`]) — the limits, the inference slots, and who
+//! may change the catalogue ([`WriteAccess`]: where changes are committed, and the token).
+
+use std::fs;
+use std::path::Path;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use axum::http::{HeaderMap, header};
+use lookbook_pgvector::IndexLocation;
+use lookbook_query::Engine;
+use subtle::ConstantTimeEq;
+use tokio::sync::Semaphore;
+
+use crate::metrics::Metrics;
+use crate::{ServerConfig, ServerError};
+
+/// Shortest token accepted: a guessable one would make the routes open.
+const MIN_TOKEN: usize = 16;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    /// The engine queries read (swapped after each change through the write routes).
+    pub engine: Arc<LiveEngine>,
+    pub config: ServerConfig,
+    /// Where changes are committed and the token they need (`None`: read-only).
+    pub writes: Option<WriteAccess>,
+    /// One permit per model inference allowed at once; requests beyond wait in line.
+    pub inference: Arc<Semaphore>,
+    /// Requests waiting for a permit (beyond `config.max_queue` they are turned away).
+    pub waiting: Arc<AtomicUsize>,
+    pub metrics: Arc<Metrics>,
+    pub started: Instant,
+}
+
+/// The secret that write requests must carry.
+pub struct WriteToken(String);
+
+impl WriteToken {
+    /// The token in the file `path` (surrounding white space ignored; at least 16 characters).
+    pub fn read(path: &Path) -> Result<Self, ServerError> {
+        let refused = |reason: String| ServerError::Token {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let text = fs::read_to_string(path).map_err(|e| refused(e.to_string()))?;
+        let token = text.trim();
+        if token.len() < MIN_TOKEN || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(refused(format!(
+                "the token is {} characters; use at least {MIN_TOKEN}, no spaces (e.g. `openssl rand -hex 32`)",
+                token.chars().count()
+            )));
+        }
+        Ok(WriteToken(token.to_string()))
+    }
+
+    /// Whether `headers` carry `Authorization: Bearer` this token.
+    pub(crate) fn admits(&self, headers: &HeaderMap) -> bool {
+        let Some(given) = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+        else {
+            return false;
+        };
+        // Equal lengths first (the length is no secret), then every byte, whatever differs.
+        given.len() == self.0.len() && bool::from(given.as_bytes().ct_eq(self.0.as_bytes()))
+    }
+}
+
+impl std::fmt::Debug for WriteToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WriteToken(…)")
+    }
+}
+
+/// Where changes are committed, and who may make them.
+#[derive(Debug, Clone)]
+pub struct WriteAccess {
+    pub token: Arc<WriteToken>,
+    pub location: IndexLocation,
+}
+
+/// The engine queries read, replaced whole after each committed change; changes one at a time.
+pub(crate) struct LiveEngine {
+    current: RwLock<Arc<Engine>>,
+    pub(crate) changing: Mutex<()>,
+}
+
+impl LiveEngine {
+    pub(crate) fn new(engine: Arc<Engine>) -> Self {
+        LiveEngine {
+            current: RwLock::new(engine),
+            changing: Mutex::new(()),
+        }
+    }
+
+    /// The engine as of now (a query keeps it to its end, whatever changes meanwhile).
+    pub(crate) fn get(&self) -> Arc<Engine> {
+        Arc::clone(&self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+
+    pub(crate) fn set(&self, engine: Engine) {
+        *self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(engine);
+    }
+}
