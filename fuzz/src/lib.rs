@@ -36,3 +36,55 @@ pub fn catalogue(bytes: &[u8]) {
     }
     let _ = lookbook_catalog::Catalog::open(Path::new(dir.path()), &Default::default());
 }
+
+/// The files of an index folder, in the order the `index` target packs them: each but the last
+/// after a 4-byte little-endian length, the last taking the rest.
+pub const INDEX_FILES: [&str; 5] = [
+    "manifest.json",
+    "records-000001.jsonl",
+    "keys-000001.u64",
+    "vectors-000001.f32",
+    "parts-000001.f32",
+];
+
+/// `bytes` unpacked into an index folder's files (see [`INDEX_FILES`]) in `dir`.
+pub fn unpack_index(bytes: &[u8], dir: &Path) -> std::io::Result<()> {
+    let mut rest = bytes;
+    for (i, name) in INDEX_FILES.iter().enumerate() {
+        let file = match i + 1 == INDEX_FILES.len() {
+            true => std::mem::take(&mut rest),
+            false => {
+                let Some((length, tail)) = rest.split_first_chunk::<4>() else {
+                    return Ok(());
+                };
+                let length = (u32::from_le_bytes(*length) as usize).min(tail.len());
+                let (file, tail) = tail.split_at(length);
+                rest = tail;
+                file
+            }
+        };
+        std::fs::write(dir.join(name), file)?;
+    }
+    Ok(())
+}
+
+/// The index folder readers: the manifest, the records (parsed lazily when mapped), the keys
+/// and the float files, opened both ways and every row asked for, one search run.
+pub fn index(bytes: &[u8]) {
+    let Ok(dir) = tempfile::tempdir() else { return };
+    if unpack_index(bytes, dir.path()).is_err() {
+        return;
+    }
+    let _ = lookbook_index::IndexReader::open(dir.path());
+    let Ok(contents) = lookbook_index::IndexReader::open_mapped(dir.path()) else {
+        return;
+    };
+    for row in 0..contents.records.len() {
+        let _ = contents.records.get(row);
+    }
+    // A query of the index's own dimension (as a model would give), when that is a plausible one.
+    if contents.info.dim <= 4096 {
+        let query = vec![0.5f32; contents.info.dim];
+        let _ = contents.search(&query, 3, None, lookbook_index::SearchMode::Auto);
+    }
+}

@@ -157,16 +157,35 @@ fn request(
                 .text("k", k.to_string());
             (client.post(format!("{url}/api/search")).multipart(form), 200)
         }
-        48 => {
-            let mut photo = photos[i % photos.len()].clone();
-            photo.extend_from_slice(format!("soak {i}").as_bytes());
-            let form = multipart::Form::new()
-                .part("image", multipart::Part::bytes(photo).file_name("photo.jpg"))
-                .text("item_id", added(i));
-            (bearer(client.post(format!("{url}/api/items"))).multipart(form), 201)
+        48 => (
+            bearer(client.post(format!("{url}/api/items"))).multipart(add_form(i, photos)),
+            201,
+        ),
+        // The item the previous request added goes. Its add may have been the last request of
+        // the previous window (a 404 here would then say nothing), so it is sent again first:
+        // the same photo under the same item replaces itself.
+        _ => {
+            send(
+                bearer(client.post(format!("{url}/api/items"))).multipart(add_form(i - 1, photos)),
+                201,
+            )?;
+            (bearer(client.delete(format!("{url}/api/items/{}", added(i)))), 200)
         }
-        _ => (bearer(client.delete(format!("{url}/api/items/{}", added(i)))), 200),
     };
+    send(request, want)
+}
+
+/// Request `i`'s photo to add, made unique to it by trailing bytes, under item `soak-{i / 50}`.
+fn add_form(i: usize, photos: &[Vec<u8>]) -> multipart::Form {
+    let mut photo = photos[i % photos.len()].clone();
+    photo.extend_from_slice(format!("soak {i}").as_bytes());
+    multipart::Form::new()
+        .part("image", multipart::Part::bytes(photo).file_name("photo.jpg"))
+        .text("item_id", format!("soak-{}", i / 50))
+}
+
+/// Sends `request`: an error unless it answers `want`.
+fn send(request: RequestBuilder, want: u16) -> Result<(), String> {
     let response = request.send().map_err(|e| e.to_string())?;
     let status = response.status().as_u16();
     let body = response.bytes().map_err(|e| e.to_string())?;

@@ -5,6 +5,12 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+/// The targets themselves (`fuzz/` is outside the workspace; its functions need only crates
+/// this one has).
+#[path = "../../../fuzz/src/lib.rs"]
+#[allow(dead_code)]
+mod targets;
+
 fn corpus(target: &str) -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../fuzz/corpus")
@@ -61,4 +67,24 @@ fn the_catalogue_corpus_reads_or_fails_cleanly() {
             Err(error) => assert!(!error.to_string().is_empty(), "{}", file.display()),
         }
     }
+}
+
+#[test]
+fn the_index_corpus_opens_or_fails_cleanly() {
+    let mut opened = 0;
+    for file in corpus("index") {
+        let bytes = fs::read(&file).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        targets::unpack_index(&bytes, dir.path()).unwrap();
+        match lookbook_index::IndexReader::open(dir.path()) {
+            Ok(contents) => {
+                opened += 1;
+                assert!(!contents.records.is_empty(), "{}", file.display());
+            }
+            Err(error) => assert!(!error.to_string().is_empty(), "{}", file.display()),
+        }
+        // What the AFL target does with it: both readers, every row, a search. No panic.
+        targets::index(&bytes);
+    }
+    assert!(opened >= 1, "the seed index opens");
 }

@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::Path;
 use std::sync::atomic::AtomicUsize;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use axum::http::{HeaderMap, header};
@@ -87,14 +87,15 @@ pub struct WriteAccess {
 /// The engine queries read, replaced whole after each committed change; changes one at a time.
 pub(crate) struct LiveEngine {
     current: RwLock<Arc<Engine>>,
-    pub(crate) changing: Mutex<()>,
+    /// Held by the change being committed; the next waits for it without a thread.
+    pub(crate) changing: tokio::sync::Mutex<()>,
 }
 
 impl LiveEngine {
     pub(crate) fn new(engine: Arc<Engine>) -> Self {
         LiveEngine {
             current: RwLock::new(engine),
-            changing: Mutex::new(()),
+            changing: tokio::sync::Mutex::new(()),
         }
     }
 

@@ -90,16 +90,22 @@ pub(crate) async fn add_item(
     let access = authorised(&state, &headers)?;
     let request = refuse_oversize(request, state.config.max_upload_bytes).await?;
     let form = read_form(&state, request).await?;
+    // The model runs in an inference slot, as for a query; the commit needs none, but waits
+    // for the change before it (in line here, holding no slot and no thread).
     let permit = Arc::clone(&state.inference)
         .acquire_owned()
         .await
         .map_err(|_| ApiError::unavailable("the server is shutting down"))?;
-    let live = Arc::clone(&state.engine);
-    let change = blocking(move || {
+    let engine = state.engine.get();
+    let (form, embedded) = blocking(move || {
         let _permit = permit;
-        add_photos(&live, &access, form)
+        let embedded = embed_photos(&engine, &form)?;
+        Ok((form, embedded))
     })
     .await?;
+    let live = Arc::clone(&state.engine);
+    let _one_change = state.engine.changing.lock().await;
+    let change = blocking(move || add_photos(&live, &access, form, embedded)).await?;
     Ok((StatusCode::CREATED, Json(change)))
 }
 
@@ -122,6 +128,7 @@ pub(crate) async fn remove_item(
 ) -> Result<Json<ItemChange>, ApiError> {
     let access = authorised(&state, &headers)?;
     let live = Arc::clone(&state.engine);
+    let _one_change = state.engine.changing.lock().await;
     blocking(move || remove(&live, &access, &id)).await.map(Json)
 }
 
@@ -211,22 +218,31 @@ fn text_value(name: &str, bytes: &[u8]) -> Result<String, ApiError> {
     Ok(text.to_string())
 }
 
-fn add_photos(live: &LiveEngine, access: &WriteAccess, form: AddForm) -> Result<ItemChange, ApiError> {
-    let _one_change = live.changing.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let engine = live.get();
-    let info = &engine.contents().info;
-    if let Some(column) = form.attributes.keys().find(|c| !info.columns.contains(c)) {
+/// The form's photos as index rows (its attributes checked against the index's columns first).
+fn embed_photos(engine: &Engine, form: &AddForm) -> Result<Vec<EmbeddedPhoto>, ApiError> {
+    let columns = &engine.contents().info.columns;
+    if let Some(column) = form.attributes.keys().find(|c| !columns.contains(c)) {
         return Err(ApiError::bad_request(format!(
             "unknown attribute `{column}`: the index's columns are {}",
-            info.columns.join(", ")
+            columns.join(", ")
         )));
     }
-    let embedded: Vec<EmbeddedPhoto> = form
+    Ok(form
         .photos
         .iter()
         .map(|photo| engine.embed_for_index(photo))
-        .collect::<Result<_, _>>()?;
-    let root = info.catalog_root.clone();
+        .collect::<Result<_, _>>()?)
+}
+
+/// Stores the photos, commits their rows and serves the result (the caller holds the change lock).
+fn add_photos(
+    live: &LiveEngine,
+    access: &WriteAccess,
+    form: AddForm,
+    embedded: Vec<EmbeddedPhoto>,
+) -> Result<ItemChange, ApiError> {
+    let engine = live.get();
+    let root = engine.contents().info.catalog_root.clone();
     let mut stored = StoredPhotos::default();
     let mut contents = access.location.open_for_update().map_err(ApiError::internal)?;
     let before = contents.records.len();
@@ -262,8 +278,8 @@ fn add_photos(live: &LiveEngine, access: &WriteAccess, form: AddForm) -> Result<
     Ok(change)
 }
 
+/// Drops the item's rows, commits, serves the result (the caller holds the change lock).
 fn remove(live: &LiveEngine, access: &WriteAccess, item_id: &str) -> Result<ItemChange, ApiError> {
-    let _one_change = live.changing.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let engine = live.get();
     let mut contents = access.location.open_for_update().map_err(ApiError::internal)?;
     let images: Vec<PathBuf> = contents
