@@ -58,6 +58,9 @@ pub struct IndexingOptions {
     /// Store each image's attention boxes in its record (when the model has steps), so answers
     /// need not run the model for them.
     pub boxes: bool,
+    /// Commit only the rows embedded (`index add`): a table inserts them row by row; a folder
+    /// writes a generation of the whole index either way.
+    pub rows_only: bool,
 }
 
 impl Default for IndexingOptions {
@@ -67,6 +70,7 @@ impl Default for IndexingOptions {
             chunk: 4096,
             commit_every: Duration::from_secs(300),
             boxes: true,
+            rows_only: false,
         }
     }
 }
@@ -91,6 +95,13 @@ pub fn embed_into(
     };
     let mut last_commit = Instant::now();
     let mut skipped = 0;
+    // Keys embedded since the last commit (what a rows-only commit writes).
+    let mut pending: Vec<u64> = Vec::new();
+    let commit = |contents: &mut IndexContents, pending: &mut Vec<u64>, last: bool| match options.rows_only {
+        true => location.commit_rows(contents, &std::mem::take(pending), &[]),
+        false if last => location.commit(contents),
+        false => location.commit_progress(contents),
+    };
     for (n, images) in todo.chunks(chunk).enumerate() {
         let offset = n * chunk;
         let embedded = embed_images(Arc::clone(&embedder), catalog, images.to_vec(), loader, |p| {
@@ -109,6 +120,7 @@ pub fn embed_into(
                 boxes: embedded.boxes.get(row).filter(|_| options.boxes).map(stored_boxes),
                 ..record_of(catalog, entry)
             };
+            pending.push(record.key);
             contents.upsert(
                 record,
                 &embedded.vectors[row * dim..][..dim],
@@ -117,13 +129,13 @@ pub fn embed_into(
         }
         let last = offset + chunk >= todo.len();
         if !last && last_commit.elapsed() >= options.commit_every {
-            location.commit_progress(contents)?;
+            commit(contents, &mut pending, false)?;
             last_commit = Instant::now();
             on(Event::Committed(contents.records.len()));
             crash_for_tests();
         }
     }
-    location.commit(contents)?;
+    commit(contents, &mut pending, true)?;
     Ok(skipped)
 }
 
@@ -244,13 +256,13 @@ pub fn entries_to_add(
 }
 
 /// Drops the rows of `items`, of `images` (paths inside the catalogue or on disk) and those
-/// matching every `(column, value)` of `filter` (when given); returns how many went.
+/// matching every `(column, value)` of `filter` (when given); returns the keys that went.
 pub fn remove_rows(
     contents: &mut IndexContents,
     items: &[String],
     images: &[PathBuf],
     filter: &[(String, String)],
-) -> Result<usize, IndexerError> {
+) -> Result<Vec<u64>, IndexerError> {
     let root = contents.info.catalog_root.clone();
     let images: HashSet<PathBuf> = images
         .iter()
@@ -259,11 +271,20 @@ pub fn remove_rows(
             Err(_) => p.clone(),
         })
         .collect();
-    Ok(contents.remove_where(|r| {
+    let goes = |r: &Record| {
         items.contains(&r.item_id)
             || images.contains(&r.image)
             || (!filter.is_empty() && filter.iter().all(|(c, v)| r.attributes.get(c) == Some(v)))
-    })?)
+    };
+    let mut keys = Vec::new();
+    for record in contents.records.iter() {
+        let record = record?;
+        if goes(&record) {
+            keys.push(record.key);
+        }
+    }
+    contents.remove_where(goes)?;
+    Ok(keys)
 }
 
 /// The search settings a copy of `contents` keeps at `to`: into PostgreSQL an HNSW index or

@@ -146,10 +146,29 @@ fn an_index_in_postgres_answers_eval_search_recommend_and_serve_as_the_folder_do
     let out = stdout(&lookbook_ok(&["recommend", "--index", &built, &item, "-k", "6"]));
     assert!(out.lines().count() >= 6, "{out}");
 
-    // remove and verify change the table itself.
+    // remove and verify change the table itself, row by row: the same table (no rewrite), as
+    // many rows deleted as the item had images, none inserted.
     let before = from_folder_images(folder_str);
+    let writes_before = table_writes(&built);
     let out = stdout(&lookbook_ok(&["index", "remove", "--index", &built, "--item", &item]));
     assert!(out.contains("images removed"), "{out}");
+    let gone: usize = out
+        .split(": ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(gone >= 1, "{out}");
+    let writes_after = writes_since(&built, writes_before);
+    assert_eq!(writes_after.0, writes_before.0, "the table was rewritten by a remove");
+    assert_eq!(
+        (writes_after.1 - writes_before.1, writes_after.2 - writes_before.2),
+        (0, gone as i64),
+        "rows (inserted, deleted) by removing {gone} images"
+    );
     let out = stdout(&lookbook_ok(&["index", "verify", "--index", &built]));
     assert!(out.contains(": ok"), "{out}");
     assert!(out.contains("PostgreSQL + pgvector"), "{out}");
@@ -164,11 +183,75 @@ fn an_index_in_postgres_answers_eval_search_recommend_and_serve_as_the_folder_do
         .unwrap();
     assert!(images < before, "{images} after removing an item, {before} before");
 
+    // add: 10 photos the index does not hold (not of the test split: the folder's records say
+    // which it holds) go in as 10 inserted rows, into the same table.
+    let records = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("records-"))
+        .unwrap();
+    let held = std::fs::read_to_string(records).unwrap();
+    let mut folders: Vec<_> = std::fs::read_dir(hm.join("images"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    folders.sort();
+    let mut fresh: Vec<String> = folders
+        .iter()
+        .flat_map(|folder| std::fs::read_dir(folder).unwrap().map(|e| e.unwrap().path()))
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_str().unwrap();
+            name.ends_with(".jpg") && !held.contains(name)
+        })
+        .map(|p| p.to_str().unwrap().to_string())
+        .collect();
+    fresh.sort();
+    let writes_before = table_writes(&built);
+    let mut args = vec!["-q", "index", "add", "--index", &built];
+    args.extend(fresh[..10].iter().map(String::as_str));
+    let out = stdout(&lookbook_ok(&args));
+    assert!(out.contains("10 images embedded (10 new"), "{out}");
+    let writes_after = writes_since(&built, writes_before);
+    assert_eq!(writes_after.0, writes_before.0, "the table was rewritten by an add");
+    assert_eq!(
+        (writes_after.1 - writes_before.1, writes_after.2 - writes_before.2),
+        (10, 0),
+        "rows (inserted, deleted) by adding 10 photos"
+    );
+
     // A copy back into a folder gives the folder's own answers.
     let back = dir.path().join("back");
     lookbook_ok(&["index", "copy", "--from", &copied, "--to", back.to_str().unwrap()]);
     let (from_back, _) = eval(back.to_str().unwrap());
     assert_eq!(from_back.len(), from_folder.len());
+}
+
+/// The table of `url`: its OID (a new one after a rewrite) and the rows inserted and deleted
+/// in it so far, from PostgreSQL's statistics.
+fn table_writes(url: &str) -> (u32, i64, i64) {
+    let location: lookbook_pgvector::PgLocation = url.parse().unwrap();
+    let mut client = location.config.connect(postgres::NoTls).unwrap();
+    let row = client
+        .query_one(
+            "SELECT c.oid, coalesce(s.n_tup_ins, 0), coalesce(s.n_tup_del, 0)
+             FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.relname = $1",
+            &[&location.table],
+        )
+        .unwrap();
+    (row.get(0), row.get(1), row.get(2))
+}
+
+/// [`table_writes`] once it differs from `before` (another process's statistics reach the
+/// shared counters when it ends; waited for up to 5 s).
+fn writes_since(url: &str, before: (u32, i64, i64)) -> (u32, i64, i64) {
+    for _ in 0..50 {
+        let now = table_writes(url);
+        if now != before {
+            return now;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    table_writes(url)
 }
 
 /// How many images `lookbook index verify` says the index holds.

@@ -435,14 +435,29 @@ pub(crate) async fn refuse_oversize(request: Request, max_bytes: usize) -> Resul
         return Ok(request);
     };
     if length <= 8 * max_bytes as u64 {
-        let mut body = request.into_body();
-        let drain = async { while let Some(Ok(_)) = http_body_util::BodyExt::frame(&mut body).await {} };
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), drain).await;
+        drain(request, 8 * max_bytes).await;
     }
     Err(ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         format!("the request is {length} bytes, over the upload cap of {max_bytes}"),
     ))
+}
+
+/// Reads and drops a request's body (at most `max_bytes`, for at most 10 s) before it is
+/// refused: a client still sending when the server answers and closes sees a reset
+/// connection instead of the answer.
+pub(crate) async fn drain(request: Request, max_bytes: usize) {
+    let mut body = request.into_body();
+    let mut read = 0;
+    let reading = async {
+        while let Some(Ok(frame)) = http_body_util::BodyExt::frame(&mut body).await {
+            read += frame.data_ref().map_or(0, |data| data.len());
+            if read > max_bytes {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), reading).await;
 }
 
 /// Refuses a photo whose header says it has more pixels than `max_pixels` before decoding it.

@@ -24,7 +24,7 @@ use lookbook_query::{EmbeddedPhoto, Engine, ImageRef};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
-use crate::api::{blocking, check_pixels, multipart, next_field, refuse_oversize};
+use crate::api::{MULTIPART_SLACK, blocking, check_pixels, drain, multipart, next_field, refuse_oversize};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::{AppState, LiveEngine, WriteAccess};
 
@@ -87,7 +87,14 @@ pub(crate) async fn add_item(
     headers: HeaderMap,
     request: Request,
 ) -> Result<(StatusCode, Json<ItemChange>), ApiError> {
-    let access = authorised(&state, &headers)?;
+    let access = match authorised(&state, &headers) {
+        Ok(access) => access,
+        // Read what the client sends first, so it reads the 401 rather than a reset.
+        Err(refused) => {
+            drain(request, state.config.max_upload_bytes + MULTIPART_SLACK).await;
+            return Err(refused);
+        }
+    };
     let request = refuse_oversize(request, state.config.max_upload_bytes).await?;
     let form = read_form(&state, request).await?;
     // The model runs in an inference slot, as for a query; the commit needs none, but waits
@@ -257,8 +264,10 @@ fn add_photos(
             .unwrap_or_default(),
         false => form.attributes.clone(),
     };
+    let mut keys = Vec::with_capacity(embedded.len());
     for (photo, row) in form.photos.iter().zip(embedded) {
         let image = stored.save(&root, photo)?;
+        keys.push(image_key(&image));
         let record = Record {
             key: image_key(&image),
             item_id: form.item_id.clone(),
@@ -271,7 +280,10 @@ fn add_photos(
             .map_err(ApiError::internal)?;
     }
     let added = contents.records.len() - before;
-    access.location.commit(&mut contents).map_err(ApiError::internal)?;
+    access
+        .location
+        .commit_rows(&mut contents, &keys, &[])
+        .map_err(ApiError::internal)?;
     stored.keep();
     let change = swap(live, &engine, access, &form.item_id, added, 0)?;
     tracing::info!("added {added} photos to item `{}`", form.item_id);
@@ -293,7 +305,11 @@ fn remove(live: &LiveEngine, access: &WriteAccess, item_id: &str) -> Result<Item
         return Err(ApiError::not_found(format!("no item `{item_id}` in the index")));
     }
     let removed = remove_rows(&mut contents, &[item_id.to_string()], &[], &[]).map_err(ApiError::internal)?;
-    access.location.commit(&mut contents).map_err(ApiError::internal)?;
+    access
+        .location
+        .commit_rows(&mut contents, &[], &removed)
+        .map_err(ApiError::internal)?;
+    let removed = removed.len();
     // Only photos this server stored go; a catalogue's own files are the retailer's.
     let root = &engine.contents().info.catalog_root;
     for image in images.iter().filter(|i| i.starts_with(UPLOADS)) {

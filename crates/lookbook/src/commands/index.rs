@@ -275,6 +275,7 @@ fn build(args: BuildArgs, quiet: bool) -> Result<ExitCode> {
         chunk: args.chunk,
         commit_every: Duration::from_secs(args.commit_every),
         boxes: !args.no_boxes,
+        rows_only: false,
     };
     let skipped = embed_with_bar(&mut contents, &out, embedder, &catalog, &todo, options, quiet)
         .with_context(|| format!("writing the index {out}"))?;
@@ -306,6 +307,7 @@ fn add(args: AddArgs, quiet: bool) -> Result<ExitCode> {
     let before = contents.records.len();
     let options = IndexingOptions {
         batch: args.batch,
+        rows_only: true,
         ..IndexingOptions::default()
     };
     let skipped = embed_with_bar(&mut contents, &args.index, embedder, &catalog, &todo, options, quiet)?;
@@ -326,9 +328,10 @@ fn remove(args: RemoveArgs) -> Result<ExitCode> {
     }
     let mut contents = open_for_update(&args.index)?;
     let removed = remove_rows(&mut contents, &args.item, &args.image, &args.filter)?;
-    if removed > 0 {
-        args.index.commit(&mut contents)?;
+    if !removed.is_empty() {
+        args.index.commit_rows(&mut contents, &[], &removed)?;
     }
+    let removed = removed.len();
     println!(
         "index {}: {removed} images removed; {} left",
         args.index,

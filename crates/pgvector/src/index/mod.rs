@@ -214,6 +214,17 @@ impl PgIndex {
 
     /// Adds or replaces rows (records with their vectors and parts) in one transaction.
     pub fn upsert(&self, rows: &[(Record, &[f32], &[f32])]) -> Result<(), PgError> {
+        self.apply(rows, &[]).map(|_| ())
+    }
+
+    /// Removes rows by key in one transaction; returns how many were there.
+    pub fn remove_keys(&self, keys: &[u64]) -> Result<usize, PgError> {
+        self.apply(&[], keys).map(|(_, removed)| removed)
+    }
+
+    /// Adds or replaces `rows` and removes the rows of `removed` in one transaction, row by row
+    /// (pgvector's HNSW index takes the inserts: no rebuild); returns (rows added, rows removed).
+    pub fn apply(&self, rows: &[(Record, &[f32], &[f32])], removed: &[u64]) -> Result<(usize, usize), PgError> {
         let table = &self.location.table;
         let part_len = self.info.parts * self.info.part_dim;
         for (record, vector, parts) in rows {
@@ -226,7 +237,12 @@ impl PgIndex {
                 .into());
             }
         }
-        let failed = sql(&self.location, &format!("upserting {} rows into `{table}`", rows.len()));
+        let what = format!(
+            "upserting {} rows into `{table}` and removing {}",
+            rows.len(),
+            removed.len()
+        );
+        let failed = sql(&self.location, &what);
         let mut conn = get(&self.pool, &self.location)?;
         let statement = conn
             .prepare(&format!(
@@ -238,6 +254,13 @@ impl PgIndex {
             ))
             .map_err(&failed)?;
         let mut tx = conn.client.transaction().map_err(&failed)?;
+        let keys: Vec<i64> = removed.iter().map(|&k| k as i64).collect();
+        let removed = match keys.is_empty() {
+            true => 0,
+            false => tx
+                .execute(&format!("DELETE FROM {table} WHERE key = ANY($1)"), &[&keys])
+                .map_err(&failed)? as usize,
+        };
         // New rows go after every row there (a replaced row keeps its place).
         let first: i64 = tx
             .query_one(&format!("SELECT coalesce(max(position), -1) + 1 FROM {table}"), &[])
@@ -270,34 +293,15 @@ impl PgIndex {
             added += usize::from(inserted);
         }
         tx.execute(
-            &format!("UPDATE {META} SET rows = rows + $2, updated_at = now() WHERE name = $1"),
-            &[table, &(added as i64)],
+            &format!("UPDATE {META} SET rows = rows + $2 - $3, updated_at = now() WHERE name = $1"),
+            &[table, &(added as i64), &(removed as i64)],
         )
         .map_err(&failed)?;
         tx.commit().map_err(&failed)?;
         self.rows.fetch_add(added, Ordering::Relaxed);
-        Ok(())
-    }
-
-    /// Removes rows by key in one transaction; returns how many were there.
-    pub fn remove_keys(&self, keys: &[u64]) -> Result<usize, PgError> {
-        let table = &self.location.table;
-        let failed = sql(&self.location, &format!("removing {} rows from `{table}`", keys.len()));
-        let keys: Vec<i64> = keys.iter().map(|&k| k as i64).collect();
-        let mut conn = get(&self.pool, &self.location)?;
-        let mut tx = conn.client.transaction().map_err(&failed)?;
-        let removed = tx
-            .execute(&format!("DELETE FROM {table} WHERE key = ANY($1)"), &[&keys])
-            .map_err(&failed)? as usize;
-        tx.execute(
-            &format!("UPDATE {META} SET rows = rows - $2, updated_at = now() WHERE name = $1"),
-            &[table, &(removed as i64)],
-        )
-        .map_err(&failed)?;
-        tx.commit().map_err(&failed)?;
         self.rows
             .fetch_sub(removed.min(self.rows.load(Ordering::Relaxed)), Ordering::Relaxed);
-        Ok(removed)
+        Ok((added, removed))
     }
 
     /// One query's `limit` nearest rows matching `predicate` (the SQL's WHERE), closest first.
