@@ -206,6 +206,12 @@ fn an_index_in_postgres_answers_eval_search_recommend_and_serve_as_the_folder_do
         .map(|p| p.to_str().unwrap().to_string())
         .collect();
     fresh.sort();
+    // Two servers on the table follow it (issue 22): the CLI's add is answered by both.
+    let follow = ["--follow-every", "0.2"];
+    let servers = [
+        Server::start(Path::new(&built), &follow),
+        Server::start(Path::new(&built), &follow),
+    ];
     let writes_before = table_writes(&built);
     let mut args = vec!["-q", "index", "add", "--index", &built];
     args.extend(fresh[..10].iter().map(String::as_str));
@@ -218,6 +224,27 @@ fn an_index_in_postgres_answers_eval_search_recommend_and_serve_as_the_folder_do
         (10, 0),
         "rows (inserted, deleted) by adding 10 photos"
     );
+    for server in &servers {
+        let start = std::time::Instant::now();
+        loop {
+            let health: serde_json::Value = client
+                .get(format!("{}/api/health", server.url))
+                .send()
+                .unwrap()
+                .json()
+                .unwrap();
+            if health["images"] == serde_json::json!(images + 10) {
+                break;
+            }
+            assert!(
+                start.elapsed().as_secs() < 10,
+                "{}: {health} after adding 10 to {images}",
+                server.url
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+    drop(servers);
 
     // A copy back into a folder gives the folder's own answers.
     let back = dir.path().join("back");

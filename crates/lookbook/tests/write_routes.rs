@@ -278,3 +278,65 @@ fn urlencoding(text: &str) -> String {
         })
         .collect()
 }
+
+/// Two servers on one index folder follow it: what the CLI commits (`index remove`) and what
+/// one server's write route adds are answered by both, without a restart.
+#[test]
+fn servers_on_one_index_see_each_others_changes() {
+    let (dir, _catalogue, index) = tiny_index();
+    let token_file = dir.path().join("token");
+    fs::write(&token_file, TOKEN).unwrap();
+    let follow = [
+        "--follow-every",
+        "0.2",
+        "--write-token-file",
+        token_file.to_str().unwrap(),
+    ];
+    let servers = [Server::start(&index, &follow), Server::start(&index, &follow)];
+    let client = Client::new();
+    let images = |server: &Server| -> u64 {
+        let (_, health) = answer(client.get(format!("{}/api/health", server.url)));
+        health["images"].as_u64().unwrap()
+    };
+    // Polled: each server checks every 0.2 s.
+    let wait_for = |want: u64| {
+        for server in &servers {
+            let start = std::time::Instant::now();
+            while images(server) != want {
+                assert!(
+                    start.elapsed().as_secs() < 10,
+                    "{} still has {} images, not {want}",
+                    server.url,
+                    images(server)
+                );
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
+    };
+    let before = images(&servers[0]);
+    lookbook_ok(&[
+        "-q",
+        "index",
+        "remove",
+        "--index",
+        index.to_str().unwrap(),
+        "--item",
+        "item1",
+    ]);
+    wait_for(before - 2);
+    for server in &servers {
+        assert_eq!(answer(client.get(format!("{}/api/items/item1", server.url))).0, 404);
+    }
+    let (status, added) = answer(
+        client
+            .post(format!("{}/api/items", servers[0].url))
+            .header("Authorization", format!("Bearer {TOKEN}"))
+            .multipart(form(&[png(64, 96, 90)], &[("item_id", "from-zero")])),
+    );
+    assert_eq!(status, 201, "{added}");
+    wait_for(before - 1);
+    assert_eq!(
+        answer(client.get(format!("{}/api/items/from-zero", servers[1].url))).0,
+        200
+    );
+}

@@ -155,3 +155,58 @@ impl IndexLocation {
         }
     }
 }
+
+/// Tells when the index at a location has changed (another process committed to it), cheaply
+/// enough to ask every second: a folder's manifest (each commit renames a new one into place),
+/// a table's row of `lookbook_indexes` (each load or row change updates it), on one kept
+/// connection.
+pub struct IndexWatch {
+    location: IndexLocation,
+    client: Option<postgres::Client>,
+}
+
+impl IndexWatch {
+    pub fn new(location: IndexLocation) -> Self {
+        IndexWatch { location, client: None }
+    }
+
+    /// What identifies the committed state now: equal answers, the same index.
+    pub fn version(&mut self) -> Result<String> {
+        match &self.location {
+            IndexLocation::Folder(path) => {
+                let manifest = path.join("manifest.json");
+                let bytes =
+                    std::fs::read(&manifest).map_err(|e| PgError::Invalid(format!("{}: {e}", manifest.display())))?;
+                Ok(format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&bytes)))
+            }
+            IndexLocation::Postgres(url) => {
+                let location = IndexLocation::postgres(url)?;
+                let client = match &mut self.client {
+                    Some(client) if !client.is_closed() => client,
+                    slot => {
+                        slot.insert(
+                            location
+                                .config
+                                .connect(postgres::NoTls)
+                                .map_err(|e| PgError::Unreachable {
+                                    location: location.shown.clone(),
+                                    reason: crate::error::reason(&e),
+                                })?,
+                        )
+                    }
+                };
+                let row = client
+                    .query_opt(
+                        "SELECT rows::text || ' ' || updated_at::text FROM lookbook_indexes WHERE name = $1",
+                        &[&location.table],
+                    )
+                    .map_err(|e| PgError::Sql {
+                        location: location.shown.clone(),
+                        what: "reading lookbook_indexes".into(),
+                        reason: crate::error::reason(&e),
+                    })?;
+                Ok(row.map(|r| r.get::<_, String>(0)).unwrap_or_default())
+            }
+        }
+    }
+}

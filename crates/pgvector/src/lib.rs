@@ -34,6 +34,6 @@ mod schema;
 
 pub use error::PgError;
 pub use index::{LoadStats, PgIndex};
-pub use index_location::IndexLocation;
+pub use index_location::{IndexLocation, IndexWatch};
 pub use location::{PgLocation, is_postgres_url};
 pub use schema::SCHEMA_VERSION;

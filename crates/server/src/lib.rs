@@ -9,6 +9,7 @@
 
 mod api;
 mod error;
+mod follow;
 mod metrics;
 mod page;
 mod state;
@@ -29,6 +30,7 @@ use utoipa::OpenApi;
 
 pub use api::Health;
 pub use error::{ApiError, ErrorBody, ServerError};
+pub use follow::Follow;
 pub use lookbook_query::{
     Answer, AttributeValues, Engine, ImageRef, ItemDetail, ItemPage, QueryInfo, QuerySource, QuerySpec, RegionBox,
     ResultItem,
@@ -54,6 +56,9 @@ pub struct ServerConfig {
     /// `POST /api/items` and `DELETE /api/items/{id}`, behind a token (`None`: the routes do
     /// not exist).
     pub writes: Option<WriteAccess>,
+    /// Notice what other processes commit to the index, and answer from it (`None`: the index
+    /// as opened).
+    pub follow: Option<Follow>,
 }
 
 impl ServerConfig {
@@ -82,6 +87,7 @@ impl Default for ServerConfig {
             max_queue: 256,
             max_k: 200,
             writes: None,
+            follow: None,
         }
     }
 }
@@ -111,6 +117,9 @@ pub fn router(engine: Arc<Engine>, config: ServerConfig) -> Router {
         writes: config.writes.clone(),
         config: config.clone(),
     };
+    if let (Some(follow), Ok(runtime)) = (config.follow.clone(), tokio::runtime::Handle::try_current()) {
+        runtime.spawn(follow::follow(Arc::clone(&state.engine), follow));
+    }
     // The write routes exist only with a token (issue 21); without one, 405 as for any method.
     let (items, item) = match config.writes {
         Some(_) => (

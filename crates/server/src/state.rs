@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::Path;
 use std::sync::atomic::AtomicUsize;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use axum::http::{HeaderMap, header};
@@ -85,8 +85,16 @@ pub struct WriteAccess {
 }
 
 /// The engine queries read, replaced whole after each committed change; changes one at a time.
+///
+/// An engine over PostgreSQL closes its connections with blocking calls, which must never run
+/// on the runtime's threads; so a replaced engine is not dropped by whichever request happens
+/// to hold it last, but kept here until only this holds it, and dropped by the next change (on
+/// a blocking thread) or, at the end, on a thread of its own.
 pub(crate) struct LiveEngine {
-    current: RwLock<Arc<Engine>>,
+    /// Always `Some` until dropped (then taken, to be dropped on a thread of its own).
+    current: RwLock<Option<Arc<Engine>>>,
+    /// Replaced engines a request may still be answering from.
+    retired: Mutex<Vec<Arc<Engine>>>,
     /// Held by the change being committed; the next waits for it without a thread.
     pub(crate) changing: tokio::sync::Mutex<()>,
 }
@@ -94,17 +102,41 @@ pub(crate) struct LiveEngine {
 impl LiveEngine {
     pub(crate) fn new(engine: Arc<Engine>) -> Self {
         LiveEngine {
-            current: RwLock::new(engine),
+            current: RwLock::new(Some(engine)),
+            retired: Mutex::new(Vec::new()),
             changing: tokio::sync::Mutex::new(()),
         }
     }
 
     /// The engine as of now (a query keeps it to its end, whatever changes meanwhile).
     pub(crate) fn get(&self) -> Arc<Engine> {
-        Arc::clone(&self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner()))
+        let current = self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        Arc::clone(current.as_ref().expect("an engine until dropped"))
     }
 
+    /// Serves `engine` from now on. Call it on a blocking thread: retired engines no request
+    /// holds any more are dropped here.
     pub(crate) fn set(&self, engine: Engine) {
-        *self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(engine);
+        let old = self
+            .current
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .replace(Arc::new(engine));
+        let mut retired = self.retired.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        retired.extend(old);
+        retired.retain(|engine| Arc::strong_count(engine) > 1);
+    }
+}
+
+impl Drop for LiveEngine {
+    fn drop(&mut self) {
+        let retired = std::mem::take(self.retired.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        let current = self
+            .current
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        // Dropped where blocking is allowed, whatever thread drops the router.
+        let _ = std::thread::spawn(move || drop((retired, current))).join();
     }
 }

@@ -8,7 +8,7 @@ use anyhow::Result;
 use clap::Args;
 use std::sync::Arc;
 
-use lookbook_server::{Engine, ServerConfig, WriteAccess, WriteToken};
+use lookbook_server::{Engine, Follow, ServerConfig, WriteAccess, WriteToken};
 
 use lookbook_pgvector::IndexLocation;
 
@@ -40,6 +40,10 @@ pub struct ServeArgs {
     /// (at least 16 characters). Without it those routes do not exist.
     #[arg(long)]
     pub write_token_file: Option<PathBuf>,
+    /// Check the index for changes other processes committed (`lookbook index add/remove`,
+    /// another server) this often, in seconds, and answer from them; 0: never.
+    #[arg(long, default_value_t = 1.0)]
+    pub follow_every: f64,
 }
 
 /// The index and its model, ready to answer.
@@ -60,8 +64,16 @@ pub fn config(args: &ServeArgs) -> Result<ServerConfig> {
         }),
         None => None,
     };
+    let follow = Duration::try_from_secs_f64(args.follow_every)
+        .ok()
+        .filter(|every| !every.is_zero())
+        .map(|every| Follow {
+            location: args.index.clone(),
+            every,
+        });
     Ok(ServerConfig {
         writes,
+        follow,
         ..ServerConfig::with_limits(args.max_upload_mib, args.max_megapixels, timeout, args.inference_slots)
     })
 }
