@@ -374,11 +374,10 @@ async fn parse_query(state: &AppState, request: Request, recommending: bool) -> 
                         .parse()
                         .map_err(|_| ApiError::bad_request(format!("`boxes` is true or false, not `{}`", text())))?
                 }
+                // An empty field is no filter: refused like any other without `=` (the
+                // document's `filter` is a list of `attribute=value`).
                 "filter" => {
                     let text = text();
-                    if text.is_empty() {
-                        continue;
-                    }
                     let (column, value) = text
                         .split_once('=')
                         .ok_or_else(|| ApiError::bad_request(format!("`filter` is attribute=value, not `{text}`")))?;
