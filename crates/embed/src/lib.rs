@@ -106,6 +106,10 @@ pub struct EmbedProgress {
     pub done: usize,
     pub total: usize,
     pub images_per_second: f64,
+    /// Seconds so far in the model, and waiting for the loader's next decoded batch (decoding
+    /// runs on loader threads beside the model: the wait is what it did not hide).
+    pub model_seconds: f64,
+    pub waited_seconds: f64,
 }
 
 /// Embeds `catalog.entries[i]` for each `i` in `order`, in batches of `batch_size`.
@@ -125,12 +129,17 @@ pub fn embed_images(
     let mut embedded = Embedded::default();
     let start = Instant::now();
     let mut done = 0;
+    let (mut model_seconds, mut waited_seconds) = (0.0, 0.0);
+    let mut waiting = Instant::now();
     for mut batch in loader.by_ref() {
+        waited_seconds += waiting.elapsed().as_secs_f64();
         done += batch.items.len() + batch.failures.len();
         embedded.bad.extend(batch.failures.drain(..).map(|(_, bad)| bad));
         if !batch.items.is_empty() {
             let pixels = std::mem::take(&mut batch.pixels);
+            let started = Instant::now();
             let output = embedder.embed_batch_boxed(pixels, batch.items.len());
+            model_seconds += started.elapsed().as_secs_f64();
             embedded.entries.extend_from_slice(&batch.items);
             embedded.vectors.extend(output.vectors);
             embedded.parts.extend(output.parts);
@@ -140,7 +149,10 @@ pub fn embed_images(
             done,
             total,
             images_per_second: done as f64 / start.elapsed().as_secs_f64().max(1e-9),
+            model_seconds,
+            waited_seconds,
         });
+        waiting = Instant::now();
     }
     Ok(embedded)
 }

@@ -102,15 +102,25 @@ pub fn embed_into(
         false if last => location.commit(contents),
         false => location.commit_progress(contents),
     };
+    // Model and waiting time of the chunks done, so progress reports the whole build's.
+    let (mut model_seconds, mut waited_seconds) = (0.0, 0.0);
     for (n, images) in todo.chunks(chunk).enumerate() {
         let offset = n * chunk;
+        let mut last = None;
         let embedded = embed_images(Arc::clone(&embedder), catalog, images.to_vec(), loader, |p| {
+            last = Some(p);
             on(Event::Progress(EmbedProgress {
                 done: offset + p.done,
                 total: todo.len(),
+                model_seconds: model_seconds + p.model_seconds,
+                waited_seconds: waited_seconds + p.waited_seconds,
                 ..p
             }))
         })?;
+        if let Some(p) = last {
+            model_seconds += p.model_seconds;
+            waited_seconds += p.waited_seconds;
+        }
         for bad in &embedded.bad {
             on(Event::Skipped(bad));
         }

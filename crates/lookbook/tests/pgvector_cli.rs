@@ -90,19 +90,9 @@ fn an_index_in_postgres_answers_eval_search_recommend_and_serve_as_the_folder_do
     // serve on the table: items, a search by item id with a filter evaluated in SQL.
     let server = Server::start(Path::new(&built), &[]);
     let client = reqwest::blocking::Client::new();
-    let page: serde_json::Value = client
-        .get(format!("{}/api/items?limit=3", server.url))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let page: serde_json::Value = get_json(&client, &format!("{}/api/items?limit=3", server.url));
     let item = page["items"][0]["item_id"].as_str().expect("an item").to_string();
-    let health: serde_json::Value = client
-        .get(format!("{}/api/health", server.url))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let health: serde_json::Value = get_json(&client, &format!("{}/api/health", server.url));
     assert_eq!(
         health["images"],
         serde_json::json!(from_folder_images(folder_str)),
@@ -227,12 +217,7 @@ fn an_index_in_postgres_answers_eval_search_recommend_and_serve_as_the_folder_do
     for server in &servers {
         let start = std::time::Instant::now();
         loop {
-            let health: serde_json::Value = client
-                .get(format!("{}/api/health", server.url))
-                .send()
-                .unwrap()
-                .json()
-                .unwrap();
+            let health: serde_json::Value = get_json(&client, &format!("{}/api/health", server.url));
             if health["images"] == serde_json::json!(images + 10) {
                 break;
             }
@@ -251,6 +236,10 @@ fn an_index_in_postgres_answers_eval_search_recommend_and_serve_as_the_folder_do
     lookbook_ok(&["index", "copy", "--from", &copied, "--to", back.to_str().unwrap()]);
     let (from_back, _) = eval(back.to_str().unwrap());
     assert_eq!(from_back.len(), from_folder.len());
+}
+
+fn get_json(client: &reqwest::blocking::Client, url: &str) -> serde_json::Value {
+    client.get(url).send().unwrap().json().unwrap()
 }
 
 /// The table of `url`: its OID (a new one after a rewrite) and the rows inserted and deleted

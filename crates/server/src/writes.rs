@@ -267,9 +267,10 @@ fn add_photos(
     let mut keys = Vec::with_capacity(embedded.len());
     for (photo, row) in form.photos.iter().zip(embedded) {
         let image = stored.save(&root, photo)?;
-        keys.push(image_key(&image));
+        let key = image_key(&image);
+        keys.push(key);
         let record = Record {
-            key: image_key(&image),
+            key,
             item_id: form.item_id.clone(),
             image,
             attributes: attributes.clone(),

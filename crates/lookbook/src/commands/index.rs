@@ -214,6 +214,7 @@ fn embed_with_bar(
     quiet: bool,
 ) -> Result<usize> {
     let bar = progress_bar(todo.len(), quiet);
+    let mut last = None;
     let skipped = embed_into(
         contents,
         location,
@@ -223,6 +224,7 @@ fn embed_with_bar(
         options,
         &mut |event| match event {
             Event::Progress(p) => {
+                last = Some(p);
                 bar.set_position(p.done as u64);
                 bar.set_message(format!("{:.1} img/s", p.images_per_second));
             }
@@ -231,6 +233,12 @@ fn embed_with_bar(
         },
     )?;
     bar.finish_and_clear();
+    if let Some(p) = last.filter(|_| !quiet) {
+        eprintln!(
+            "embedding: the model ran {:.1} s and waited {:.1} s for decoded photos (decoding runs beside it)",
+            p.model_seconds, p.waited_seconds
+        );
+    }
     Ok(skipped)
 }
 
