@@ -231,6 +231,42 @@ fn an_index_in_postgres_answers_eval_search_recommend_and_serve_as_the_folder_do
     }
     drop(servers);
 
+    // A server that reloaded a table stops cleanly on SIGTERM: the engines and the watch hold
+    // blocking PostgreSQL connections, which must not be dropped on the runtime's threads (a
+    // panic there went to stderr while the exit status stayed 0).
+    let log = dir.path().join("serve.log");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lookbook"))
+        .args([
+            "serve",
+            "--index",
+            &built,
+            "--addr",
+            "127.0.0.1:0",
+            "--follow-every",
+            "0.1",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    lookbook_ok(&["-q", "index", "remove", "--index", &built, "--item", "0"]);
+    let second = fresh[10].clone();
+    lookbook_ok(&["-q", "index", "add", "--index", &built, &second]);
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let pid = child.id().to_string();
+    assert!(
+        std::process::Command::new("bash")
+            .args(["-c", &format!("kill -TERM {pid}")])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = child.wait().unwrap();
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success() && !stderr.contains("panicked"), "{status}: {stderr}");
+    assert!(stderr.contains("changed: now"), "the server reloaded: {stderr}");
+
     // A copy back into a folder gives the folder's own answers.
     let back = dir.path().join("back");
     lookbook_ok(&["index", "copy", "--from", &copied, "--to", back.to_str().unwrap()]);

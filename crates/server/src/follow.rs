@@ -5,7 +5,7 @@
 //! of `lookbook_indexes`: one small read), and when that changed reopens the index and swaps
 //! the engine, holding the change lock so it never races a write of its own.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use lookbook_pgvector::{IndexLocation, IndexWatch};
@@ -19,39 +19,40 @@ pub struct Follow {
     pub every: Duration,
 }
 
-/// Runs until the runtime stops.
-pub(crate) async fn follow(live: Arc<LiveEngine>, follow: Follow) {
-    let mut watch = IndexWatch::new(follow.location.clone());
-    let mut last: Option<String> = None;
-    loop {
-        let _no_change_meanwhile = live.changing.lock().await;
-        let live = Arc::clone(&live);
-        let location = follow.location.clone();
-        let checked = tokio::task::spawn_blocking(move || {
-            let version = watch.version();
-            let reloaded = match (&version, &last) {
-                (Ok(now), Some(seen)) if now != seen => Some(reload(&live, &location)),
-                _ => None,
-            };
-            (watch, version, last, reloaded)
-        })
-        .await;
-        let Ok((kept, version, seen, reloaded)) = checked else {
-            return;
-        };
-        watch = kept;
-        last = seen;
-        match (version, reloaded) {
-            (Ok(now), None | Some(Ok(()))) => last = Some(now),
-            (Ok(_), Some(Err(error))) => tracing::warn!("reloading {}: {error}", follow.location),
-            (Err(error), _) => tracing::warn!("checking {} for changes: {error}", follow.location),
-        }
-        drop(_no_change_meanwhile);
-        tokio::time::sleep(follow.every).await;
+/// Follows on a thread of its own (a PostgreSQL watch keeps a blocking connection, which must
+/// never be dropped on the runtime's threads), until the server has stopped.
+pub(crate) fn spawn(live: &Arc<LiveEngine>, follow: Follow) {
+    let live = Arc::downgrade(live);
+    let started = std::thread::Builder::new()
+        .name("lookbook-follow".into())
+        .spawn(move || run(live, follow));
+    if let Err(error) = started {
+        tracing::warn!("not following the index: {error}");
     }
 }
 
-/// Reopens the index and serves it (on a blocking thread).
+fn run(live: Weak<LiveEngine>, follow: Follow) {
+    let mut watch = IndexWatch::new(follow.location.clone());
+    let mut last: Option<String> = None;
+    loop {
+        let Some(engine) = live.upgrade() else { return };
+        {
+            let _no_change_meanwhile = engine.changing.blocking_lock();
+            match watch.version() {
+                Ok(now) if last.as_ref().is_some_and(|seen| *seen != now) => match reload(&engine, &follow.location) {
+                    Ok(()) => last = Some(now),
+                    Err(error) => tracing::warn!("reloading {}: {error}", follow.location),
+                },
+                Ok(now) => last = Some(now),
+                Err(error) => tracing::warn!("checking {} for changes: {error}", follow.location),
+            }
+        }
+        drop(engine);
+        std::thread::sleep(follow.every);
+    }
+}
+
+/// Reopens the index and serves it.
 fn reload(live: &LiveEngine, location: &IndexLocation) -> Result<(), String> {
     let contents = location.open().map_err(|e| e.to_string())?;
     let engine = live.get().reopened(contents).map_err(|e| e.to_string())?;

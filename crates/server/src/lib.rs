@@ -117,8 +117,8 @@ pub fn router(engine: Arc<Engine>, config: ServerConfig) -> Router {
         writes: config.writes.clone(),
         config: config.clone(),
     };
-    if let (Some(follow), Ok(runtime)) = (config.follow.clone(), tokio::runtime::Handle::try_current()) {
-        runtime.spawn(follow::follow(Arc::clone(&state.engine), follow));
+    if let Some(follow) = config.follow.clone() {
+        follow::spawn(&state.engine, follow);
     }
     // The write routes exist only with a token (issue 21); without one, 405 as for any method.
     let (items, item) = match config.writes {
