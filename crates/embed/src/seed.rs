@@ -83,7 +83,11 @@ impl SeedEmbedder {
         let images = Tensor::<InferBackend, 4>::from_data(TensorData::new(pixels, [n, 3, h, w]), &device);
         let frames = Some(Tensor::from_data(TensorData::new(frames, [n, FRAME_LEN]), &device));
         match &self.trunk {
-            Some(trunk) => self.model.forward_trunk(trunk.trunk(images), frames),
+            Some(trunk) => {
+                // The model holds the trunk's last blocks when they were fine-tuned.
+                let frozen = trunk.blocks.len() - self.model.tuned_blocks();
+                self.model.forward_trunk(trunk.trunk_until(images, frozen), frames)
+            }
             None => self.model.forward_in(images, frames),
         }
     }

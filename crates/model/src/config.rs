@@ -58,6 +58,11 @@ pub struct SeedConfig {
     /// centred half-size box — checkpoints from before the garment frame).
     #[config(default = "String::from(\"garment\")")]
     pub attention_frame: String,
+    /// A pretrained backbone's last MBConv blocks that are the model's own, fine-tuned with
+    /// the branch (0: the whole trunk stays frozen; training caches the output of the blocks
+    /// before them).
+    #[config(default = 0)]
+    pub tuned_blocks: usize,
 }
 
 /// The values `attention_frame` accepts.

@@ -58,6 +58,48 @@ impl LiteVariant {
     pub fn blocks(&self) -> usize {
         self.repeats.iter().sum()
     }
+
+    /// Every MBConv block's shape, in order.
+    pub fn block_shapes(&self) -> Vec<BlockShape> {
+        let mut shapes = Vec::with_capacity(self.blocks());
+        let mut input = STEM_CHANNELS;
+        let stages = STAGES.iter().zip(self.repeats).zip(self.channels);
+        for ((&(kernel, first_stride, expansion), repeats), output) in stages {
+            for repeat in 0..repeats {
+                shapes.push(BlockShape {
+                    input,
+                    output,
+                    kernel,
+                    stride: if repeat == 0 { first_stride } else { 1 },
+                    expansion,
+                });
+                input = output;
+            }
+        }
+        shapes
+    }
+}
+
+/// One MBConv block's channels, depthwise kernel, stride and expansion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockShape {
+    pub input: usize,
+    pub output: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub expansion: usize,
+}
+
+impl BlockShape {
+    /// Channels of the expanded (depthwise) tensor.
+    pub fn hidden(&self) -> usize {
+        self.input * self.expansion
+    }
+
+    /// The block adds its input to its output (same shape in and out).
+    pub fn residual(&self) -> bool {
+        self.stride == 1 && self.input == self.output
+    }
 }
 
 pub const LITE0: LiteVariant = LiteVariant {
@@ -148,6 +190,22 @@ pub struct MbConv<B: Backend> {
 }
 
 impl<B: Backend> MbConv<B> {
+    /// A zero block of `shape`, for a checkpoint's weights to be loaded into.
+    pub fn zeros(shape: BlockShape, device: &B::Device) -> Self {
+        let hidden = shape.hidden();
+        let depthwise = FoldedConv {
+            stride: shape.stride,
+            groups: hidden,
+            ..FoldedConv::zeros(hidden, 1, shape.kernel, true, device)
+        };
+        MbConv {
+            expand: (shape.expansion != 1).then(|| FoldedConv::zeros(hidden, shape.input, 1, true, device)),
+            depthwise,
+            project: FoldedConv::zeros(shape.output, hidden, 1, false, device),
+            residual: shape.residual(),
+        }
+    }
+
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
         let mut y = match &self.expand {
             Some(expand) => expand.forward(x.clone()),
@@ -209,53 +267,49 @@ impl<B: Backend> EfficientNetLite<B> {
         let stem = weights.conv("_conv_stem", "_bn0", 2, 1, true, device)?;
         let mut blocks = Vec::new();
         let mut channels = STEM_CHANNELS;
-        let stages = STAGES.iter().zip(variant.repeats).zip(variant.channels);
-        for ((&(kernel, first_stride, expansion), repeats), out) in stages {
-            for repeat in 0..repeats {
-                let prefix = format!("_blocks.{}", blocks.len());
-                let stride = if repeat == 0 { first_stride } else { 1 };
-                let hidden = channels * expansion;
-                let expand = if expansion == 1 {
-                    None
-                } else {
-                    Some(weights.conv(
-                        &format!("{prefix}._expand_conv"),
-                        &format!("{prefix}._bn0"),
-                        1,
-                        1,
-                        true,
-                        device,
-                    )?)
-                };
-                let depthwise = weights.conv(
-                    &format!("{prefix}._depthwise_conv"),
-                    &format!("{prefix}._bn1"),
-                    stride,
-                    hidden,
+        for shape in variant.block_shapes() {
+            let prefix = format!("_blocks.{}", blocks.len());
+            let hidden = shape.hidden();
+            let expand = if shape.expansion == 1 {
+                None
+            } else {
+                Some(weights.conv(
+                    &format!("{prefix}._expand_conv"),
+                    &format!("{prefix}._bn0"),
+                    1,
+                    1,
                     true,
                     device,
-                )?;
-                let project = weights.conv(
-                    &format!("{prefix}._project_conv"),
-                    &format!("{prefix}._bn2"),
-                    1,
-                    1,
-                    false,
-                    device,
-                )?;
-                weights.expect_shape(
-                    &format!("{prefix}._depthwise_conv.weight"),
-                    &[hidden, 1, kernel, kernel],
-                )?;
-                weights.expect_shape(&format!("{prefix}._project_conv.weight"), &[out, hidden, 1, 1])?;
-                blocks.push(MbConv {
-                    expand,
-                    depthwise,
-                    project,
-                    residual: stride == 1 && channels == out,
-                });
-                channels = out;
-            }
+                )?)
+            };
+            let depthwise = weights.conv(
+                &format!("{prefix}._depthwise_conv"),
+                &format!("{prefix}._bn1"),
+                shape.stride,
+                hidden,
+                true,
+                device,
+            )?;
+            let project = weights.conv(
+                &format!("{prefix}._project_conv"),
+                &format!("{prefix}._bn2"),
+                1,
+                1,
+                false,
+                device,
+            )?;
+            weights.expect_shape(
+                &format!("{prefix}._depthwise_conv.weight"),
+                &[hidden, 1, shape.kernel, shape.kernel],
+            )?;
+            weights.expect_shape(&format!("{prefix}._project_conv.weight"), &[shape.output, hidden, 1, 1])?;
+            blocks.push(MbConv {
+                expand,
+                depthwise,
+                project,
+                residual: shape.residual(),
+            });
+            channels = shape.output;
         }
         if weights
             .get(&format!("_blocks.{}._project_conv.weight", blocks.len()))
@@ -287,8 +341,14 @@ impl<B: Backend> EfficientNetLite<B> {
 
     /// `[N, 3, H, W]` → `[N, trunk channels, H/32, W/32]`: stem and every block.
     pub fn trunk(&self, images: Tensor<B, 4>) -> Tensor<B, 4> {
+        self.trunk_until(images, self.blocks.len())
+    }
+
+    /// The stem and the first `end` blocks: the frozen part of a trunk whose last blocks are
+    /// fine-tuned (they continue from here, [`EfficientNetLite::blocks_from`]).
+    pub fn trunk_until(&self, images: Tensor<B, 4>, end: usize) -> Tensor<B, 4> {
         let mut x = self.stem.forward(images);
-        for block in &self.blocks {
+        for block in &self.blocks[..end] {
             x = block.forward(x);
         }
         x

@@ -7,7 +7,7 @@ use burn::tensor::{Tensor, TensorData};
 
 use crate::backend::SeedBackend;
 use crate::config::SeedConfig;
-use crate::efficientnet::{EfficientNetLite, FoldedConv};
+use crate::efficientnet::{EfficientNetLite, FoldedConv, MbConv};
 use crate::encoding::TextureEncoding;
 use crate::global::GlobalBranch;
 pub use crate::output::SeedOutput;
@@ -19,6 +19,9 @@ use crate::transformer::{attention_map, sample_region};
 #[derive(Module, Debug)]
 pub struct SeedModel<B: Backend> {
     pub global: Option<GlobalBranch<B>>,
+    /// A pretrained trunk's last MBConv blocks, fine-tuned with the branch (`tuned_blocks`;
+    /// empty: the whole trunk is frozen). The model is fed the output of the blocks before.
+    pub pretrained_blocks: Vec<MbConv<B>>,
     /// EfficientNet's 1×1 head (320 → 1280, batch-norm folded), fine-tuned with the branch.
     pub pretrained_head: Option<FoldedConv<B>>,
     /// Global feature ⊕ step encodings (or the global feature alone) → the retrieval
@@ -93,15 +96,15 @@ impl<B: Backend> SeedModel<B> {
                 .collect();
             burn::module::Param::from_tensor(Tensor::from_data(TensorData::new(values, [config.steps, 4]), device))
         });
-        let (global, pretrained_head) = if config.pretrained() {
-            let trunk_channels = crate::lite_variant(&config.backbone)
-                .map_or(crate::efficientnet::LITE0.trunk_channels(), |variant| {
-                    variant.trunk_channels()
-                });
-            let head = FoldedConv::zeros(channels, trunk_channels, 1, true, device);
-            (None, Some(head))
+        let (global, pretrained_head, pretrained_blocks) = if config.pretrained() {
+            let variant = crate::lite_variant(&config.backbone).unwrap_or(&crate::efficientnet::LITE0);
+            let head = FoldedConv::zeros(channels, variant.trunk_channels(), 1, true, device);
+            let shapes = variant.block_shapes();
+            let tuned = &shapes[shapes.len() - config.tuned_blocks.min(shapes.len())..];
+            let blocks = tuned.iter().map(|&shape| MbConv::zeros(shape, device)).collect();
+            (None, Some(head), blocks)
         } else {
-            (Some(GlobalBranch::new(config, device)), None)
+            (Some(GlobalBranch::new(config, device)), None, Vec::new())
         };
         let concatenated = channels + (config.steps + 1) * config.encoding_dim;
         let projected_len = if config.projects_global() {
@@ -127,6 +130,7 @@ impl<B: Backend> SeedModel<B> {
         });
         SeedModel {
             global,
+            pretrained_blocks,
             pretrained_head,
             projection,
             projects_global: config.projects_global(),
@@ -156,12 +160,21 @@ impl<B: Backend> SeedModel<B> {
 }
 
 impl<B: Backend> SeedModel<B> {
-    /// Replaces the head with a pretrained network's (a new run on a pretrained backbone).
+    /// Replaces the head (and the tuned blocks) with a pretrained network's (a new run on a
+    /// pretrained backbone).
     pub fn with_pretrained_head(self, network: &EfficientNetLite<B>) -> Self {
+        let first = network.blocks.len() - self.pretrained_blocks.len();
         SeedModel {
+            pretrained_blocks: network.blocks[first..].to_vec(),
             pretrained_head: Some(network.head.clone()),
             ..self
         }
+    }
+
+    /// How many of the pretrained trunk's last blocks the model holds: it is fed the output
+    /// of `network.trunk_until(images, blocks − this)`.
+    pub fn tuned_blocks(&self) -> usize {
+        self.pretrained_blocks.len()
     }
 }
 
@@ -184,15 +197,26 @@ impl<B: SeedBackend> SeedModel<B> {
         self.forward_features(global.forward(images), frames)
     }
 
-    /// `[N, 320, H/32, W/32]`, the output of a frozen EfficientNet trunk → as [`SeedModel::forward_in`].
+    /// `[N, C, h, w]`, the output of a frozen EfficientNet trunk (of all its blocks but the
+    /// model's [`SeedModel::tuned_blocks`]) → as [`SeedModel::forward_in`].
     pub fn forward_trunk(&self, trunk: Tensor<B, 4>, frames: Option<Tensor<B, 2>>) -> SeedOutput<B> {
-        self.forward_trunk_nhwc(trunk.permute([0, 2, 3, 1]), frames)
+        let trunk = self.pretrained_blocks.iter().fold(trunk, |x, block| block.forward(x));
+        self.forward_head_nhwc(trunk.permute([0, 2, 3, 1]), frames)
     }
 
-    /// As [`SeedModel::forward_trunk`] with the trunk's output channels-last, `[N, h, w, 320]`
-    /// (how training caches it): the 1×1 head and reduction are then plain matrix products
-    /// over positions, with no layout changes on the 1280-channel map.
+    /// As [`SeedModel::forward_trunk`] with the frozen part's output channels-last, `[N, h,
+    /// w, C]` (how training caches it).
     pub fn forward_trunk_nhwc(&self, trunk: Tensor<B, 4>, frames: Option<Tensor<B, 2>>) -> SeedOutput<B> {
+        if self.pretrained_blocks.is_empty() {
+            return self.forward_head_nhwc(trunk, frames);
+        }
+        self.forward_trunk(trunk.permute([0, 3, 1, 2]), frames)
+    }
+
+    /// The whole trunk's output channels-last, `[N, h, w, 320]`: the 1×1 head and reduction
+    /// are then plain matrix products over positions, with no layout changes on the
+    /// 1280-channel map.
+    fn forward_head_nhwc(&self, trunk: Tensor<B, 4>, frames: Option<Tensor<B, 2>>) -> SeedOutput<B> {
         let head = self.pretrained_head.as_ref().expect("the model has a pretrained head");
         let [n, h, w, c] = trunk.dims();
         let features = head.pointwise(trunk.reshape([n * h * w, c]));

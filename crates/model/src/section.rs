@@ -32,6 +32,9 @@ pub struct ModelSection {
     /// `garment` (the steps are placed in each photo's garment box, found from its plain
     /// background) or `image` (the study's: over the whole picture).
     pub attention_frame: String,
+    /// A pretrained backbone's last MBConv blocks fine-tuned with the branch (0: the trunk
+    /// stays frozen; training caches the output of the blocks before them).
+    pub tuned_blocks: usize,
 }
 
 impl Default for ModelSection {
@@ -52,6 +55,7 @@ impl Default for ModelSection {
             projection_input: s.projection_input,
             gem_power: s.gem_power,
             attention_frame: s.attention_frame,
+            tuned_blocks: s.tuned_blocks,
         }
     }
 }
@@ -75,6 +79,7 @@ impl ModelSection {
             .with_projection_input(m.projection_input.clone())
             .with_gem_power(m.gem_power)
             .with_attention_frame(m.attention_frame.clone())
+            .with_tuned_blocks(m.tuned_blocks)
     }
 
     /// The study's branch: ImageNet statistics, bilinear. EfficientNet-Lite0: the

@@ -1,4 +1,4 @@
-//! Training-time augmentation of a letterboxed picture: mirror and zoom-crop jitter.
+//! Training-time augmentation of a letterboxed picture: mirror, zoom-crop jitter and grey.
 //!
 //! Each image's randomness comes from (seed, epoch, item), so a run — and a resumed
 //! run — sees exactly the same augmented pictures.
@@ -41,7 +41,21 @@ pub fn augment(img: RgbImage, frame: &mut [f32; 4], config: &AugmentSection, rng
             *frame = zoomed_frame(*frame, [w, h], [zw, zh], [x, y]);
         }
     }
+    // Drawn last (and only when on), so runs without it see the pictures they saw before.
+    if config.greyscale > 0.0 && rng.random_bool(config.greyscale as f64) {
+        img = greyscale(&img);
+    }
     img
+}
+
+/// `img` in grey: each pixel's luma (`image`'s: sRGB / Rec. 709 weights) in all three
+/// channels, so the network's input keeps its shape.
+pub fn greyscale(img: &RgbImage) -> RgbImage {
+    let luma = imageops::grayscale(img);
+    RgbImage::from_fn(img.width(), img.height(), |x, y| {
+        let [v] = luma.get_pixel(x, y).0;
+        image::Rgb([v, v, v])
+    })
 }
 
 /// `frame` of a `size` picture after zooming it to `zoomed` and cropping `size` at
@@ -61,7 +75,30 @@ fn zoomed_frame(frame: [f32; 4], size: [u32; 2], zoomed: [u32; 2], offset: [u32;
 
 #[cfg(test)]
 mod tests {
-    use super::zoomed_frame;
+    use super::{greyscale, zoomed_frame};
+
+    #[test]
+    fn grey_keeps_the_size_and_brightness_and_drops_the_hue() {
+        // Pure red, green and blue of one luma-weighted brightness each, and white.
+        let img = image::RgbImage::from_fn(4, 1, |x, _| {
+            image::Rgb(match x {
+                0 => [255, 0, 0],
+                1 => [0, 255, 0],
+                2 => [0, 0, 255],
+                _ => [255, 255, 255],
+            })
+        });
+        let grey = greyscale(&img);
+        assert_eq!(grey.dimensions(), (4, 1));
+        let values: Vec<[u8; 3]> = grey.pixels().map(|p| p.0).collect();
+        for [r, g, b] in &values {
+            assert!(r == g && g == b, "{values:?}");
+        }
+        // Rec. 709: 0.2126 R + 0.7152 G + 0.0722 B (±1 for rounding).
+        for (got, want) in values.iter().zip([54i32, 182, 18, 255]) {
+            assert!((got[0] as i32 - want).abs() <= 1, "{values:?}");
+        }
+    }
 
     #[test]
     fn frames_follow_a_zoom_and_crop() {

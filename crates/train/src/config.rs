@@ -50,6 +50,9 @@ pub struct OptimizerSection {
     /// ImageNet features, and only the branch, projection and proxies learn); absent, the
     /// head trains at `learning_rate` with the rest.
     pub head_learning_rate: Option<f64>,
+    /// Learning rate of the pretrained trunk's fine-tuned last blocks (`model.tuned_blocks`);
+    /// absent, `learning_rate`.
+    pub trunk_learning_rate: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,6 +77,10 @@ pub struct AugmentSection {
     pub flip: bool,
     /// Zoom in by up to this fraction, then crop back to the input size at a random place.
     pub scale_jitter: f32,
+    /// Show a training photo in grey (its luma in all three channels) with this probability:
+    /// colour is a distractor when the same garment comes in several colours. A cached trunk
+    /// keeps a second, grey output for each training photo.
+    pub greyscale: f32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -127,6 +134,7 @@ impl Default for OptimizerSection {
             beta_1: 0.9,
             beta_2: 0.999,
             head_learning_rate: None,
+            trunk_learning_rate: None,
         }
     }
 }
@@ -152,6 +160,7 @@ impl Default for AugmentSection {
         AugmentSection {
             flip: true,
             scale_jitter: 0.1,
+            greyscale: 0.0,
         }
     }
 }
@@ -247,6 +256,32 @@ impl TrainConfig {
             .is_some_and(|lr| lr < 0.0 || !lr.is_finite())
         {
             return Err("optimizer.head_learning_rate must be ≥ 0 (0 freezes the pretrained head)".into());
+        }
+        if self
+            .optimizer
+            .trunk_learning_rate
+            .is_some_and(|lr| lr < 0.0 || !lr.is_finite())
+        {
+            return Err("optimizer.trunk_learning_rate must be ≥ 0 (0 freezes the tuned blocks)".into());
+        }
+        if m.tuned_blocks > 0 {
+            let Ok(variant) = lookbook_model::lite_variant(&m.backbone) else {
+                return Err("model.tuned_blocks needs a pretrained backbone (efficientnet-lite0/-lite2)".into());
+            };
+            if m.tuned_blocks > variant.blocks() {
+                return Err(format!(
+                    "model.tuned_blocks {}: {} has {} blocks",
+                    m.tuned_blocks,
+                    m.backbone,
+                    variant.blocks()
+                ));
+            }
+        }
+        if !(0.0..=1.0).contains(&self.augment.greyscale) {
+            return Err(format!(
+                "augment.greyscale {}: a probability, 0 to 1",
+                self.augment.greyscale
+            ));
         }
         self.data.split.validate().map_err(|e| e.to_string())
     }

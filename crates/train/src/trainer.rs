@@ -28,7 +28,7 @@ use crate::error::TrainError;
 use crate::metrics;
 use crate::reports::write_metrics_csv;
 pub use crate::reports::{EpochReport, StepReport};
-use crate::trunk::{TrunkCache, load_backbone};
+use crate::trunk::{TrunkCache, View, load_backbone};
 use lookbook_imaging::{FRAME_LEN, split_frames};
 
 pub enum TrainingEvent<'a> {
@@ -193,6 +193,10 @@ impl Trainer {
             // Frozen: no gradient is even computed for the 1280×320 head.
             model.pretrained_head = model.pretrained_head.map(|head| head.no_grad());
         }
+        let trunk_rate = opt.trunk_learning_rate.unwrap_or(opt.learning_rate);
+        if trunk_rate == 0.0 {
+            model.pretrained_blocks = model.pretrained_blocks.into_iter().map(|b| b.no_grad()).collect();
+        }
         let batch_size = opt.batch_size;
         let steps = self.train_items.len().div_ceil(batch_size);
         observer(TrainingEvent::Started {
@@ -215,10 +219,14 @@ impl Trainer {
             order.shuffle(&mut rng_for(self.config.seed, epoch, usize::MAX));
             let batches: Box<dyn Iterator<Item = Batch>> = match &cache {
                 Some(cache) => {
-                    let flip = self.config.augment.flip;
+                    let (flip, grey) = (self.config.augment.flip, self.config.augment.greyscale as f64);
                     let seed = self.config.seed;
                     Box::new(cached_batches(cache, order, batch_size, move |item| {
-                        flip && rng_for(seed, epoch, item).random_bool(0.5)
+                        let mut rng = rng_for(seed, epoch, item);
+                        View {
+                            flip: flip && rng.random_bool(0.5),
+                            grey: grey > 0.0 && rng.random_bool(grey),
+                        }
                     }))
                 }
                 None => Box::new(self.loader(order, epoch, true)?),
@@ -267,6 +275,8 @@ impl Trainer {
                     .pretrained_head
                     .as_ref()
                     .map(|head| GradientsParams::from_module(&mut grads, head));
+                let trunk_grads = (!model.pretrained_blocks.is_empty())
+                    .then(|| GradientsParams::from_module(&mut grads, &model.pretrained_blocks));
                 let grads = GradientsParams::from_grads(grads, &model);
                 model = optimizer.step(opt.learning_rate, model, grads);
                 if let Some(head_grads) = head_grads {
@@ -274,6 +284,9 @@ impl Trainer {
                     if head_rate > 0.0 {
                         model = optimizer.step(head_rate, model, head_grads);
                     }
+                }
+                if let Some(trunk_grads) = trunk_grads.filter(|_| trunk_rate > 0.0) {
+                    model = optimizer.step(trunk_rate, model, trunk_grads);
                 }
                 for (s, v) in sums.iter_mut().zip(values) {
                     *s += v * n as f64;
@@ -357,14 +370,23 @@ impl Trainer {
         observer: &mut impl FnMut(TrainingEvent),
     ) -> Result<TrunkCache, TrainError> {
         let items: Vec<usize> = self.train_items.iter().chain(&self.val_items).copied().collect();
-        // Valid for this catalogue, these photos and this preprocessing only (v2: with frames).
+        // The fine-tuned blocks run every step; the cache holds what comes before them.
+        let frozen_blocks = network.blocks.len() - self.config.model.tuned_blocks;
+        let grey_items = if self.config.augment.greyscale > 0.0 {
+            self.train_items.clone()
+        } else {
+            Vec::new()
+        };
+        // Valid for this catalogue, these photos, this preprocessing and this split of the
+        // trunk only (v3: with grey rows and the split).
         let key = format!(
-            "v2 {} {} {} {:?} {:?}",
+            "v3 {} {} {} {:?} {:?} {frozen_blocks} {}",
             self.config.model.backbone,
             self.catalog.root.display(),
             self.catalog.entries.len(),
             items,
-            self.config.image_spec()
+            self.config.image_spec(),
+            grey_items.len(),
         );
         let key = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(key.as_bytes()));
         let path = self.run_dir.join("trunk-cache.bin");
@@ -378,9 +400,11 @@ impl Trainer {
         };
         let (cache, bad) = TrunkCache::build(
             network,
+            frozen_blocks,
             device,
             &self.catalog,
             items,
+            grey_items,
             self.config.image_spec(),
             options,
             |done, total| observer(TrainingEvent::Caching { done, total }),
@@ -458,7 +482,7 @@ impl Trainer {
         let mut val_rows = Vec::new();
         let mut dim = 0;
         let batches: Box<dyn Iterator<Item = Batch>> = match cache {
-            Some(cache) => Box::new(cached_batches(cache, self.val_items.clone(), 32, |_| false)),
+            Some(cache) => Box::new(cached_batches(cache, self.val_items.clone(), 32, |_| View::default())),
             None => Box::new(self.loader(self.val_items.clone(), 0, false)?),
         };
         for batch in batches {
@@ -536,12 +560,12 @@ fn cached_batches(
     cache: &TrunkCache,
     order: Vec<usize>,
     batch_size: usize,
-    flip: impl Fn(usize) -> bool,
+    view: impl Fn(usize) -> View,
 ) -> impl Iterator<Item = Batch> {
     let order: Vec<usize> = order.into_iter().filter(|&i| cache.contains(i)).collect();
     let chunks: Vec<Vec<usize>> = order.chunks(batch_size.max(1)).map(<[usize]>::to_vec).collect();
     chunks.into_iter().map(move |items| Batch {
-        pixels: cache.gather(&items, &flip),
+        pixels: cache.gather(&items, &view),
         item_len: cache.item_len(),
         items,
         failures: Vec::new(),

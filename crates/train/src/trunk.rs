@@ -22,38 +22,62 @@ pub fn load_backbone<Bk: Backend>(name: &str, device: &Bk::Device) -> Result<Eff
 }
 
 /// Trunk outputs `[h, w, C]` (channels-last) by catalogue entry, with each photo's garment
-/// frame (θ of its garment box, `lookbook_imaging::letterboxed_frame`).
+/// frame (θ of its garment box, `lookbook_imaging::letterboxed_frame`): the output of the
+/// frozen blocks, those before the model's fine-tuned ones. Some entries also have the output
+/// for their photo in grey (colour augmentation a cached trunk cannot do afterwards).
 pub struct TrunkCache {
     /// (height, width, channels) of one entry.
     pub shape: [usize; 3],
     rows: HashMap<usize, usize>,
+    /// Rows of the grey photos, by entry.
+    grey_rows: HashMap<usize, usize>,
     data: Vec<f32>,
     /// Four floats per row.
     frames: Vec<f32>,
 }
 
 impl TrunkCache {
-    /// Runs `network`'s trunk over `items` (unaugmented); photos that fail to load are
+    /// Runs `network`'s stem and first `frozen_blocks` blocks over `items`, and over the
+    /// grey photos of `grey_items` (unaugmented otherwise); photos that fail to load are
     /// returned beside the cache, left out of it.
+    #[allow(clippy::too_many_arguments)]
     pub fn build<Bk: Backend>(
         network: &EfficientNetLite<Bk>,
+        frozen_blocks: usize,
         device: &Bk::Device,
         catalog: &Catalog,
         items: Vec<usize>,
+        grey_items: Vec<usize>,
         spec: ImageSpec,
         options: LoaderOptions,
         mut progress: impl FnMut(usize, usize),
     ) -> Result<(Self, Vec<BadImage>), TrainError> {
-        let total = items.len();
+        // One job per photo to run: jobs past `items` are the grey ones.
+        let colour_jobs = items.len();
+        let entries: Arc<Vec<usize>> = Arc::new(items.into_iter().chain(grey_items).collect());
+        let total = entries.len();
         let preprocessor = Preprocessor::new(spec)?;
         let paths: Arc<Vec<PathBuf>> = Arc::new(catalog.entries.iter().map(|e| catalog.image_path(e)).collect());
-        let loader = BatchLoader::spawn(items, spec.tensor_len() + FRAME_LEN, options, move |item, out| {
-            preprocessor.load_framed_into(&paths[item], out)
-        })?;
+        let job_entries = Arc::clone(&entries);
+        let loader = BatchLoader::spawn(
+            (0..total).collect(),
+            spec.tensor_len() + FRAME_LEN,
+            options,
+            move |job, out| {
+                let path = &paths[job_entries[job]];
+                if job < colour_jobs {
+                    return preprocessor.load_framed_into(path, out);
+                }
+                let photo = preprocessor.decode(path)?;
+                preprocessor.framed_into(&crate::augment::greyscale(&photo), out);
+                Ok(())
+            },
+        )?;
         let [h, w] = [spec.height as usize, spec.width as usize];
         let mut cache = TrunkCache {
             shape: [0; 3],
             rows: HashMap::new(),
+            grey_rows: HashMap::new(),
             data: Vec::new(),
             frames: Vec::new(),
         };
@@ -68,7 +92,7 @@ impl TrunkCache {
                 cache.frames.extend(frames);
                 let images = Tensor::<Bk, 4>::from_data(TensorData::new(pixels, [n, 3, h, w]), device);
                 // Channels-last: what the model's head multiplies by.
-                let trunk = network.trunk(images).permute([0, 2, 3, 1]);
+                let trunk = network.trunk_until(images, frozen_blocks).permute([0, 2, 3, 1]);
                 let [_, fh, fw, c] = trunk.dims();
                 cache.shape = [fh, fw, c];
                 let values = trunk
@@ -76,8 +100,14 @@ impl TrunkCache {
                     .convert::<f32>()
                     .into_vec::<f32>()
                     .expect("f32 tensor");
-                for &item in &batch.items {
-                    cache.rows.insert(item, cache.rows.len());
+                for &job in &batch.items {
+                    let row = cache.rows.len() + cache.grey_rows.len();
+                    let rows = if job < colour_jobs {
+                        &mut cache.rows
+                    } else {
+                        &mut cache.grey_rows
+                    };
+                    rows.insert(entries[job], row);
                 }
                 cache.data.extend(values);
             }
@@ -89,11 +119,18 @@ impl TrunkCache {
     /// Writes the cache as `path` (through a temporary name): a header line of JSON
     /// (`key`, shape, items in row order) then the rows as little-endian f32.
     pub fn save(&self, path: &Path, key: &str) -> Result<(), TrainError> {
-        let mut items = vec![0usize; self.rows.len()];
+        let mut items = vec![0usize; self.rows.len() + self.grey_rows.len()];
+        let mut grey = vec![false; items.len()];
         for (&item, &row) in &self.rows {
             items[row] = item;
         }
-        let header = serde_json::json!({ "key": key, "shape": self.shape, "items": items, "frames": self.frames });
+        for (&item, &row) in &self.grey_rows {
+            items[row] = item;
+            grey[row] = true;
+        }
+        let header = serde_json::json!({
+            "key": key, "shape": self.shape, "items": items, "grey": grey, "frames": self.frames
+        });
         let tmp = path.with_extension("bin.tmp");
         let write = || -> std::io::Result<()> {
             let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
@@ -118,9 +155,14 @@ impl TrunkCache {
         }
         let shape: [usize; 3] = serde_json::from_value(header["shape"].clone()).ok()?;
         let items: Vec<usize> = serde_json::from_value(header["items"].clone()).ok()?;
+        let grey: Vec<bool> = serde_json::from_value(header["grey"].clone()).ok()?;
         let frames: Vec<f32> = serde_json::from_value(header["frames"].clone()).ok()?;
-        if frames.len() != items.len() * FRAME_LEN {
+        if frames.len() != items.len() * FRAME_LEN || grey.len() != items.len() {
             return None;
+        }
+        let (mut rows, mut grey_rows) = (HashMap::new(), HashMap::new());
+        for (row, (&item, &grey)) in items.iter().zip(&grey).enumerate() {
+            if grey { &mut grey_rows } else { &mut rows }.insert(item, row);
         }
         let body = &bytes[end + 1..];
         if body.len() != items.len() * shape.iter().product::<usize>() * 4 {
@@ -128,7 +170,8 @@ impl TrunkCache {
         }
         Some(TrunkCache {
             shape,
-            rows: items.iter().enumerate().map(|(row, &item)| (item, row)).collect(),
+            rows,
+            grey_rows,
             data: body
                 .chunks_exact(4)
                 .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
@@ -146,20 +189,30 @@ impl TrunkCache {
         self.shape.iter().product::<usize>() + FRAME_LEN
     }
 
-    /// The cached rows of `items` (all must be cached), each followed by its frame and
-    /// mirrored left-right when `flip(item)`: flipping the trunk's output stands in for
-    /// flipping the photo, and the frame's centre flips with it.
-    pub fn gather(&self, items: &[usize], flip: impl Fn(usize) -> bool) -> Vec<f32> {
+    /// Whether `item`'s grey photo is cached too.
+    pub fn has_grey(&self, item: usize) -> bool {
+        self.grey_rows.contains_key(&item)
+    }
+
+    /// The cached rows of `items` (all must be cached), each followed by its frame; `view(item)`
+    /// says whether to mirror it left-right (flipping the trunk's output stands in for
+    /// flipping the photo, and the frame's centre flips with it) and whether to take its grey
+    /// photo's row (when cached).
+    pub fn gather(&self, items: &[usize], view: impl Fn(usize) -> View) -> Vec<f32> {
         let len = self.item_len() - FRAME_LEN;
         let [_, w, c] = self.shape;
         let mut out = Vec::with_capacity(items.len() * (len + FRAME_LEN));
         for &item in items {
-            let row = self.rows[&item];
+            let View { flip, grey } = view(item);
+            let row = match self.grey_rows.get(&item) {
+                Some(&row) if grey => row,
+                _ => self.rows[&item],
+            };
             let source = &self.data[row * len..(row + 1) * len];
             let mut frame: [f32; FRAME_LEN] = self.frames[row * FRAME_LEN..(row + 1) * FRAME_LEN]
                 .try_into()
                 .expect("four floats");
-            if flip(item) {
+            if flip {
                 for line in source.chunks_exact(w * c) {
                     for position in line.chunks_exact(c).rev() {
                         out.extend_from_slice(position);
@@ -173,4 +226,11 @@ impl TrunkCache {
         }
         out
     }
+}
+
+/// How [`TrunkCache::gather`] shows one item.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct View {
+    pub flip: bool,
+    pub grey: bool,
 }

@@ -12,7 +12,7 @@ use burn::backend::{Autodiff, Flex};
 use burn::tensor::{Tensor, TensorData};
 use image::{Rgb, RgbImage};
 use lookbook_pretrained::{EFFICIENTNET_LITE0, WeightsError, locate};
-use lookbook_train::trunk::{TrunkCache, load_backbone};
+use lookbook_train::trunk::{TrunkCache, View, load_backbone};
 use lookbook_train::{Checkpoint, TrainConfig, Trainer, TrainingEvent};
 
 type AD = Autodiff<Flex>;
@@ -214,13 +214,33 @@ fn a_damaged_or_foreign_cache_is_recomputed_not_trusted() {
     let mut framed = b"{\"key\":\"k\",\"shape\":[1,2,1],\"items\":[3],\"frames\":[0.5,1.0,-0.5,0.0]}\n".to_vec();
     framed.extend_from_slice(body);
     fs::write(&path, &framed).unwrap();
+    assert!(TrunkCache::load(&path, "k").is_none(), "from before grey rows");
+    // Item 3 in colour, then in grey (the grey photo's garment box found a little wider).
+    let mut with_grey =
+        b"{\"key\":\"k\",\"shape\":[1,2,1],\"items\":[3,3],\"grey\":[false,true],\"frames\":[0.5,1.0,-0.5,0.0,0.6,1.0,-0.4,0.0]}\n"
+            .to_vec();
+    with_grey.extend_from_slice(body);
+    with_grey.extend_from_slice(b"\x00\x00\x40\x40\x00\x00\x80\x40");
+    fs::write(&path, &with_grey).unwrap();
     let cache = TrunkCache::load(&path, "k").expect("a well-formed cache");
+    assert!(cache.has_grey(3));
+    let view = |flip, grey| move |_| View { flip, grey };
     // Each item: its map, then its frame; mirrored, the frame's centre moves to the right.
-    assert_eq!(cache.gather(&[3], |_| false), [1.0, 2.0, 0.5, 1.0, -0.5, 0.0]);
+    assert_eq!(cache.gather(&[3], view(false, false)), [1.0, 2.0, 0.5, 1.0, -0.5, 0.0]);
     assert_eq!(
-        cache.gather(&[3], |_| true),
+        cache.gather(&[3], view(true, false)),
         [2.0, 1.0, 0.5, 1.0, 0.5, 0.0],
         "mirrored row"
+    );
+    assert_eq!(
+        cache.gather(&[3], view(false, true)),
+        [3.0, 4.0, 0.6, 1.0, -0.4, 0.0],
+        "the grey photo's row"
+    );
+    assert_eq!(
+        cache.gather(&[3], view(true, true)),
+        [4.0, 3.0, 0.6, 1.0, 0.4, 0.0],
+        "mirrored grey row"
     );
     assert!(
         TrunkCache::load(&path, "other").is_none(),
@@ -244,4 +264,123 @@ fn configs_name_a_known_backbone_and_a_size_it_divides() {
         TrainConfig::from_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/effnet-cpu.toml")).unwrap();
     assert_eq!(effnet.image_spec().mean, [0.5; 3]);
     assert_eq!(effnet.seed_config(10).feature_height(), 12);
+    let tuned =
+        TrainConfig::from_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/effnet-tuned-cpu.toml"))
+            .unwrap();
+    assert_eq!(tuned.model.tuned_blocks, 2);
+
+    let mut c = config();
+    c.model.tuned_blocks = 17;
+    assert!(c.validate().unwrap_err().contains("has 16 blocks"));
+    c.model.tuned_blocks = 16;
+    assert!(c.validate().is_ok(), "the whole trunk may be tuned");
+    c.model.backbone = "seed".into();
+    assert!(c.validate().unwrap_err().contains("pretrained backbone"));
+    c.model.tuned_blocks = 0;
+    c.augment.greyscale = 1.5;
+    assert!(c.validate().unwrap_err().contains("greyscale"));
+    c.augment.greyscale = 0.5;
+    c.optimizer.trunk_learning_rate = Some(-1.0);
+    assert!(c.validate().unwrap_err().contains("trunk_learning_rate"));
+}
+
+/// The network's features are the same whether its last blocks are the trunk's or the
+/// model's own (a run's cache holds the output of the blocks before them).
+#[test]
+fn a_trunk_split_before_its_tuned_blocks_gives_the_whole_networks_features() {
+    if !weights_present() {
+        return;
+    }
+    let device = Default::default();
+    let network = load_backbone::<Flex>("efficientnet-lite0", &device).unwrap();
+    let images = Tensor::<Flex, 4>::random([2, 3, 64, 96], burn::tensor::Distribution::Uniform(-1.0, 1.0), &device);
+    let whole = network.head(network.trunk(images.clone()));
+    let mut c = config();
+    c.model.input_width = 96;
+    c.model.gem_power = 1.0;
+    for tuned in [1, 3, 16] {
+        c.model.tuned_blocks = tuned;
+        let model = lookbook_model::SeedModel::<Flex>::new(&c.seed_config(2), &device).with_pretrained_head(&network);
+        assert_eq!(model.tuned_blocks(), tuned);
+        let frozen = network.trunk_until(images.clone(), 16 - tuned);
+        let split = model.forward_trunk(frozen.clone(), None).global_feature;
+        // The whole network's head output, average-pooled (gem_power 1).
+        let [n, channels, _, _] = whole.dims();
+        let pooled = whole.clone().mean_dim(3).mean_dim(2).reshape([n, channels]);
+        let difference = max_difference(split.clone().unsqueeze::<4>(), pooled.unsqueeze::<4>());
+        assert!(difference < 1e-4, "{tuned} blocks: {difference}");
+        // Channels-last (how training feeds a cached row) is the same network.
+        let nhwc = model
+            .forward_trunk_nhwc(frozen.permute([0, 2, 3, 1]), None)
+            .global_feature;
+        assert!(max_difference(nhwc.unsqueeze::<4>(), split.unsqueeze::<4>()) < 1e-5);
+    }
+}
+
+/// A run that fine-tunes the trunk's last block on colour and grey photos: the cache holds
+/// the frozen blocks' output (and a grey row per training photo), the block's weights move
+/// (or stay, at rate 0), and the embedder of the run feeds the model the frozen part's output.
+#[test]
+fn fine_tunes_the_last_block_on_colour_and_grey_photos_and_embeds_with_it() {
+    if !weights_present() {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    fixture(data.path());
+    let runs = tempfile::tempdir().unwrap();
+    let device = Default::default();
+    let network = load_backbone::<Flex>("efficientnet-lite0", &device).unwrap();
+    let tuned_block_after = |rate: Option<f64>, name: &str| {
+        let mut c = config();
+        c.model.tuned_blocks = 1;
+        c.optimizer.trunk_learning_rate = rate;
+        c.augment.greyscale = 0.5;
+        let run = runs.path().join(name);
+        let (cached, reports) = train_with(c, data.path(), &run, false, 1);
+        assert!(reports[0].loss.is_finite(), "{:?}", reports[0]);
+        let checkpoint = Checkpoint::open(&run).unwrap();
+        let train_photos = checkpoint.meta.history[0].train_images;
+        let val_photos = checkpoint.meta.history[0].val_images;
+        assert_eq!(
+            cached,
+            2 * train_photos + val_photos,
+            "colour and grey for training photos, colour for validation"
+        );
+        let model = checkpoint.load_model::<Flex>(&device).unwrap();
+        assert_eq!(model.tuned_blocks(), 1);
+        (run, model.pretrained_blocks[0].project.weight.val())
+    };
+    let imagenet = network.blocks[15].project.weight.val();
+    let (_, frozen) = tuned_block_after(Some(0.0), "frozen");
+    assert_eq!(
+        max_difference(frozen, imagenet.clone()),
+        0.0,
+        "rate 0 keeps ImageNet's block"
+    );
+    let (run, tuned) = tuned_block_after(Some(1e-3), "tuned");
+    assert!(max_difference(tuned, imagenet) > 1e-5, "the block trained");
+
+    // The run's embedder: the photo through the frozen 15 blocks, then the model.
+    let embedder = lookbook_embed::SeedEmbedder::from_run(&run).unwrap();
+    let mut item = vec![0.0f32; lookbook_embed::Embedder::item_len(&embedder)];
+    lookbook_embed::Embedder::load_item(&embedder, &data.path().join("0.png"), &mut item).unwrap();
+    let (vector, _) = lookbook_embed::Embedder::embed_batch(&embedder, item.clone(), 1);
+    let model = Checkpoint::open(&run).unwrap().load_model::<Flex>(&device).unwrap();
+    let pixels = item[..3 * 64 * 64].to_vec();
+    let frame = item[3 * 64 * 64..3 * 64 * 64 + 4].to_vec();
+    let frozen = network.trunk_until(Tensor::from_data(TensorData::new(pixels, [1, 3, 64, 64]), &device), 15);
+    let frames = Tensor::from_data(TensorData::new(frame, [1, 4]), &device);
+    let expected: Vec<f32> = model
+        .forward_trunk(frozen, Some(frames))
+        .embedding()
+        .into_data()
+        .into_vec()
+        .unwrap();
+    assert_eq!(vector.len(), expected.len());
+    let gap = vector
+        .iter()
+        .zip(&expected)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(gap < 1e-4, "embedder and model differ by {gap}");
 }
