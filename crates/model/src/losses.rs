@@ -166,3 +166,86 @@ pub fn identity_loss<B: Backend>(
         .neg()
         .div_scalar(n as f64)
 }
+
+/// The identity losses a run may use (`loss.identity_kind`).
+pub const IDENTITY_KINDS: [&str; 2] = ["softmax", "proxy-anchor"];
+
+/// Proxy-Anchor (Kim et al., CVPR 2020) over one proxy per training item, with
+/// s = cos(e, proxy), α = `scale`, δ = `margin`:
+/// mean over proxies with a photo in the batch of log(1 + Σ_positives e^(−α(s − δ)))
+/// + mean over all proxies of log(1 + Σ_negatives e^(α(s + δ))).
+/// Each proxy weighs its photos by how hard they are (the softmax's gradient on an easy
+/// photo vanishes more slowly), and every proxy is pushed from the batch's other photos.
+pub fn proxy_anchor_loss<B: Backend>(
+    embedding: Tensor<B, 2>,
+    proxies: Tensor<B, 2>,
+    items: Tensor<B, 1, burn::tensor::Int>,
+    scale: f64,
+    margin: f64,
+) -> Tensor<B, 1> {
+    let [proxy_count, _] = proxies.dims();
+    let similarity =
+        crate::encoding::l2_normalise(embedding).matmul(crate::encoding::l2_normalise(proxies).transpose());
+    let positive: Tensor<B, 2> = items.one_hot::<2>(proxy_count).float();
+    let negative = positive.clone().neg().add_scalar(1.0);
+    let pulls = (similarity.clone().sub_scalar(margin).mul_scalar(-scale).exp() * positive.clone()).sum_dim(0);
+    let pushes = (similarity.add_scalar(margin).mul_scalar(scale).exp() * negative).sum_dim(0);
+    // Proxies with a photo in the batch: 1, else 0 (their pull term is log 1 = 0 anyway).
+    let present = positive.sum_dim(0).clamp_max(1.0);
+    let present_count = present.clone().sum().clamp_min(1.0);
+    let pull = (pulls.log1p() * present).sum() / present_count;
+    let push = pushes.log1p().sum().div_scalar(proxy_count as f64);
+    (pull + push).reshape([1])
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::backend::Flex;
+    use burn::tensor::{Int, Tensor, TensorData};
+
+    use super::{identity_loss, proxy_anchor_loss};
+
+    /// Two photos, e₀ = (1, 0) of item 0 and e₁ = (0, 1) of item 1; proxies (1, 0), (0, 1),
+    /// (−1, 0): cosines [[1, 0, −1], [0, 1, 0]].
+    fn case() -> (Tensor<Flex, 2>, Tensor<Flex, 2>, Tensor<Flex, 1, Int>) {
+        let device = Default::default();
+        let embedding = Tensor::from_data(TensorData::new(vec![2.0f32, 0.0, 0.0, 0.5], [2, 2]), &device);
+        let proxies = Tensor::from_data(TensorData::new(vec![0.1f32, 0.0, 0.0, 3.0, -1.0, 0.0], [3, 2]), &device);
+        let items = Tensor::from_data(TensorData::new(vec![0i64, 1], [2]), &device);
+        (embedding, proxies, items)
+    }
+
+    fn scalar(t: Tensor<Flex, 1>) -> f64 {
+        t.into_data().convert::<f64>().into_vec::<f64>().unwrap()[0]
+    }
+
+    #[test]
+    fn the_softmax_identity_loss_on_a_hand_computed_case() {
+        let (embedding, proxies, items) = case();
+        // Scale 1: −log softmax([1, 0, −1])[0] = ln(e + 1 + e⁻¹) − 1 and
+        // −log softmax([0, 1, 0])[1] = ln(2 + e) − 1; their mean.
+        let e = std::f64::consts::E;
+        let want = ((e + 1.0 + 1.0 / e).ln() - 1.0 + (2.0 + e).ln() - 1.0) / 2.0;
+        let got = scalar(identity_loss(embedding, proxies, items, 1.0));
+        assert!((got - want).abs() < 1e-5, "{got} vs {want}");
+    }
+
+    #[test]
+    fn proxy_anchor_on_a_hand_computed_case() {
+        let e = std::f64::consts::E;
+        // α = 1, δ = 0. Pull: proxies 0 and 1 each have one photo at cosine 1: ln(1 + e⁻¹)
+        // each, mean ln(1 + e⁻¹). Push: proxy 0's negative is e₁ (cos 0): ln 2; proxy 1's is
+        // e₀ (cos 0): ln 2; proxy 2 has both (cos −1 and 0): ln(1 + e⁻¹ + 1); mean of three.
+        let (embedding, proxies, items) = case();
+        let want = (1.0 + 1.0 / e).ln() + (2.0 * 2f64.ln() + (2.0 + 1.0 / e).ln()) / 3.0;
+        let got = scalar(proxy_anchor_loss(embedding, proxies, items, 1.0, 0.0));
+        assert!((got - want).abs() < 1e-5, "{got} vs {want}");
+        // δ = 0.1, α = 2: the margin shifts every cosine against the photo.
+        let (embedding, proxies, items) = case();
+        let pull = (1.0 + (-2.0f64 * 0.9).exp()).ln();
+        let push =
+            (2.0 * (1.0 + (2.0f64 * 0.1).exp()).ln() + (1.0 + (2.0f64 * -0.9).exp() + (2.0f64 * 0.1).exp()).ln()) / 3.0;
+        let got = scalar(proxy_anchor_loss(embedding, proxies, items, 2.0, 0.1));
+        assert!((got - (pull + push)).abs() < 1e-5, "{got} vs {}", pull + push);
+    }
+}

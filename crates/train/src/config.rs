@@ -6,6 +6,7 @@ use lookbook_catalog::{SplitFractions, VocabularyConfig};
 use lookbook_imaging::ImageSpec;
 /// The architecture section, shared with the read side of checkpoints (`lookbook_model::saved`).
 pub use lookbook_model::ModelSection;
+use lookbook_model::losses::IDENTITY_KINDS;
 use lookbook_model::{ATTENTION_FRAMES, BACKBONES, LossWeights, PROJECTION_INPUTS, SeedConfig};
 use serde::{Deserialize, Serialize};
 
@@ -66,8 +67,12 @@ pub struct LossSection {
     pub min_scale: f64,
     /// Weight of the identity loss (photos of one item together; 0 = the study's losses only).
     pub identity: f64,
-    /// Its scale s (inverse temperature) on cosine similarities.
+    /// Its scale s (inverse temperature) on cosine similarities (Proxy-Anchor's α).
     pub identity_scale: f64,
+    /// `softmax` (a normalised softmax over the proxies) or `proxy-anchor` (Kim et al.
+    /// 2020; `identity_scale` is its α, `identity_margin` its δ).
+    pub identity_kind: String,
+    pub identity_margin: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -151,6 +156,8 @@ impl Default for LossSection {
             min_scale: w.min_scale,
             identity: 0.0,
             identity_scale: 16.0,
+            identity_kind: "softmax".into(),
+            identity_margin: 0.1,
         }
     }
 }
@@ -243,6 +250,19 @@ impl TrainConfig {
         }
         if self.loss.identity < 0.0 || self.loss.identity_scale <= 0.0 {
             return Err("loss.identity must be ≥ 0 and loss.identity_scale positive".into());
+        }
+        if !IDENTITY_KINDS.contains(&self.loss.identity_kind.as_str()) {
+            return Err(format!(
+                "loss.identity_kind {:?}: expected one of {}",
+                self.loss.identity_kind,
+                IDENTITY_KINDS.join(", ")
+            ));
+        }
+        if !(0.0..1.0).contains(&self.loss.identity_margin) {
+            return Err(format!(
+                "loss.identity_margin {}: expected 0 to 1",
+                self.loss.identity_margin
+            ));
         }
         if m.input_height == 0 || m.input_width == 0 || m.steps == 0 || m.codewords == 0 {
             return Err("input size, steps and codewords must be positive".into());

@@ -15,7 +15,7 @@ use lookbook_eval::has_repeated_items;
 use lookbook_imaging::{
     BadImage, Batch, BatchLoader, LoaderOptions, Preprocessor, letterbox, letterboxed_frame, normalise_into,
 };
-use lookbook_model::losses::{identity_loss, seed_loss};
+use lookbook_model::losses::{identity_loss, proxy_anchor_loss, seed_loss};
 use lookbook_model::{EfficientNetLite, SeedBackend, SeedModel, SeedOutput};
 use rand::Rng;
 use rand::SeedableRng;
@@ -254,7 +254,18 @@ impl Trainer {
                         .map(|i| identities[&self.catalog.entries[*i].item_id] as i64)
                         .collect();
                     let ids = Tensor::<B, 1, burn::tensor::Int>::from_data(TensorData::new(ids, [n]), device);
-                    identity = identity_loss(output.embedding(), proxies.val(), ids, self.config.loss.identity_scale);
+                    let l = &self.config.loss;
+                    identity = if l.identity_kind == "proxy-anchor" {
+                        proxy_anchor_loss(
+                            output.embedding(),
+                            proxies.val(),
+                            ids,
+                            l.identity_scale,
+                            l.identity_margin,
+                        )
+                    } else {
+                        identity_loss(output.embedding(), proxies.val(), ids, l.identity_scale)
+                    };
                     loss.total = loss.total + identity.clone().mul_scalar(self.config.loss.identity);
                 }
                 let values = [

@@ -282,6 +282,11 @@ fn configs_name_a_known_backbone_and_a_size_it_divides() {
     c.augment.greyscale = 0.5;
     c.optimizer.trunk_learning_rate = Some(-1.0);
     assert!(c.validate().unwrap_err().contains("trunk_learning_rate"));
+    c.optimizer.trunk_learning_rate = None;
+    c.loss.identity_kind = "triplet".into();
+    assert!(c.validate().unwrap_err().contains("identity_kind"));
+    c.loss.identity_kind = "proxy-anchor".into();
+    assert!(c.validate().is_ok());
 }
 
 /// The network's features are the same whether its last blocks are the trunk's or the
@@ -332,6 +337,9 @@ fn fine_tunes_the_last_block_on_colour_and_grey_photos_and_embeds_with_it() {
     let network = load_backbone::<Flex>("efficientnet-lite0", &device).unwrap();
     let tuned_block_after = |rate: Option<f64>, name: &str| {
         let mut c = config();
+        // Proxy-Anchor here, the softmax in the other tests.
+        c.loss.identity_kind = "proxy-anchor".into();
+        c.loss.identity_scale = 32.0;
         c.model.tuned_blocks = 1;
         c.optimizer.trunk_learning_rate = rate;
         c.augment.greyscale = 0.5;
