@@ -88,3 +88,51 @@ pub fn index(bytes: &[u8]) {
         let _ = contents.search(&query, 3, None, lookbook_index::SearchMode::Auto);
     }
 }
+
+/// The IVF list file reader (`lists-*.ivf`): opened, then searched, added to and removed from
+/// as a served index would be, with a query of its own dimension when that is a plausible one.
+pub fn ivf(bytes: &[u8]) {
+    use lookbook_index::VectorIndex;
+    let Ok(file) = tempfile::NamedTempFile::new() else {
+        return;
+    };
+    if std::fs::write(file.path(), bytes).is_err() {
+        return;
+    }
+    let Ok(mut index) = lookbook_index::IvfIndex::open(file.path(), Default::default()) else {
+        return;
+    };
+    if index.dim() > 4096 {
+        return;
+    }
+    let query = vec![0.25f32; index.dim()];
+    let _ = index.search(&query, 5, None);
+    let _ = index.search(&query, 5, Some(&|key| key % 2 == 0));
+    let _ = index.add(u64::MAX, &query);
+    let _ = index.remove(u64::MAX);
+    let _ = index.search(&query, index.len() + 1, None);
+}
+
+/// `bytes` unpacked into a checkpoint folder in `dir`: `meta.json` after a 4-byte
+/// little-endian length, then `model.safetensors` (the rest).
+pub fn unpack_checkpoint(bytes: &[u8], dir: &Path) -> std::io::Result<()> {
+    let Some((length, rest)) = bytes.split_first_chunk::<4>() else {
+        return Ok(());
+    };
+    let (meta, weights) = rest.split_at((u32::from_le_bytes(*length) as usize).min(rest.len()));
+    std::fs::write(dir.join("meta.json"), meta)?;
+    std::fs::write(dir.join("model.safetensors"), weights)
+}
+
+/// The checkpoint reader every `--model RUN` goes through: `meta.json` (the architecture,
+/// labels, identities) and the weights, loaded into the network they describe.
+pub fn checkpoint(bytes: &[u8]) {
+    let Ok(dir) = tempfile::tempdir() else { return };
+    if unpack_checkpoint(bytes, dir.path()).is_err() {
+        return;
+    }
+    let Ok(saved) = lookbook_model::SavedModel::open(dir.path()) else {
+        return;
+    };
+    let _ = saved.load::<lookbook_model::InferBackend>(&Default::default());
+}

@@ -88,3 +88,44 @@ fn the_index_corpus_opens_or_fails_cleanly() {
     }
     assert!(opened >= 1, "the seed index opens");
 }
+
+#[test]
+fn the_ivf_corpus_opens_or_fails_cleanly() {
+    use lookbook_index::VectorIndex;
+    let mut searched = 0;
+    for file in corpus("ivf") {
+        match lookbook_index::IvfIndex::open(&file, Default::default()) {
+            Ok(index) => {
+                let hits = index.search(&vec![0.25f32; index.dim()], 3, None).unwrap();
+                searched += usize::from(hits.len() == 3);
+            }
+            Err(error) => assert!(!error.to_string().is_empty(), "{}", file.display()),
+        }
+        // What the AFL target does with it: open, search, add, remove. No panic.
+        targets::ivf(&fs::read(&file).unwrap());
+    }
+    assert!(searched >= 2, "the seed files open and answer");
+}
+
+#[test]
+fn the_checkpoint_corpus_loads_or_fails_cleanly() {
+    let mut refused = Vec::new();
+    for file in corpus("checkpoint") {
+        let bytes = fs::read(&file).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        targets::unpack_checkpoint(&bytes, dir.path()).unwrap();
+        let loaded = lookbook_model::SavedModel::open(dir.path())
+            .and_then(|saved| saved.load::<lookbook_model::InferBackend>(&Default::default()));
+        match loaded {
+            Ok(_) => {}
+            Err(error) => refused.push(format!("{}: {error}", file.display())),
+        }
+        // What the AFL target does with it. No panic.
+        targets::checkpoint(&bytes);
+    }
+    let said = refused.join("\n");
+    // The seeds: missing tensors, a tensor of the wrong shape, an architecture too large.
+    assert!(said.contains("missing tensors"), "{said}");
+    assert!(said.contains("lstm_hidden 100000: at most"), "{said}");
+    assert!(said.contains("ShapeMismatch"), "{said}");
+}

@@ -118,6 +118,28 @@ impl SeedConfig {
 
     /// Length of the retrieval embedding: the projection, or global feature + one
     /// encoding per step (0..=K).
+    /// About how many floats the network's parameters take (the largest terms; saturating),
+    /// so a reader can refuse a checkpoint that asks for more memory than there is before
+    /// allocating it.
+    pub fn parameter_estimate(&self) -> usize {
+        let (h, e, c) = (self.lstm_hidden, self.encoding_dim, self.feature_channels());
+        let concatenated = c.saturating_add((self.steps + 1).saturating_mul(e));
+        let proxy_dim = if self.projection_dim > 0 {
+            self.projection_dim
+        } else {
+            concatenated
+        };
+        [
+            4usize.saturating_mul(h).saturating_mul(e.saturating_add(h)),
+            self.codewords.saturating_mul(Self::FEATURE_CHANNELS).saturating_mul(e),
+            self.num_labels.saturating_mul(c.saturating_add(e)),
+            concatenated.saturating_mul(self.projection_dim),
+            self.identities.saturating_mul(proxy_dim),
+        ]
+        .into_iter()
+        .fold(0usize, usize::saturating_add)
+    }
+
     pub fn embedding_dim(&self) -> usize {
         if self.projection_dim > 0 {
             self.projection_dim

@@ -27,6 +27,14 @@ pub const LATEST: &str = "latest.json";
 pub const MODEL_FILE: &str = "model.safetensors";
 pub const META_FILE: &str = "meta.json";
 
+/// The most label scores and identity-loss proxies a checkpoint may have (with
+/// [`crate::section::MAX_SIZE`], what keeps a damaged `meta.json` from asking for more memory
+/// than there is).
+pub const MAX_LABELS: usize = 1 << 16;
+pub const MAX_IDENTITIES: usize = 1 << 22;
+/// The most parameters (floats, 1 GiB) a checkpoint's network may have.
+pub const MAX_PARAMETERS: usize = 1 << 28;
+
 /// `latest.json`.
 #[derive(Serialize, Deserialize)]
 pub struct Latest {
@@ -103,6 +111,19 @@ impl ModelMeta {
         if file.format_version < 2 {
             model.attention_frame = "image".into();
         }
+        // Sizes are checked before any tensor of them is allocated: a damaged or foreign
+        // meta.json is an error that says which value, not an abort for want of memory.
+        model.check().map_err(|e| ModelError::checkpoint(&path, e))?;
+        let labels = file.vocabulary.labels.len();
+        if labels > MAX_LABELS || file.identities > MAX_IDENTITIES {
+            return Err(ModelError::checkpoint(
+                &path,
+                format!(
+                    "{labels} labels and {} identities: at most {MAX_LABELS} and {MAX_IDENTITIES}",
+                    file.identities
+                ),
+            ));
+        }
         Ok(ModelMeta {
             format_version: file.format_version,
             epoch: file.epoch,
@@ -114,6 +135,16 @@ impl ModelMeta {
                 .map(|l| format!("{}={}", l.column, l.value))
                 .collect(),
             identities: file.identities,
+        })
+        .and_then(|meta| {
+            let floats = meta.seed_config().parameter_estimate();
+            match floats > MAX_PARAMETERS {
+                true => Err(ModelError::checkpoint(
+                    &path,
+                    format!("a network of about {floats} parameters: at most {MAX_PARAMETERS}"),
+                )),
+                false => Ok(meta),
+            }
         })
     }
 

@@ -4,7 +4,13 @@
 use lookbook_imaging::{ImageSpec, ResizeFilter};
 use serde::{Deserialize, Serialize};
 
-use crate::SeedConfig;
+use crate::{ATTENTION_FRAMES, BACKBONES, PROJECTION_INPUTS, SeedConfig};
+
+/// The largest value any one size of the architecture may take (input sides, channels,
+/// hidden units, codewords, steps): far above any model this project trains, far below one
+/// whose tensors would not fit in memory. A checkpoint's `meta.json` is checked against it
+/// before a tensor is allocated.
+pub const MAX_SIZE: usize = 8192;
 
 /// The architecture; the study's values by default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -61,6 +67,80 @@ impl Default for ModelSection {
 }
 
 impl ModelSection {
+    /// Every value in its range (the first that is not, in words): what training checks in
+    /// a config and every reader checks in a checkpoint before building the network.
+    pub fn check(&self) -> Result<(), String> {
+        let m = self;
+        if !BACKBONES.contains(&m.backbone.as_str()) {
+            return Err(format!(
+                "backbone {:?}: expected one of {}",
+                m.backbone,
+                BACKBONES.join(", ")
+            ));
+        }
+        if !PROJECTION_INPUTS.contains(&m.projection_input.as_str()) {
+            return Err(format!(
+                "projection_input {:?}: expected one of {}",
+                m.projection_input,
+                PROJECTION_INPUTS.join(", ")
+            ));
+        }
+        if !ATTENTION_FRAMES.contains(&m.attention_frame.as_str()) {
+            return Err(format!(
+                "attention_frame {:?}: expected one of {}",
+                m.attention_frame,
+                ATTENTION_FRAMES.join(", ")
+            ));
+        }
+        if !(1.0..=16.0).contains(&m.gem_power) {
+            return Err(format!("gem_power {}: expected 1 (average pooling) to 16", m.gem_power));
+        }
+        if !(0.0..1.0).contains(&m.dropout) {
+            return Err(format!("dropout {}: expected 0 to 1", m.dropout));
+        }
+        if m.input_height == 0 || m.input_width == 0 || m.steps == 0 || m.codewords == 0 {
+            return Err("input size, steps and codewords must be positive".into());
+        }
+        if m.region_height == 0 || m.region_width == 0 || m.encoding_dim == 0 || m.lstm_hidden == 0 {
+            return Err("region size, encoding_dim and lstm_hidden must be positive".into());
+        }
+        let sizes = [
+            ("input_height", m.input_height),
+            ("input_width", m.input_width),
+            ("region_height", m.region_height),
+            ("region_width", m.region_width),
+            ("codewords", m.codewords),
+            ("encoding_dim", m.encoding_dim),
+            ("lstm_hidden", m.lstm_hidden),
+            ("steps", m.steps),
+            ("projection_dim", m.projection_dim),
+        ];
+        if let Some((name, value)) = sizes.iter().find(|(_, value)| *value > MAX_SIZE) {
+            return Err(format!("{name} {value}: at most {MAX_SIZE}"));
+        }
+        let downsample = self.seed_config(1).downsample();
+        if !m.input_height.is_multiple_of(downsample) || !m.input_width.is_multiple_of(downsample) {
+            return Err(format!(
+                "input {}x{} must be a multiple of {downsample} on both sides",
+                m.input_height, m.input_width,
+            ));
+        }
+        if m.tuned_blocks > 0 {
+            let Ok(variant) = crate::lite_variant(&m.backbone) else {
+                return Err("model.tuned_blocks needs a pretrained backbone (efficientnet-lite0/-lite2)".into());
+            };
+            if m.tuned_blocks > variant.blocks() {
+                return Err(format!(
+                    "model.tuned_blocks {}: {} has {} blocks",
+                    m.tuned_blocks,
+                    m.backbone,
+                    variant.blocks()
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The network this section describes, with `num_labels` outputs.
     pub fn seed_config(&self, num_labels: usize) -> SeedConfig {
         let m = self;

@@ -7,7 +7,7 @@ use lookbook_imaging::ImageSpec;
 /// The architecture section, shared with the read side of checkpoints (`lookbook_model::saved`).
 pub use lookbook_model::ModelSection;
 use lookbook_model::losses::IDENTITY_KINDS;
-use lookbook_model::{ATTENTION_FRAMES, BACKBONES, LossWeights, PROJECTION_INPUTS, SeedConfig};
+use lookbook_model::{LossWeights, SeedConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;
@@ -216,38 +216,7 @@ impl TrainConfig {
     }
 
     fn check(&self) -> Result<(), String> {
-        let m = &self.model;
-        if !BACKBONES.contains(&m.backbone.as_str()) {
-            return Err(format!(
-                "backbone {:?}: expected one of {}",
-                m.backbone,
-                BACKBONES.join(", ")
-            ));
-        }
-        if !PROJECTION_INPUTS.contains(&m.projection_input.as_str()) {
-            return Err(format!(
-                "projection_input {:?}: expected one of {}",
-                m.projection_input,
-                PROJECTION_INPUTS.join(", ")
-            ));
-        }
-        if !ATTENTION_FRAMES.contains(&m.attention_frame.as_str()) {
-            return Err(format!(
-                "attention_frame {:?}: expected one of {}",
-                m.attention_frame,
-                ATTENTION_FRAMES.join(", ")
-            ));
-        }
-        if !(1.0..=16.0).contains(&m.gem_power) {
-            return Err(format!("gem_power {}: expected 1 (average pooling) to 16", m.gem_power));
-        }
-        let downsample = self.seed_config(1).downsample();
-        if !m.input_height.is_multiple_of(downsample) || !m.input_width.is_multiple_of(downsample) {
-            return Err(format!(
-                "input {}x{} must be a multiple of {downsample} on both sides",
-                m.input_height, m.input_width,
-            ));
-        }
+        self.model.check()?;
         if self.loss.identity < 0.0 || self.loss.identity_scale <= 0.0 {
             return Err("loss.identity must be ≥ 0 and loss.identity_scale positive".into());
         }
@@ -263,9 +232,6 @@ impl TrainConfig {
                 "loss.identity_margin {}: expected 0 to 1",
                 self.loss.identity_margin
             ));
-        }
-        if m.input_height == 0 || m.input_width == 0 || m.steps == 0 || m.codewords == 0 {
-            return Err("input size, steps and codewords must be positive".into());
         }
         if self.optimizer.batch_size == 0 || self.optimizer.learning_rate <= 0.0 {
             return Err("batch_size and learning_rate must be positive".into());
@@ -283,19 +249,6 @@ impl TrainConfig {
             .is_some_and(|lr| lr < 0.0 || !lr.is_finite())
         {
             return Err("optimizer.trunk_learning_rate must be ≥ 0 (0 freezes the tuned blocks)".into());
-        }
-        if m.tuned_blocks > 0 {
-            let Ok(variant) = lookbook_model::lite_variant(&m.backbone) else {
-                return Err("model.tuned_blocks needs a pretrained backbone (efficientnet-lite0/-lite2)".into());
-            };
-            if m.tuned_blocks > variant.blocks() {
-                return Err(format!(
-                    "model.tuned_blocks {}: {} has {} blocks",
-                    m.tuned_blocks,
-                    m.backbone,
-                    variant.blocks()
-                ));
-            }
         }
         if !(0.0..=1.0).contains(&self.augment.greyscale) {
             return Err(format!(
