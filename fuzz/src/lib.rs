@@ -136,3 +136,59 @@ pub fn checkpoint(bytes: &[u8]) {
     };
     let _ = saved.load::<lookbook_model::InferBackend>(&Default::default());
 }
+
+/// A tiny served index (the `index` corpus's two-photo histogram index) and its router, built
+/// once per process: AFL runs the target many times in one process.
+pub fn served() -> Option<&'static (tokio::runtime::Runtime, axum::Router)> {
+    static SERVED: std::sync::OnceLock<Option<(tokio::runtime::Runtime, axum::Router)>> = std::sync::OnceLock::new();
+    SERVED
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().ok()?.keep();
+            unpack_index(include_bytes!("../corpus/index/histogram-2.bin"), &dir).ok()?;
+            let contents = lookbook_index::IndexReader::open(&dir).ok()?;
+            let embedder: std::sync::Arc<dyn lookbook_embed::Embedder> =
+                std::sync::Arc::new(lookbook_embed::HistogramEmbedder::new());
+            let engine = std::sync::Arc::new(lookbook_query::Engine::new(contents, Some(embedder), None));
+            let config = lookbook_server::ServerConfig {
+                inference_slots: 1,
+                ..Default::default()
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            let router = runtime.block_on(async { lookbook_server::router(engine, config) });
+            Some((runtime, router))
+        })
+        .as_ref()
+}
+
+/// The HTTP routes fed a raw request (request line, headers, body) as a client could send
+/// it: every answer is a response, and none is a server error (5xx) but 503 (overloaded).
+/// Returns the status (`None`: the bytes are not a request).
+pub fn router(bytes: &[u8]) -> Option<http::StatusCode> {
+    use tower::ServiceExt;
+    let (runtime, router) = served()?;
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut parsed = httparse::Request::new(&mut headers);
+    let Ok(httparse::Status::Complete(head)) = parsed.parse(bytes) else {
+        return None;
+    };
+    let (method, path) = (parsed.method?, parsed.path?);
+    let mut request = http::Request::builder().method(method).uri(path);
+    for header in parsed.headers.iter() {
+        request = request.header(header.name, header.value);
+    }
+    let request = request.body(axum::body::Body::from(bytes[head..].to_vec())).ok()?;
+    runtime.block_on(async {
+        let Ok(response) = router.clone().oneshot(request).await;
+        let status = response.status();
+        let body = http_body_util::BodyExt::collect(response.into_body()).await;
+        assert!(
+            !status.is_server_error() || status == http::StatusCode::SERVICE_UNAVAILABLE,
+            "{method} {path}: {status} {:?}",
+            body.map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
+        );
+        Some(status)
+    })
+}
