@@ -38,7 +38,14 @@ fn seed_config_is_the_study() {
 
 #[test]
 fn every_shipped_config_places_its_steps_on_the_garment() {
-    for name in ["seed.toml", "cpu.toml", "quick.toml", "effnet-cpu.toml"] {
+    for name in [
+        "seed.toml",
+        "cpu.toml",
+        "quick.toml",
+        "effnet-cpu.toml",
+        "effnet-tuned-cpu.toml",
+        "effnet-gpu.toml",
+    ] {
         let c = config(name);
         assert_eq!(c.model.attention_frame, "garment", "{name}");
         assert!(c.seed_config(3).garment_frame(), "{name}");
@@ -66,4 +73,15 @@ fn bad_configs_are_refused_with_the_reason() {
     std::fs::write(&path, "[optimiser]\nlr = 1\n").unwrap();
     let err = TrainConfig::from_file(&path).unwrap_err().to_string();
     assert!(err.contains("optimiser"), "unknown sections are named: {err}");
+}
+
+#[test]
+fn the_tuned_configs_fine_tune_the_last_blocks_on_grey_photos_too() {
+    for (name, blocks) in [("effnet-tuned-cpu.toml", 2), ("effnet-gpu.toml", 5)] {
+        let c = config(name);
+        assert_eq!(c.model.tuned_blocks, blocks, "{name}");
+        assert!(c.optimizer.trunk_learning_rate.is_some_and(|lr| lr > 0.0), "{name}");
+        assert!(c.optimizer.trunk_learning_rate < Some(c.optimizer.learning_rate), "{name}");
+        assert!(c.augment.greyscale > 0.0, "{name}");
+    }
 }
