@@ -128,6 +128,12 @@ fn the_checkpoint_corpus_loads_or_fails_cleanly() {
     assert!(said.contains("missing tensors"), "{said}");
     assert!(said.contains("lstm_hidden 100000: at most"), "{said}");
     assert!(said.contains("ShapeMismatch"), "{said}");
+    // Found by fuzzing: an integer tensor where a float one belongs made burn's loader panic.
+    assert!(
+        said.contains("tensor step_offsets is I32; a checkpoint holds f32 tensors"),
+        "{said}"
+    );
+    assert!(said.contains("tensor step_offsets is U32"), "{said}");
 }
 
 #[test]

@@ -199,8 +199,23 @@ pub fn load_weights<B: Backend>(
     device: &B::Device,
 ) -> Result<SeedModel<B>, ModelError> {
     let path = dir.join(MODEL_FILE);
+    let bytes = fs::read(&path).map_err(|e| ModelError::io(&path, e))?;
+    // lookbook writes every tensor as f32; another type would make burn's loader panic
+    // (found by fuzzing), so the header is checked first and names the tensor.
+    let file = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| ModelError::checkpoint(&path, e))?;
+    if let Some((name, view)) = file
+        .tensors()
+        .into_iter()
+        .find(|(_, view)| view.dtype() != safetensors::Dtype::F32)
+    {
+        return Err(ModelError::checkpoint(
+            &path,
+            format!("tensor {name} is {:?}; a checkpoint holds f32 tensors", view.dtype()),
+        ));
+    }
+    drop(file);
     let mut model = SeedModel::<B>::new(config, device);
-    let mut store = SafetensorsStore::from_file(&path);
+    let mut store = SafetensorsStore::from_bytes(Some(bytes));
     let result = model
         .load_from(&mut store)
         .map_err(|e| ModelError::checkpoint(&path, e))?;

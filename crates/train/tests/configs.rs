@@ -81,7 +81,10 @@ fn the_tuned_configs_fine_tune_the_last_blocks_on_grey_photos_too() {
         let c = config(name);
         assert_eq!(c.model.tuned_blocks, blocks, "{name}");
         assert!(c.optimizer.trunk_learning_rate.is_some_and(|lr| lr > 0.0), "{name}");
-        assert!(c.optimizer.trunk_learning_rate < Some(c.optimizer.learning_rate), "{name}");
+        assert!(
+            c.optimizer.trunk_learning_rate < Some(c.optimizer.learning_rate),
+            "{name}"
+        );
         assert!(c.augment.greyscale > 0.0, "{name}");
     }
 }
