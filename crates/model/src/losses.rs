@@ -171,9 +171,10 @@ pub fn identity_loss<B: Backend>(
 pub const IDENTITY_KINDS: [&str; 2] = ["softmax", "proxy-anchor"];
 
 /// Proxy-Anchor (Kim et al., CVPR 2020) over one proxy per training item, with
-/// s = cos(e, proxy), α = `scale`, δ = `margin`:
-/// mean over proxies with a photo in the batch of log(1 + Σ_positives e^(−α(s − δ)))
-/// + mean over all proxies of log(1 + Σ_negatives e^(α(s + δ))).
+/// s = cos(e, proxy), α = `scale`, δ = `margin`: the mean over proxies with a photo in the
+/// batch of log(1 + Σ_positives e^(−α(s − δ))), plus the mean over all proxies of
+/// log(1 + Σ_negatives e^(α(s + δ))).
+///
 /// Each proxy weighs its photos by how hard they are (the softmax's gradient on an easy
 /// photo vanishes more slowly), and every proxy is pushed from the batch's other photos.
 pub fn proxy_anchor_loss<B: Backend>(

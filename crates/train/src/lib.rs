@@ -14,6 +14,7 @@ pub mod metrics;
 mod reports;
 mod trainer;
 pub mod trunk;
+mod validation;
 
 pub use checkpoint::{Checkpoint, CheckpointMeta};
 pub use config::TrainConfig;

@@ -9,9 +9,8 @@ use burn::module::{AutodiffModule, Module};
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Tensor, TensorData};
-use lookbook_catalog::{Catalog, Entry, LabelVocabulary, OpenOptions, Split};
-use lookbook_eval::catalogue::{CategoryChoice, category_column};
-use lookbook_eval::has_repeated_items;
+use lookbook_catalog::{Catalog, LabelVocabulary, OpenOptions, Split};
+use lookbook_eval::catalogue::CategoryChoice;
 use lookbook_imaging::{
     BadImage, Batch, BatchLoader, LoaderOptions, Preprocessor, letterbox, letterboxed_frame, normalise_into,
 };
@@ -29,6 +28,7 @@ use crate::metrics;
 use crate::reports::write_metrics_csv;
 pub use crate::reports::{EpochReport, StepReport};
 use crate::trunk::{TrunkCache, View, load_backbone};
+use crate::validation::{Validation, validation_category};
 use lookbook_imaging::{FRAME_LEN, split_frames};
 
 pub enum TrainingEvent<'a> {
@@ -581,46 +581,4 @@ fn cached_batches(
         items,
         failures: Vec::new(),
     })
-}
-
-struct Validation {
-    images: usize,
-    map: f64,
-    prior_map: f64,
-    queries: usize,
-    top: Vec<f64>,
-    /// The category column top-k was counted by (`None`: the item id).
-    by: Option<String>,
-    /// By a category: precision@10.
-    precision10: Option<f64>,
-}
-
-/// What validation ranks by: `None` (the item id) when some validation item has two photos,
-/// else `attribute` or the column [`category_column`]'s rule picks.
-fn validation_category(
-    catalog: &Catalog,
-    val_items: &[usize],
-    attribute: Option<&str>,
-) -> Result<Option<CategoryChoice>, TrainError> {
-    if val_items.is_empty() || has_repeated_items(val_items.iter().map(|&i| catalog.entries[i].item_id.as_str())) {
-        return Ok(None);
-    }
-    let choice = match attribute {
-        Some(column) if catalog.column_index(column).is_some() => Some(CategoryChoice {
-            column: column.to_string(),
-            why: format!("{column}: [labels] validation_attribute"),
-        }),
-        Some(column) => {
-            return Err(TrainError::Config {
-                path: catalog.root.clone(),
-                message: format!(
-                    "[labels] validation_attribute = {column:?}: the catalogue has no such column (columns: {})",
-                    catalog.columns.join(", ")
-                ),
-            });
-        }
-        // Whether a column is a category is a property of the catalogue, not of a small split.
-        None => category_column(catalog, &catalog.entries.iter().collect::<Vec<&Entry>>()),
-    };
-    Ok(choice)
 }
