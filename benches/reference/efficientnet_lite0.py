@@ -12,7 +12,6 @@ Prints `efficientnet-lite0 side=pytorch threads=T images=N img_per_s=X` and the 
 its first photo's feature with lookbook's reference file when given --reference.
 """
 import argparse
-import csv
 import json
 import math
 import time
@@ -23,7 +22,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from PIL import Image
+
+from hm_photos import load, photo_paths
 
 STAGES = [(1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
           (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320)]
@@ -90,11 +90,6 @@ class EfficientNetLite0(nn.Module):
         put(self.head, "_conv_head", "_bn1")
 
 
-def load(path):
-    img = Image.open(path).convert("RGB").resize((224, 224), Image.BICUBIC)
-    return (np.asarray(img, dtype=np.float32) / 255.0 - 0.5) / 0.5
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--pth", required=True)
@@ -106,15 +101,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     root = Path(args.catalog)
-    paths = []
-    with open(root / "articles.csv", newline="") as f:
-        for row in csv.DictReader(f):
-            aid = row["article_id"].zfill(10)
-            path = root / "images" / aid[:3] / f"{aid}.jpg"
-            if path.is_file():
-                paths.append(path)
-            if len(paths) == args.images:
-                break
+    paths = photo_paths(root, args.images)
     model = EfficientNetLite0().eval()
     model.load_lukemelas(torch.load(args.pth, map_location="cpu"))
     if args.reference:

@@ -5,6 +5,10 @@
 //!
 //! `cargo bench -p lookbook-embed --bench pretrained -- [--catalog ../shared/data/hm]
 //!  [--catalog DIR] [--images 512] [--threads 2] [--batch 32]`  (`scripts/bench-pretrained.sh` runs both sides)
+//!
+//! `--model-only [--rounds 3]`: the photos are decoded first, then only the network is timed,
+//! lookbook's kernels (`LiteCpu`, what embedding runs) and burn's ops on the same batches,
+//! alternating, one line per side and round (`--side lookbook|burn`: one side only, e.g. under perf).
 
 #[path = "../../../benches/support/allocator.rs"]
 mod allocator;
@@ -38,8 +42,23 @@ fn main() {
         .expect("one global pool");
     let catalog = Catalog::open(&catalog_dir, &OpenOptions::default()).expect("the catalogue opens");
     let order: Vec<usize> = (0..catalog.entries.len().min(images)).collect();
-    let embedder: Arc<dyn Embedder> =
-        Arc::new(ImageNetEmbedder::new("efficientnet-lite0", None).expect("weights: run scripts/setup-weights.sh"));
+    let network = ImageNetEmbedder::new("efficientnet-lite0", None).expect("weights: run scripts/setup-weights.sh");
+    if args.has("--model-only") {
+        let sides: &[&str] = match args.value("--side").as_deref() {
+            Some("lookbook") => &["lookbook"],
+            Some("burn") => &["burn"],
+            _ => &["lookbook", "burn"],
+        };
+        return model_only(
+            &network,
+            &catalog,
+            &order,
+            (batch, threads),
+            args.number("--rounds", 3),
+            sides,
+        );
+    }
+    let embedder: Arc<dyn Embedder> = Arc::new(network);
     let options = LoaderOptions {
         batch_size: batch,
         threads,
@@ -53,4 +72,61 @@ fn main() {
         "efficientnet-lite0 side=lookbook threads={threads} images={count} img_per_s={:.1}",
         count as f64 / seconds
     );
+}
+
+/// Decodes the photos once, then times the network alone: our kernels and burn's ops,
+/// alternating, on the same batches.
+fn model_only(
+    network: &ImageNetEmbedder,
+    catalog: &Catalog,
+    order: &[usize],
+    (batch, threads): (usize, usize),
+    rounds: usize,
+    sides: &[&str],
+) {
+    let len = network.item_len();
+    let mut batches: Vec<(Vec<f32>, usize)> = Vec::new();
+    let mut items = Vec::new();
+    let mut n = 0;
+    for &entry in order {
+        let mut item = vec![0.0f32; len];
+        if network
+            .load_item(&catalog.image_path(&catalog.entries[entry]), &mut item)
+            .is_err()
+        {
+            continue;
+        }
+        items.extend(item);
+        n += 1;
+        if n == batch {
+            batches.push((std::mem::take(&mut items), n));
+            n = 0;
+        }
+    }
+    if n > 0 {
+        batches.push((items, n));
+    }
+    let count: usize = batches.iter().map(|(_, n)| n).sum();
+    // One untimed batch each: first-touch of buffers and weights.
+    let (warm, warm_n) = batches[0].clone();
+    network.pooled(warm.clone(), warm_n);
+    network.pooled_burn(warm, warm_n);
+    for round in 1..=rounds {
+        for &side in sides {
+            let start = Instant::now();
+            for (items, n) in &batches {
+                let pooled = if side == "lookbook" {
+                    network.pooled(items.clone(), *n)
+                } else {
+                    network.pooled_burn(items.clone(), *n)
+                };
+                std::hint::black_box(pooled.into_data());
+            }
+            let seconds = start.elapsed().as_secs_f64();
+            println!(
+                "efficientnet-lite0 model-only side={side} round={round} threads={threads} batch={batch} images={count} img_per_s={:.1}",
+                count as f64 / seconds
+            );
+        }
+    }
 }

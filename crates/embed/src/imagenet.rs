@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::{Tensor, TensorData};
 use lookbook_imaging::{BadImage, Fit, ImageError, ImageSpec, Preprocessor, ResizeFilter};
-use lookbook_model::{EfficientNetLite, InferBackend, LITE_VARIANTS, LiteVariant};
+use lookbook_model::{EfficientNetLite, InferBackend, LITE_VARIANTS, LiteCpu, LiteVariant};
 use lookbook_pretrained::locate;
 
 use crate::{EmbedError, Embedder};
@@ -19,6 +19,8 @@ pub const IMAGENET_MODELS: [&str; 2] = ["efficientnet-lite0", "efficientnet-lite
 pub struct ImageNetEmbedder {
     variant: &'static LiteVariant,
     network: EfficientNetLite<InferBackend>,
+    /// The same network compiled for our CPU kernels: what embedding runs.
+    fast: LiteCpu,
     preprocessor: Preprocessor,
     spec: ImageSpec,
     weights: PathBuf,
@@ -53,6 +55,7 @@ impl ImageNetEmbedder {
         let spec = Self::reference_spec(variant);
         Ok(ImageNetEmbedder {
             variant,
+            fast: LiteCpu::whole(&network),
             network,
             preprocessor: Preprocessor::new(spec)?,
             spec,
@@ -68,12 +71,23 @@ impl ImageNetEmbedder {
         &self.spec
     }
 
-    /// `n` loaded images → the raw pooled features `[n, 1280]` (not normalised).
+    /// `n` loaded images → the raw pooled features `[n, 1280]` (not normalised), through
+    /// [`LiteCpu`].
     pub fn pooled(&self, items: Vec<f32>, n: usize) -> Tensor<InferBackend, 2> {
+        let (h, w) = (self.spec.height as usize, self.spec.width as usize);
+        let pooled = self.fast.pooled(&items, n, h, w);
+        Tensor::from_data(TensorData::new(pooled, [n, Self::FEATURES]), &Default::default())
+    }
+
+    /// As [`ImageNetEmbedder::pooled`] through burn's ops (the reference the kernels are
+    /// tested and benchmarked against).
+    pub fn pooled_burn(&self, items: Vec<f32>, n: usize) -> Tensor<InferBackend, 2> {
         let (h, w) = (self.spec.height as usize, self.spec.width as usize);
         let images = Tensor::<InferBackend, 4>::from_data(TensorData::new(items, [n, 3, h, w]), &Default::default());
         self.network.pooled(images)
     }
+
+    const FEATURES: usize = EfficientNetLite::<InferBackend>::FEATURE_CHANNELS;
 }
 
 impl Embedder for ImageNetEmbedder {

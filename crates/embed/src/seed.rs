@@ -5,7 +5,7 @@ use std::path::Path;
 use burn::tensor::{Tensor, TensorData};
 use image::RgbImage;
 use lookbook_imaging::{BadImage, FRAME_LEN, ImageError, ImageSpec, Preprocessor, split_frames};
-use lookbook_model::{EfficientNetLite, InferBackend, SavedModel, SeedModel, SeedOutput, Theta};
+use lookbook_model::{EfficientNetLite, InferBackend, LiteCpu, SavedModel, SeedModel, SeedOutput, Theta};
 
 use crate::explain::{PhotoBoxes, upright_size};
 use crate::{EmbedError, EmbeddedBatch, Embedder};
@@ -18,8 +18,9 @@ const SIZE_LEN: usize = 2;
 /// the per-step part vectors of a trained model, on the CPU.
 pub struct SeedEmbedder {
     pub(crate) model: SeedModel<InferBackend>,
-    /// The frozen pretrained trunk the model's head starts from (pretrained backbones only).
-    trunk: Option<EfficientNetLite<InferBackend>>,
+    /// The pretrained trunk the model's head starts from (pretrained backbones only): its
+    /// frozen blocks then the model's fine-tuned ones, compiled for our CPU kernels.
+    trunk: Option<LiteCpu>,
     pub(crate) preprocessor: Preprocessor,
     pub(crate) spec: ImageSpec,
     dim: usize,
@@ -40,11 +41,10 @@ impl SeedEmbedder {
         let config = checkpoint.seed_config();
         let spec = checkpoint.meta.model.image_spec();
         let trunk = if config.pretrained() {
-            Some(EfficientNetLite::pretrained(
-                &config.backbone,
-                None,
-                &Default::default(),
-            )?)
+            let network = EfficientNetLite::<InferBackend>::pretrained(&config.backbone, None, &Default::default())?;
+            // The model holds the trunk's last blocks when they were fine-tuned.
+            let frozen = network.blocks.len() - model.tuned_blocks();
+            Some(LiteCpu::new(&network, frozen, &model.pretrained_blocks, false))
         } else {
             None
         };
@@ -80,15 +80,17 @@ impl SeedEmbedder {
     fn forward_framed(&self, pixels: Vec<f32>, frames: Vec<f32>, n: usize) -> SeedOutput<InferBackend> {
         let (h, w) = (self.spec.height as usize, self.spec.width as usize);
         let device = Default::default();
-        let images = Tensor::<InferBackend, 4>::from_data(TensorData::new(pixels, [n, 3, h, w]), &device);
         let frames = Some(Tensor::from_data(TensorData::new(frames, [n, FRAME_LEN]), &device));
         match &self.trunk {
             Some(trunk) => {
-                // The model holds the trunk's last blocks when they were fine-tuned.
-                let frozen = trunk.blocks.len() - self.model.tuned_blocks();
-                self.model.forward_trunk(trunk.trunk_until(images, frozen), frames)
+                let (values, shape) = trunk.trunk_nhwc(&pixels, n, h, w);
+                let trunk = Tensor::<InferBackend, 4>::from_data(TensorData::new(values, shape), &device);
+                self.model.forward_head_nhwc(trunk, frames)
             }
-            None => self.model.forward_in(images, frames),
+            None => {
+                let images = Tensor::<InferBackend, 4>::from_data(TensorData::new(pixels, [n, 3, h, w]), &device);
+                self.model.forward_in(images, frames)
+            }
         }
     }
 }

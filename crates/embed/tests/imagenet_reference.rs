@@ -1,6 +1,7 @@
 //! lookbook's EfficientNet-Lite0 and -Lite2 against PyTorch's: for the 8 H&M photos of
 //! `../shared/reference/efficientnet_lite{0,2}_hm8.json`, the same top-1 ImageNet class and
-//! pooled features with cosine similarity ≥ 0.99 (Lite0) and ≥ 0.999 (Lite2).
+//! pooled features with cosine similarity ≥ 0.99 (Lite0) and ≥ 0.999 (Lite2); and our CPU
+//! kernels' features against burn's ops on the same network (≥ 0.9999).
 //!
 //! Needs the weights (`scripts/setup-weights.sh`) and the shared data; outside CI it skips
 //! with the reason when either is missing, in CI (`CI` set) that is a failure.
@@ -68,6 +69,13 @@ fn features_and_classes_match_pytorch(name: &str, min_cosine: f64) {
         let path = shared.join("data/hm").join(image["path"].as_str().unwrap());
         embedder.load_item(&path, out).unwrap();
     }
+    // Embedding runs our CPU kernels; burn's ops on the same network are the features as they
+    // were before them (issue 20: cosine ≥ 0.9999 photo by photo).
+    let through_burn: Vec<f32> = embedder
+        .pooled_burn(pixels.clone(), images.len())
+        .into_data()
+        .into_vec()
+        .unwrap();
     let pooled = embedder.pooled(pixels, images.len());
     let probabilities = softmax(embedder.network().classify(pooled.clone()), 1);
     let pooled: Vec<f32> = pooled.into_data().into_vec().unwrap();
@@ -86,13 +94,22 @@ fn features_and_classes_match_pytorch(name: &str, min_cosine: f64) {
         let norm_theirs = theirs.iter().map(|b| b * b).sum::<f64>().sqrt();
         let cosine = dot / (norm_ours * norm_theirs);
         worst = worst.min(cosine);
+        let burn = &through_burn[i * 1280..(i + 1) * 1280];
+        let dot_burn: f64 = ours.iter().zip(burn).map(|(a, b)| *a as f64 * *b as f64).sum();
+        let norm_burn = burn.iter().map(|b| (*b as f64).powi(2)).sum::<f64>().sqrt();
+        let cosine_burn = dot_burn / (norm_ours * norm_burn);
+        assert!(
+            cosine_burn >= 0.9999,
+            "{name} {}: kernels vs burn cosine {cosine_burn}",
+            image["path"]
+        );
 
         let probs = &probabilities[i * 1000..(i + 1) * 1000];
         let top1 = (0..1000).max_by(|&a, &b| probs[a].total_cmp(&probs[b])).unwrap();
         let expected = image["top5_imagenet_class_index"][0].as_u64().unwrap() as usize;
         let expected_prob = image["top5_prob"][0].as_f64().unwrap();
         eprintln!(
-            "{}: cosine {cosine:.5}, norm {norm_ours:.3} vs {norm_theirs:.3}, top-1 {top1} p {:.4} vs {expected} p {expected_prob:.4}",
+            "{}: cosine {cosine:.5} (kernels vs burn {cosine_burn:.7}), norm {norm_ours:.3} vs {norm_theirs:.3}, top-1 {top1} p {:.4} vs {expected} p {expected_prob:.4}",
             image["path"].as_str().unwrap(),
             probs[top1]
         );

@@ -24,6 +24,7 @@ use lookbook_pretrained::{
 };
 
 use crate::ModelError;
+use crate::lite_kernels::same_padding;
 
 /// Per stage: (kernel, stride of the first block, expansion); the same in every Lite model.
 const STAGES: [(usize, usize, usize); 7] = [
@@ -172,13 +173,6 @@ impl<B: Backend> FoldedConv<B> {
         let y = conv2d(x, self.weight.val(), Some(self.bias.val()), options);
         if self.relu6 { y.clamp(0.0, 6.0) } else { y }
     }
-}
-
-/// TensorFlow "same": output ⌈n/s⌉, total padding split with the extra pixel at the end.
-fn same_padding(n: usize, k: usize, stride: usize) -> (usize, usize) {
-    let out = n.div_ceil(stride);
-    let total = ((out - 1) * stride + k).saturating_sub(n);
-    (total / 2, total - total / 2)
 }
 
 #[derive(Module, Debug)]

@@ -19,6 +19,9 @@ pub mod efficientnet;
 pub mod encoding;
 mod error;
 pub mod global;
+pub mod lite_cpu;
+pub mod lite_kernels;
+pub mod lite_pointwise;
 pub mod losses;
 pub mod model;
 mod output;
@@ -34,6 +37,7 @@ pub use efficientnet::{EfficientNetLite, LITE_VARIANTS, LiteVariant, lite_varian
 pub use encoding::TextureEncoding;
 pub use error::ModelError;
 pub use global::GlobalBranch;
+pub use lite_cpu::LiteCpu;
 pub use losses::{LossBreakdown, LossWeights};
 pub use model::{SeedModel, SeedOutput, within_frame};
 pub use saved::{ModelMeta, SavedModel};

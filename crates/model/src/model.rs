@@ -213,10 +213,10 @@ impl<B: SeedBackend> SeedModel<B> {
         self.forward_trunk(trunk.permute([0, 3, 1, 2]), frames)
     }
 
-    /// The whole trunk's output channels-last, `[N, h, w, 320]`: the 1×1 head and reduction
-    /// are then plain matrix products over positions, with no layout changes on the
-    /// 1280-channel map.
-    fn forward_head_nhwc(&self, trunk: Tensor<B, 4>, frames: Option<Tensor<B, 2>>) -> SeedOutput<B> {
+    /// The whole trunk's output (its fine-tuned blocks included) channels-last, `[N, h, w,
+    /// 320]`: the 1×1 head and reduction are then plain matrix products over positions, with
+    /// no layout changes on the 1280-channel map.
+    pub fn forward_head_nhwc(&self, trunk: Tensor<B, 4>, frames: Option<Tensor<B, 2>>) -> SeedOutput<B> {
         let head = self.pretrained_head.as_ref().expect("the model has a pretrained head");
         let [n, h, w, c] = trunk.dims();
         let features = head.pointwise(trunk.reshape([n * h * w, c]));

@@ -11,7 +11,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use lookbook_catalog::Catalog;
 use lookbook_imaging::{BadImage, BatchLoader, FRAME_LEN, ImageSpec, LoaderOptions, Preprocessor, split_frames};
-use lookbook_model::EfficientNetLite;
+use lookbook_model::{EfficientNetLite, LiteCpu};
 
 use crate::error::TrainError;
 
@@ -74,6 +74,9 @@ impl TrunkCache {
             },
         )?;
         let [h, w] = [spec.height as usize, spec.width as usize];
+        // On the CPU the frozen blocks run through our inference kernels (several times
+        // burn's convolutions); on a GPU through burn.
+        let fast = LiteCpu::serves::<Bk>().then(|| LiteCpu::new(network, frozen_blocks, &[], false));
         let mut cache = TrunkCache {
             shape: [0; 3],
             rows: HashMap::new(),
@@ -90,16 +93,22 @@ impl TrunkCache {
             if n > 0 {
                 let (pixels, frames) = split_frames(batch.pixels, n);
                 cache.frames.extend(frames);
-                let images = Tensor::<Bk, 4>::from_data(TensorData::new(pixels, [n, 3, h, w]), device);
                 // Channels-last: what the model's head multiplies by.
-                let trunk = network.trunk_until(images, frozen_blocks).permute([0, 2, 3, 1]);
-                let [_, fh, fw, c] = trunk.dims();
+                let (values, [_, fh, fw, c]) = match &fast {
+                    Some(fast) => fast.trunk_nhwc(&pixels, n, h, w),
+                    None => {
+                        let images = Tensor::<Bk, 4>::from_data(TensorData::new(pixels, [n, 3, h, w]), device);
+                        let trunk = network.trunk_until(images, frozen_blocks).permute([0, 2, 3, 1]);
+                        let dims = trunk.dims();
+                        let values = trunk
+                            .into_data()
+                            .convert::<f32>()
+                            .into_vec::<f32>()
+                            .expect("f32 tensor");
+                        (values, dims)
+                    }
+                };
                 cache.shape = [fh, fw, c];
-                let values = trunk
-                    .into_data()
-                    .convert::<f32>()
-                    .into_vec::<f32>()
-                    .expect("f32 tensor");
                 for &job in &batch.items {
                     let row = cache.rows.len() + cache.grey_rows.len();
                     let rows = if job < colour_jobs {

@@ -1,0 +1,280 @@
+//! [`LiteCpu`]: an EfficientNet-Lite trunk compiled for CPU inference with [`crate::lite_kernels`]
+//! — the path `lookbook index`, `search` and `serve` embed photos through (burn's ops remain the
+//! training path, the CUDA path and the reference this one is tested against).
+//!
+//! Each image runs whole on one core, channels-last, in buffers that belong to the thread and
+//! are reused from image to image and layer to layer (no allocation per layer once warm); rayon
+//! spreads a batch's images over the cores.
+
+use std::cell::RefCell;
+
+use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
+use rayon::prelude::*;
+
+use crate::efficientnet::{EfficientNetLite, FoldedConv, MbConv};
+use crate::lite_kernels::{DepthwiseShape, depthwise, stem_patches};
+use crate::lite_pointwise::PackedPointwise;
+
+/// A 1×1 convolution (or the stem's patches × weights), packed for its kernel.
+type Pointwise = PackedPointwise;
+
+/// A depthwise convolution's folded weights as `[kernel², channels]`.
+struct Depthwise {
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+    channels: usize,
+    kernel: usize,
+    stride: usize,
+}
+
+struct Block {
+    expand: Option<Pointwise>,
+    depthwise: Depthwise,
+    project: Pointwise,
+    residual: bool,
+}
+
+/// The stem, a run of MBConv blocks and optionally the 1×1 head of an EfficientNet-Lite, with
+/// their weights rearranged for [`crate::lite_kernels`].
+pub struct LiteCpu {
+    stem: Pointwise,
+    blocks: Vec<Block>,
+    head: Option<Pointwise>,
+}
+
+fn floats<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> Vec<f32> {
+    tensor
+        .into_data()
+        .convert::<f32>()
+        .into_vec::<f32>()
+        .expect("an f32 tensor")
+}
+
+/// `[O, C, 1, 1]` → `[C, O]`.
+fn pointwise_of<B: Backend>(conv: &FoldedConv<B>) -> Pointwise {
+    let [outputs, inputs, kh, kw] = conv.weight.dims();
+    assert!(kh == 1 && kw == 1 && conv.groups == 1, "not a 1×1 convolution");
+    let weight = floats(conv.weight.val().reshape([outputs, inputs]).transpose());
+    PackedPointwise::new(weight, floats(conv.bias.val()), inputs, outputs, conv.relu6)
+}
+
+/// The stem's `[O, 3, 3, 3]` → `[27, O]`, rows in [`stem_patches`]'s order (ky, kx, c).
+fn stem_of<B: Backend>(conv: &FoldedConv<B>) -> Pointwise {
+    let [outputs, channels, kh, kw] = conv.weight.dims();
+    assert!(
+        channels == 3 && kh == 3 && kw == 3 && conv.stride == 2 && conv.groups == 1,
+        "not EfficientNet-Lite's 3×3 / stride 2 stem"
+    );
+    let weight = floats(conv.weight.val().permute([2, 3, 1, 0]));
+    PackedPointwise::new(weight, floats(conv.bias.val()), 27, outputs, conv.relu6)
+}
+
+impl Depthwise {
+    /// `[C, 1, k, k]` → `[k², C]`.
+    fn of<B: Backend>(conv: &FoldedConv<B>) -> Self {
+        let [channels, per_group, kernel, kw] = conv.weight.dims();
+        assert!(
+            per_group == 1 && kernel == kw && conv.groups == channels,
+            "not a depthwise convolution"
+        );
+        assert!(conv.relu6, "every Lite depthwise convolution ends in ReLU6");
+        let weight = floats(conv.weight.val().reshape([channels, kernel * kernel]).transpose());
+        Depthwise {
+            weight,
+            bias: floats(conv.bias.val()),
+            channels,
+            kernel,
+            stride: conv.stride,
+        }
+    }
+}
+
+impl Block {
+    fn of<B: Backend>(block: &MbConv<B>) -> Self {
+        Block {
+            expand: block.expand.as_ref().map(pointwise_of),
+            depthwise: Depthwise::of(&block.depthwise),
+            project: pointwise_of(&block.project),
+            residual: block.residual,
+        }
+    }
+}
+
+/// One thread's buffers, grown to the largest layer they have held.
+#[derive(Default)]
+struct Scratch {
+    patches: Vec<f32>,
+    current: Vec<f32>,
+    next: Vec<f32>,
+    expanded: Vec<f32>,
+    filtered: Vec<f32>,
+    /// The head's output (pooled features only).
+    features: Vec<f32>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// The first `len` values of `buffer`, grown if it is shorter (old values are left: every
+/// kernel overwrites its whole output).
+fn room(buffer: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    if buffer.len() < len {
+        buffer.resize(len, 0.0);
+    }
+    &mut buffer[..len]
+}
+
+impl LiteCpu {
+    /// Whether `B` computes on this CPU (burn's `flex`, with or without autodiff): where a
+    /// network on `B` should run its frozen inference through [`LiteCpu`] instead.
+    pub fn serves<B: Backend>() -> bool {
+        use std::any::TypeId;
+        let b = TypeId::of::<B>();
+        b == TypeId::of::<burn::backend::Flex>() || b == TypeId::of::<burn::backend::Autodiff<burn::backend::Flex>>()
+    }
+
+    /// `network`'s stem and its first `end` blocks, followed by `tuned` (a model's fine-tuned
+    /// copies of the blocks after them; empty for the pretrained network's own), and its head
+    /// when `with_head`.
+    pub fn new<B: Backend>(network: &EfficientNetLite<B>, end: usize, tuned: &[MbConv<B>], with_head: bool) -> Self {
+        LiteCpu {
+            stem: stem_of(&network.stem),
+            blocks: network.blocks[..end].iter().chain(tuned).map(Block::of).collect(),
+            head: with_head.then(|| pointwise_of(&network.head)),
+        }
+    }
+
+    /// The whole network to its head (the ImageNet features' path).
+    pub fn whole<B: Backend>(network: &EfficientNetLite<B>) -> Self {
+        Self::new(network, network.blocks.len(), &[], true)
+    }
+
+    /// Channels of the last block's output.
+    pub fn trunk_channels(&self) -> usize {
+        self.blocks.last().map_or(self.stem.outputs, |b| b.project.outputs)
+    }
+
+    /// The size of the blocks' output for an `height × width` input.
+    pub fn trunk_size(&self, height: usize, width: usize) -> (usize, usize) {
+        let mut size = (height.div_ceil(2), width.div_ceil(2));
+        for block in &self.blocks {
+            let s = block.depthwise.stride;
+            size = (size.0.div_ceil(s), size.1.div_ceil(s));
+        }
+        size
+    }
+
+    /// `n` images `[n, 3, height, width]` → the last block's output channels-last, `[n, h, w, C]`
+    /// (its shape second).
+    pub fn trunk_nhwc(&self, images: &[f32], n: usize, height: usize, width: usize) -> (Vec<f32>, [usize; 4]) {
+        let (h, w) = self.trunk_size(height, width);
+        let c = self.trunk_channels();
+        let mut out = vec![0.0f32; n * h * w * c];
+        self.each_image(images, n, height, width, &mut out, |result, _, out| {
+            out.copy_from_slice(result)
+        });
+        (out, [n, h, w, c])
+    }
+
+    /// `n` images → the head's features averaged over positions, `[n, 1280]`.
+    ///
+    /// # Panics
+    /// When built without the head.
+    pub fn pooled(&self, images: &[f32], n: usize, height: usize, width: usize) -> Vec<f32> {
+        let head = self.head.as_ref().expect("a LiteCpu built with its head");
+        let (h, w) = self.trunk_size(height, width);
+        let rows = h * w;
+        let mut out = vec![0.0f32; n * head.outputs];
+        self.each_image(images, n, height, width, &mut out, |trunk, features, pooled| {
+            let features = room(features, rows * head.outputs);
+            run_pointwise(head, rows, trunk, None, features);
+            pooled.fill(0.0);
+            for row in features.chunks_exact(head.outputs) {
+                pooled.iter_mut().zip(row).for_each(|(p, v)| *p += v);
+            }
+            pooled.iter_mut().for_each(|p| *p /= rows as f32);
+        });
+        out
+    }
+
+    /// Runs the trunk on each image (in parallel) and hands its output, a spare buffer and
+    /// that image's slot of `out` to `finish`.
+    fn each_image(
+        &self,
+        images: &[f32],
+        n: usize,
+        height: usize,
+        width: usize,
+        out: &mut [f32],
+        finish: impl Fn(&[f32], &mut Vec<f32>, &mut [f32]) + Sync,
+    ) {
+        let image_len = 3 * height * width;
+        assert_eq!(images.len(), n * image_len, "n images of 3 × height × width");
+        if n == 0 {
+            return;
+        }
+        let per_image = out.len() / n;
+        out.par_chunks_mut(per_image)
+            .zip(images.par_chunks(image_len))
+            .for_each(|(slot, image)| {
+                SCRATCH.with(|scratch| {
+                    let mut scratch = scratch.borrow_mut();
+                    let len = self.run(image, height, width, &mut scratch);
+                    let Scratch { current, features, .. } = &mut *scratch;
+                    finish(&current[..len], features, slot);
+                })
+            });
+    }
+
+    /// One image through the stem and blocks; the output is `scratch.current[..returned len]`.
+    fn run(&self, image: &[f32], height: usize, width: usize, scratch: &mut Scratch) -> usize {
+        let Scratch {
+            patches,
+            current,
+            next,
+            expanded,
+            filtered,
+            ..
+        } = scratch;
+        let (mut h, mut w) = stem_patches(image, height, width, patches);
+        let mut channels = self.stem.outputs;
+        let rows = h * w;
+        run_pointwise(&self.stem, rows, patches, None, room(current, rows * channels));
+        for block in &self.blocks {
+            let rows = h * w;
+            let hidden = block.depthwise.channels;
+            let input: &[f32] = match &block.expand {
+                Some(expand) => {
+                    let out = room(expanded, rows * hidden);
+                    run_pointwise(expand, rows, &current[..rows * channels], None, out);
+                    out
+                }
+                None => &current[..rows * channels],
+            };
+            let shape = DepthwiseShape {
+                height: h,
+                width: w,
+                channels: hidden,
+                kernel: block.depthwise.kernel,
+                stride: block.depthwise.stride,
+            };
+            let dw = &block.depthwise;
+            let out = room(filtered, shape.output_len());
+            depthwise(shape, input, &dw.weight, &dw.bias, true, out);
+            (h, w) = (shape.out_height(), shape.out_width());
+            let rows = h * w;
+            let outputs = block.project.outputs;
+            let residual = block.residual.then_some(&current[..rows * outputs]);
+            run_pointwise(&block.project, rows, out, residual, room(next, rows * outputs));
+            std::mem::swap(current, next);
+            channels = outputs;
+        }
+        h * w * channels
+    }
+}
+
+fn run_pointwise(conv: &Pointwise, rows: usize, input: &[f32], residual: Option<&[f32]>, out: &mut [f32]) {
+    conv.run(rows, input, residual, out);
+}
