@@ -13,7 +13,7 @@ use burn::tensor::backend::Backend;
 use rayon::prelude::*;
 
 use crate::efficientnet::{EfficientNetLite, FoldedConv, MbConv};
-use crate::lite_kernels::{DepthwiseShape, depthwise, stem_patches};
+use crate::lite_kernels::{DepthwiseFilter, DepthwiseShape, depthwise_rows, stem_patches};
 use crate::lite_pointwise::PackedPointwise;
 
 /// A 1×1 convolution (or the stem's patches × weights), packed for its kernel.
@@ -172,7 +172,7 @@ impl LiteCpu {
         let (h, w) = self.trunk_size(height, width);
         let c = self.trunk_channels();
         let mut out = vec![0.0f32; n * h * w * c];
-        self.each_image(images, n, height, width, &mut out, |result, _, out| {
+        self.each_image(images, n, height, width, &mut out, |result, _, out, _| {
             out.copy_from_slice(result)
         });
         (out, [n, h, w, c])
@@ -187,9 +187,9 @@ impl LiteCpu {
         let (h, w) = self.trunk_size(height, width);
         let rows = h * w;
         let mut out = vec![0.0f32; n * head.outputs];
-        self.each_image(images, n, height, width, &mut out, |trunk, features, pooled| {
+        self.each_image(images, n, height, width, &mut out, |trunk, features, pooled, tasks| {
             let features = room(features, rows * head.outputs);
-            run_pointwise(head, rows, trunk, None, features);
+            run_pointwise(head, rows, trunk, None, features, tasks);
             pooled.fill(0.0);
             for row in features.chunks_exact(head.outputs) {
                 pooled.iter_mut().zip(row).for_each(|(p, v)| *p += v);
@@ -199,8 +199,8 @@ impl LiteCpu {
         out
     }
 
-    /// Runs the trunk on each image (in parallel) and hands its output, a spare buffer and
-    /// that image's slot of `out` to `finish`.
+    /// Runs the trunk on each image (in parallel) and hands its output, a spare buffer, that
+    /// image's slot of `out` and the tasks its layers were split in to `finish`.
     fn each_image(
         &self,
         images: &[f32],
@@ -208,7 +208,7 @@ impl LiteCpu {
         height: usize,
         width: usize,
         out: &mut [f32],
-        finish: impl Fn(&[f32], &mut Vec<f32>, &mut [f32]) + Sync,
+        finish: impl Fn(&[f32], &mut Vec<f32>, &mut [f32], usize) + Sync,
     ) {
         let image_len = 3 * height * width;
         assert_eq!(images.len(), n * image_len, "n images of 3 × height × width");
@@ -216,20 +216,31 @@ impl LiteCpu {
             return;
         }
         let per_image = out.len() / n;
+        let threads = rayon::current_num_threads();
+        let one_image = |slot: &mut [f32], image: &[f32], tasks: usize| {
+            SCRATCH.with(|scratch| {
+                let mut scratch = scratch.borrow_mut();
+                let len = self.run(image, height, width, tasks, &mut scratch);
+                let Scratch { current, features, .. } = &mut *scratch;
+                finish(&current[..len], features, slot, tasks);
+            })
+        };
+        if n < threads {
+            // Too few images to give each core one (a photo uploaded to the server): the
+            // images go one after another, each layer split between the cores.
+            for (slot, image) in out.chunks_mut(per_image).zip(images.chunks(image_len)) {
+                one_image(slot, image, threads);
+            }
+            return;
+        }
         out.par_chunks_mut(per_image)
             .zip(images.par_chunks(image_len))
-            .for_each(|(slot, image)| {
-                SCRATCH.with(|scratch| {
-                    let mut scratch = scratch.borrow_mut();
-                    let len = self.run(image, height, width, &mut scratch);
-                    let Scratch { current, features, .. } = &mut *scratch;
-                    finish(&current[..len], features, slot);
-                })
-            });
+            .for_each(|(slot, image)| one_image(slot, image, 1));
     }
 
-    /// One image through the stem and blocks; the output is `scratch.current[..returned len]`.
-    fn run(&self, image: &[f32], height: usize, width: usize, scratch: &mut Scratch) -> usize {
+    /// One image through the stem and blocks, each layer split in `tasks` parts (rayon); the
+    /// output is `scratch.current[..returned len]`.
+    fn run(&self, image: &[f32], height: usize, width: usize, tasks: usize, scratch: &mut Scratch) -> usize {
         let Scratch {
             patches,
             current,
@@ -241,14 +252,14 @@ impl LiteCpu {
         let (mut h, mut w) = stem_patches(image, height, width, patches);
         let mut channels = self.stem.outputs;
         let rows = h * w;
-        run_pointwise(&self.stem, rows, patches, None, room(current, rows * channels));
+        run_pointwise(&self.stem, rows, patches, None, room(current, rows * channels), tasks);
         for block in &self.blocks {
             let rows = h * w;
             let hidden = block.depthwise.channels;
             let input: &[f32] = match &block.expand {
                 Some(expand) => {
                     let out = room(expanded, rows * hidden);
-                    run_pointwise(expand, rows, &current[..rows * channels], None, out);
+                    run_pointwise(expand, rows, &current[..rows * channels], None, out, tasks);
                     out
                 }
                 None => &current[..rows * channels],
@@ -262,12 +273,26 @@ impl LiteCpu {
             };
             let dw = &block.depthwise;
             let out = room(filtered, shape.output_len());
-            depthwise(shape, input, &dw.weight, &dw.bias, true, out);
+            let filter = DepthwiseFilter {
+                weight: &dw.weight,
+                bias: &dw.bias,
+                relu6: true,
+            };
+            let row_len = shape.out_width() * hidden;
+            let per_task = shape.out_height().div_ceil(tasks).max(1);
+            if tasks <= 1 {
+                depthwise_rows(shape, 0..shape.out_height(), input, filter, out);
+            } else {
+                out.par_chunks_mut(per_task * row_len).enumerate().for_each(|(task, piece)| {
+                    let first = task * per_task;
+                    depthwise_rows(shape, first..first + piece.len() / row_len, input, filter, piece);
+                });
+            }
             (h, w) = (shape.out_height(), shape.out_width());
             let rows = h * w;
             let outputs = block.project.outputs;
             let residual = block.residual.then_some(&current[..rows * outputs]);
-            run_pointwise(&block.project, rows, out, residual, room(next, rows * outputs));
+            run_pointwise(&block.project, rows, out, residual, room(next, rows * outputs), tasks);
             std::mem::swap(current, next);
             channels = outputs;
         }
@@ -275,6 +300,27 @@ impl LiteCpu {
     }
 }
 
-fn run_pointwise(conv: &Pointwise, rows: usize, input: &[f32], residual: Option<&[f32]>, out: &mut [f32]) {
-    conv.run(rows, input, residual, out);
+/// `conv` over `rows` pixels, the rows split in `tasks` parts.
+fn run_pointwise(
+    conv: &Pointwise,
+    rows: usize,
+    input: &[f32],
+    residual: Option<&[f32]>,
+    out: &mut [f32],
+    tasks: usize,
+) {
+    // Whole micro-kernel tiles of rows per task.
+    let per_task = rows.div_ceil(tasks.max(1)).div_ceil(6) * 6;
+    if tasks <= 1 || per_task >= rows {
+        return conv.run(rows, input, residual, out);
+    }
+    let (inputs, outputs) = (conv.inputs, conv.outputs);
+    out[..rows * outputs]
+        .par_chunks_mut(per_task * outputs)
+        .enumerate()
+        .for_each(|(task, piece)| {
+            let (first, count) = (task * per_task, piece.len() / outputs);
+            let residual = residual.map(|r| &r[first * outputs..(first + count) * outputs]);
+            conv.run(count, &input[first * inputs..(first + count) * inputs], residual, piece);
+        });
 }

@@ -57,51 +57,82 @@ pub const MAX_KERNEL: usize = 7;
 /// When a slice is shorter than `shape` says or the kernel is over [`MAX_KERNEL`] (a bug in the
 /// caller: shapes come from the network's weights).
 pub fn depthwise(shape: DepthwiseShape, input: &[f32], weight: &[f32], bias: &[f32], relu6: bool, out: &mut [f32]) {
-    assert!(shape.kernel <= MAX_KERNEL && shape.stride >= 1);
-    assert!(input.len() >= shape.input_len() && weight.len() >= shape.weight_len());
-    assert!(bias.len() >= shape.channels && out.len() >= shape.output_len());
+    let filter = DepthwiseFilter { weight, bias, relu6 };
+    depthwise_rows(shape, 0..shape.out_height(), input, filter, out);
+}
+
+/// A depthwise convolution's weights `[kernel², channels]`, bias and activation.
+#[derive(Clone, Copy)]
+pub struct DepthwiseFilter<'a> {
+    pub weight: &'a [f32],
+    pub bias: &'a [f32],
+    pub relu6: bool,
+}
+
+/// Output rows `rows` of [`depthwise`] into `out` (which holds just those rows): how one image's
+/// layer is split between threads.
+///
+/// # Panics
+/// As [`depthwise`], or when `rows` ends past the output.
+pub fn depthwise_rows(
+    shape: DepthwiseShape,
+    rows: std::ops::Range<usize>,
+    input: &[f32],
+    filter: DepthwiseFilter,
+    out: &mut [f32],
+) {
+    let row_len = shape.out_width() * shape.channels;
+    assert!(shape.kernel <= MAX_KERNEL && shape.stride >= 1 && rows.end <= shape.out_height());
+    assert!(input.len() >= shape.input_len() && filter.weight.len() >= shape.weight_len());
+    assert!(filter.bias.len() >= shape.channels && out.len() >= rows.len() * row_len);
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU has the feature the function is compiled for.
-            return unsafe { depthwise_avx512(shape, input, weight, bias, relu6, out) };
+            return unsafe { depthwise_avx512(shape, rows, input, filter, out) };
         }
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
             // SAFETY: as above.
-            return unsafe { depthwise_avx2(shape, input, weight, bias, relu6, out) };
+            return unsafe { depthwise_avx2(shape, rows, input, filter, out) };
         }
     }
-    depthwise_any(shape, input, weight, bias, relu6, out)
+    depthwise_any(shape, rows, input, filter, out)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn depthwise_avx512(
     shape: DepthwiseShape,
+    rows: std::ops::Range<usize>,
     input: &[f32],
-    weight: &[f32],
-    bias: &[f32],
-    relu6: bool,
+    filter: DepthwiseFilter,
     out: &mut [f32],
 ) {
-    depthwise_any(shape, input, weight, bias, relu6, out)
+    depthwise_any(shape, rows, input, filter, out)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn depthwise_avx2(
     shape: DepthwiseShape,
+    rows: std::ops::Range<usize>,
     input: &[f32],
-    weight: &[f32],
-    bias: &[f32],
-    relu6: bool,
+    filter: DepthwiseFilter,
     out: &mut [f32],
 ) {
-    depthwise_any(shape, input, weight, bias, relu6, out)
+    depthwise_any(shape, rows, input, filter, out)
 }
 
 #[inline(always)]
-fn depthwise_any(shape: DepthwiseShape, input: &[f32], weight: &[f32], bias: &[f32], relu6: bool, out: &mut [f32]) {
+fn depthwise_any(
+    shape: DepthwiseShape,
+    out_rows: std::ops::Range<usize>,
+    input: &[f32],
+    filter: DepthwiseFilter,
+    out: &mut [f32],
+) {
+    let DepthwiseFilter { weight, bias, relu6 } = filter;
+    let first_row = out_rows.start;
     let DepthwiseShape {
         height,
         width,
@@ -111,7 +142,7 @@ fn depthwise_any(shape: DepthwiseShape, input: &[f32], weight: &[f32], bias: &[f
     } = shape;
     let (top, _) = same_padding(height, kernel, stride);
     let (left, _) = same_padding(width, kernel, stride);
-    let (out_h, out_w) = (shape.out_height(), shape.out_width());
+    let out_w = shape.out_width();
     // Output columns whose every tap column lies inside the map: there, STRIP neighbouring
     // pixels share each tap's weight loads (fewer loads per multiply-add than pixel by pixel).
     let first_inner = left.div_ceil(stride);
@@ -124,7 +155,7 @@ fn depthwise_any(shape: DepthwiseShape, input: &[f32], weight: &[f32], bias: &[f
     let strips = channels % 16 == 0;
     // (tap, input pixel) pairs of the taps that fall inside the map.
     let mut taps = [(0usize, 0usize); MAX_KERNEL * MAX_KERNEL];
-    for oy in 0..out_h {
+    for oy in out_rows {
         let rows = (0..kernel).filter(|&ky| (oy * stride + ky).checked_sub(top).is_some_and(|y| y < height));
         let (ky_first, ky_end) = (rows.clone().next().unwrap_or(0), rows.clone().next_back().map_or(0, |k| k + 1));
         let mut ox = 0;
@@ -138,7 +169,7 @@ fn depthwise_any(shape: DepthwiseShape, input: &[f32], weight: &[f32], bias: &[f
                     left,
                     shape,
                 };
-                let pixels = &mut out[(oy * out_w + ox) * channels..][..STRIP * channels];
+                let pixels = &mut out[((oy - first_row) * out_w + ox) * channels..][..STRIP * channels];
                 let mut c0 = 0;
                 while c0 + 32 <= channels {
                     strip_tile::<32>(&at, c0, input, weight, bias, relu6, pixels);
@@ -162,7 +193,7 @@ fn depthwise_any(shape: DepthwiseShape, input: &[f32], weight: &[f32], bias: &[f
                 }
             }
             let taps = &taps[..count];
-            let pixel = &mut out[(oy * out_w + ox) * channels..][..channels];
+            let pixel = &mut out[((oy - first_row) * out_w + ox) * channels..][..channels];
             let mut c0 = 0;
             while c0 + TILE <= channels {
                 channel_tile::<TILE>(c0, channels, taps, input, weight, bias, relu6, pixel);
@@ -475,6 +506,37 @@ mod tests {
             }
         }
         assert_eq!(cases, 4 * 2 * 6 * 5 * 2);
+    }
+
+    #[test]
+    fn depthwise_rows_computed_piecewise_equal_the_whole_map() {
+        for (kernel, stride) in [(3, 1), (5, 2)] {
+            let shape = DepthwiseShape {
+                height: 11,
+                width: 13,
+                channels: 48,
+                kernel,
+                stride,
+            };
+            let input = values(shape.input_len(), 5);
+            let weight = values(shape.weight_len(), 6);
+            let bias = values(48, 7);
+            let mut whole = vec![0.0; shape.output_len()];
+            depthwise(shape, &input, &weight, &bias, true, &mut whole);
+            let filter = DepthwiseFilter {
+                weight: &weight,
+                bias: &bias,
+                relu6: true,
+            };
+            let row_len = shape.out_width() * 48;
+            let mut pieces = vec![f32::NAN; shape.output_len()];
+            let splits = [0, 1, 4, shape.out_height()];
+            for pair in splits.windows(2) {
+                let out = &mut pieces[pair[0] * row_len..pair[1] * row_len];
+                depthwise_rows(shape, pair[0]..pair[1], &input, filter, out);
+            }
+            assert_eq!(pieces, whole, "kernel {kernel} stride {stride}");
+        }
     }
 
     #[test]

@@ -145,3 +145,23 @@ fn a_frozen_prefix_with_separately_held_blocks_matches_burn() {
     assert!(cosine >= 0.9999, "prefix cosine {cosine}");
     assert_eq!(prefix.trunk_nhwc(&[], 0, h, w).0.len(), 0);
 }
+
+#[test]
+fn images_fewer_than_threads_split_each_layer_and_give_the_same_features() {
+    // Four threads: one image and three images both take the split-layer path; two threads
+    // with four images the image-per-core one. Every answer equals burn's.
+    let network = random_network(&LITE0);
+    let fast = LiteCpu::whole(&network);
+    let (h, w) = (96, 72);
+    for (threads, n) in [(4, 1), (4, 3), (2, 4)] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let (pixels, tensor) = images(n, h, w);
+        let pooled = pool.install(|| fast.pooled(&pixels, n, h, w));
+        let (cosine, diff) = compare(&pooled, &values(network.pooled(tensor.clone())), 1280);
+        assert!(cosine >= 0.9999 && diff < 1e-3, "{threads} threads, {n} images: cosine {cosine}, diff {diff}");
+        let (trunk, shape) = pool.install(|| fast.trunk_nhwc(&pixels, n, h, w));
+        let reference = values(network.trunk(tensor).permute([0, 2, 3, 1]));
+        let (cosine, _) = compare(&trunk, &reference, shape[1] * shape[2] * shape[3]);
+        assert!(cosine >= 0.9999, "{threads} threads, {n} images: trunk cosine {cosine}");
+    }
+}
