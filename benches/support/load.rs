@@ -15,9 +15,11 @@ pub struct Served {
 }
 
 impl Served {
-    /// `lookbook serve` on `index` at a free port, with `extra` options.
+    /// `lookbook serve` on `index` at a free port, with `extra` options. `LOOKBOOK_BIN` names
+    /// another build of lookbook to serve (an older commit's, for a before/after in one run).
     pub fn start(index: &Path, extra: &[&str]) -> Served {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lookbook"))
+        let binary = std::env::var_os("LOOKBOOK_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_lookbook").into());
+        let mut child = Command::new(binary)
             .args([
                 "-q",
                 "serve",

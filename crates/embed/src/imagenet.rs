@@ -73,17 +73,18 @@ impl ImageNetEmbedder {
 
     /// `n` loaded images → the raw pooled features `[n, 1280]` (not normalised), through
     /// [`LiteCpu`].
-    pub fn pooled(&self, items: Vec<f32>, n: usize) -> Tensor<InferBackend, 2> {
+    pub fn pooled(&self, items: &[f32], n: usize) -> Tensor<InferBackend, 2> {
         let (h, w) = (self.spec.height as usize, self.spec.width as usize);
-        let pooled = self.fast.pooled(&items, n, h, w);
+        let pooled = self.fast.pooled(items, n, h, w);
         Tensor::from_data(TensorData::new(pooled, [n, Self::FEATURES]), &Default::default())
     }
 
     /// As [`ImageNetEmbedder::pooled`] through burn's ops (the reference the kernels are
     /// tested and benchmarked against).
-    pub fn pooled_burn(&self, items: Vec<f32>, n: usize) -> Tensor<InferBackend, 2> {
+    pub fn pooled_burn(&self, items: &[f32], n: usize) -> Tensor<InferBackend, 2> {
         let (h, w) = (self.spec.height as usize, self.spec.width as usize);
-        let images = Tensor::<InferBackend, 4>::from_data(TensorData::new(items, [n, 3, h, w]), &Default::default());
+        let images =
+            Tensor::<InferBackend, 4>::from_data(TensorData::new(items.to_vec(), [n, 3, h, w]), &Default::default());
         self.network.pooled(images)
     }
 
@@ -121,7 +122,7 @@ impl Embedder for ImageNetEmbedder {
     }
 
     fn embed_batch(&self, items: Vec<f32>, n: usize) -> (Vec<f32>, Vec<f32>) {
-        let pooled = self.pooled(items, n);
+        let pooled = self.pooled(&items, n);
         let norm = pooled.clone().powf_scalar(2.0).sum_dim(1).sqrt().clamp_min(1e-12);
         let vectors = (pooled / norm)
             .into_data()

@@ -72,11 +72,11 @@ fn features_and_classes_match_pytorch(name: &str, min_cosine: f64) {
     // Embedding runs our CPU kernels; burn's ops on the same network are the features as they
     // were before them (issue 20: cosine ≥ 0.9999 photo by photo).
     let through_burn: Vec<f32> = embedder
-        .pooled_burn(pixels.clone(), images.len())
+        .pooled_burn(&pixels, images.len())
         .into_data()
         .into_vec()
         .unwrap();
-    let pooled = embedder.pooled(pixels, images.len());
+    let pooled = embedder.pooled(&pixels, images.len());
     let probabilities = softmax(embedder.network().classify(pooled.clone()), 1);
     let pooled: Vec<f32> = pooled.into_data().into_vec().unwrap();
     let probabilities: Vec<f32> = probabilities.into_data().into_vec().unwrap();

@@ -283,10 +283,12 @@ impl LiteCpu {
             if tasks <= 1 {
                 depthwise_rows(shape, 0..shape.out_height(), input, filter, out);
             } else {
-                out.par_chunks_mut(per_task * row_len).enumerate().for_each(|(task, piece)| {
-                    let first = task * per_task;
-                    depthwise_rows(shape, first..first + piece.len() / row_len, input, filter, piece);
-                });
+                out.par_chunks_mut(per_task * row_len)
+                    .enumerate()
+                    .for_each(|(task, piece)| {
+                        let first = task * per_task;
+                        depthwise_rows(shape, first..first + piece.len() / row_len, input, filter, piece);
+                    });
             }
             (h, w) = (shape.out_height(), shape.out_width());
             let rows = h * w;

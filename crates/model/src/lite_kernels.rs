@@ -96,7 +96,7 @@ pub fn depthwise_rows(
             return unsafe { depthwise_avx2(shape, rows, input, filter, out) };
         }
     }
-    depthwise_any(shape, rows, input, filter, out)
+    depthwise_any::<false>(shape, rows, input, filter, out)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -108,7 +108,7 @@ unsafe fn depthwise_avx512(
     filter: DepthwiseFilter,
     out: &mut [f32],
 ) {
-    depthwise_any(shape, rows, input, filter, out)
+    depthwise_any::<true>(shape, rows, input, filter, out)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -120,11 +120,13 @@ unsafe fn depthwise_avx2(
     filter: DepthwiseFilter,
     out: &mut [f32],
 ) {
-    depthwise_any(shape, rows, input, filter, out)
+    depthwise_any::<false>(shape, rows, input, filter, out)
 }
 
+/// `AVX512`: called from a function compiled for AVX-512F, so the strips may use its
+/// intrinsics (LLVM left the portable strip loop scalar).
 #[inline(always)]
-fn depthwise_any(
+fn depthwise_any<const AVX512: bool>(
     shape: DepthwiseShape,
     out_rows: std::ops::Range<usize>,
     input: &[f32],
@@ -157,7 +159,10 @@ fn depthwise_any(
     let mut taps = [(0usize, 0usize); MAX_KERNEL * MAX_KERNEL];
     for oy in out_rows {
         let rows = (0..kernel).filter(|&ky| (oy * stride + ky).checked_sub(top).is_some_and(|y| y < height));
-        let (ky_first, ky_end) = (rows.clone().next().unwrap_or(0), rows.clone().next_back().map_or(0, |k| k + 1));
+        let (ky_first, ky_end) = (
+            rows.clone().next().unwrap_or(0),
+            rows.clone().next_back().map_or(0, |k| k + 1),
+        );
         let mut ox = 0;
         while ox < out_w {
             if strips && ox >= first_inner && ox + STRIP <= end_inner {
@@ -171,12 +176,18 @@ fn depthwise_any(
                 };
                 let pixels = &mut out[((oy - first_row) * out_w + ox) * channels..][..STRIP * channels];
                 let mut c0 = 0;
-                while c0 + 32 <= channels {
-                    strip_tile::<32>(&at, c0, input, weight, bias, relu6, pixels);
-                    c0 += 32;
-                }
-                if c0 < channels {
+                while c0 + 16 <= channels {
+                    #[cfg(target_arch = "x86_64")]
+                    if AVX512 {
+                        // SAFETY: AVX512 is only true inside `depthwise_avx512`, on a CPU with
+                        // AVX-512F; the strip's pixels and taps are inside the slices (asserted
+                        // by `depthwise_rows`, interior columns only).
+                        unsafe { avx512_strip(&at, c0, input, weight, bias, relu6, pixels) };
+                        c0 += 16;
+                        continue;
+                    }
                     strip_tile::<16>(&at, c0, input, weight, bias, relu6, pixels);
+                    c0 += 16;
                 }
                 ox += STRIP;
                 continue;
@@ -213,7 +224,7 @@ fn depthwise_any(
 }
 
 /// Output pixels computed together where all their taps are inside the map.
-const STRIP: usize = 4;
+const STRIP: usize = 8;
 
 /// Where a strip of [`STRIP`] output pixels sits: its row, first column, the kernel rows that
 /// fall inside the map, and the map's padding.
@@ -224,6 +235,55 @@ struct Strip {
     top: usize,
     left: usize,
     shape: DepthwiseShape,
+}
+
+/// Channels `c0..c0 + 16` of a strip's pixels in AVX-512 registers: one weight load per tap,
+/// [`STRIP`] input loads and multiply-adds.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn avx512_strip(
+    at: &Strip,
+    c0: usize,
+    input: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    relu6: bool,
+    pixels: &mut [f32],
+) {
+    use std::arch::x86_64::*;
+    let DepthwiseShape {
+        width,
+        channels,
+        kernel,
+        stride,
+        ..
+    } = at.shape;
+    // SAFETY (whole body): the caller's strip lies inside the map, so every tap's input pixel
+    // and every weight row is in bounds, and c0 + 16 ≤ channels.
+    unsafe {
+        let b = _mm512_loadu_ps(bias.as_ptr().add(c0));
+        let mut acc = [b; STRIP];
+        for ky in at.rows.clone() {
+            let iy = at.oy * stride + ky - at.top;
+            for kx in 0..kernel {
+                let w = _mm512_loadu_ps(weight.as_ptr().add((ky * kernel + kx) * channels + c0));
+                let first = iy * width + at.ox * stride + kx - at.left;
+                for (p, sums) in acc.iter_mut().enumerate() {
+                    let x = _mm512_loadu_ps(input.as_ptr().add((first + p * stride) * channels + c0));
+                    *sums = _mm512_fmadd_ps(w, x, *sums);
+                }
+            }
+        }
+        let (zero, six) = (_mm512_setzero_ps(), _mm512_set1_ps(6.0));
+        for (p, sums) in acc.iter().enumerate() {
+            let value = if relu6 {
+                _mm512_min_ps(_mm512_max_ps(*sums, zero), six)
+            } else {
+                *sums
+            };
+            _mm512_storeu_ps(pixels.as_mut_ptr().add(p * channels + c0), value);
+        }
+    }
 }
 
 /// Channels `c0..c0 + T` of a strip's pixels: each tap's weights loaded once for all of them.

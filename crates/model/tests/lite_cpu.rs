@@ -158,7 +158,10 @@ fn images_fewer_than_threads_split_each_layer_and_give_the_same_features() {
         let (pixels, tensor) = images(n, h, w);
         let pooled = pool.install(|| fast.pooled(&pixels, n, h, w));
         let (cosine, diff) = compare(&pooled, &values(network.pooled(tensor.clone())), 1280);
-        assert!(cosine >= 0.9999 && diff < 1e-3, "{threads} threads, {n} images: cosine {cosine}, diff {diff}");
+        assert!(
+            cosine >= 0.9999 && diff < 1e-3,
+            "{threads} threads, {n} images: cosine {cosine}, diff {diff}"
+        );
         let (trunk, shape) = pool.install(|| fast.trunk_nhwc(&pixels, n, h, w));
         let reference = values(network.trunk(tensor).permute([0, 2, 3, 1]));
         let (cosine, _) = compare(&trunk, &reference, shape[1] * shape[2] * shape[3]);
