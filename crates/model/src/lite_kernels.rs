@@ -525,6 +525,26 @@ mod tests {
         out
     }
 
+    type DepthwiseFn = fn(DepthwiseShape, std::ops::Range<usize>, &[f32], DepthwiseFilter, &mut [f32]);
+
+    /// Every compiled variant of the depthwise loop this CPU can run (the dispatcher picks one;
+    /// the others must be right too, for other machines).
+    fn variants() -> Vec<(&'static str, DepthwiseFn)> {
+        let mut variants: Vec<(&'static str, DepthwiseFn)> = vec![("portable", depthwise_any::<false>)];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                // SAFETY: the CPU has AVX2 and FMA.
+                variants.push(("avx2", |s, r, i, f, o| unsafe { depthwise_avx2(s, r, i, f, o) }));
+            }
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has AVX-512F.
+                variants.push(("avx512", |s, r, i, f, o| unsafe { depthwise_avx512(s, r, i, f, o) }));
+            }
+        }
+        variants
+    }
+
     fn worst_error(ours: &[f32], reference: &[f64]) -> f64 {
         assert_eq!(ours.len(), reference.len());
         ours.iter()
@@ -554,11 +574,18 @@ mod tests {
                         let weight = values(shape.weight_len(), seed + 1);
                         let bias = values(channels, seed + 2);
                         for relu6 in [false, true] {
-                            let mut out = vec![f32::NAN; shape.output_len()];
-                            depthwise(shape, &input, &weight, &bias, relu6, &mut out);
                             let reference = depthwise_f64(shape, &input, &weight, &bias, relu6);
-                            let error = worst_error(&out, &reference);
-                            assert!(error < 1e-5, "{shape:?} relu6 {relu6}: error {error}");
+                            let filter = DepthwiseFilter {
+                                weight: &weight,
+                                bias: &bias,
+                                relu6,
+                            };
+                            for (variant, run) in variants() {
+                                let mut out = vec![f32::NAN; shape.output_len()];
+                                run(shape, 0..shape.out_height(), &input, filter, &mut out);
+                                let error = worst_error(&out, &reference);
+                                assert!(error < 1e-5, "{variant} {shape:?} relu6 {relu6}: error {error}");
+                            }
                             cases += 1;
                         }
                     }
