@@ -182,17 +182,16 @@ impl Records {
         Ok(())
     }
 
-    /// The JSON-lines bytes of every record (lazy ones as they are on disk).
-    pub(crate) fn to_jsonl(&self) -> Vec<u8> {
+    /// Every record as JSON lines into `out` (lazy ones as they are on disk), one at a time.
+    pub(crate) fn write_jsonl(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
         match &self.store {
-            Store::Lazy { text, .. } => text.to_vec(),
+            Store::Lazy { text, .. } => out.write_all(text),
             Store::Parsed(records) => {
-                let mut lines = Vec::new();
                 for record in records {
-                    serde_json::to_writer(&mut lines, record).expect("records serialise");
-                    lines.push(b'\n');
+                    serde_json::to_writer(&mut *out, record)?;
+                    out.write_all(b"\n")?;
                 }
-                lines
+                Ok(())
             }
         }
     }

@@ -1,13 +1,11 @@
 //! Writes index generations: every file, fsynced, then the manifest swapped by rename.
 
 use std::fs::{self, File};
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::contents::IndexContents;
-use super::manifest::{
-    FORMAT, FileEntry, GraphEntry, MANIFEST, Manifest, VERSION, checksum, f32_bytes, file_checksum, io, read_manifest,
-};
+use super::manifest::{FORMAT, FileEntry, GraphEntry, MANIFEST, Manifest, VERSION, file_checksum, io, read_manifest};
 use crate::{HnswIndex, IndexError, IvfIndex, VectorIndex};
 
 /// Writes `bytes` to `path` and fsyncs it.
@@ -15,6 +13,64 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), IndexError> {
     let mut file = File::create(path).map_err(|e| io(path, e))?;
     file.write_all(bytes).map_err(|e| io(path, e))?;
     file.sync_all().map_err(|e| io(path, e))
+}
+
+/// A file being written whose bytes are counted and hashed on their way to it, so a commit
+/// streams rows to disk without first copying them all into one buffer (that copy was the
+/// peak of `lookbook index`'s memory at each commit).
+struct HashedFile {
+    path: PathBuf,
+    out: BufWriter<File>,
+    hasher: xxhash_rust::xxh3::Xxh3,
+    bytes: u64,
+}
+
+impl HashedFile {
+    fn create(path: PathBuf) -> Result<Self, IndexError> {
+        let file = File::create(&path).map_err(|e| io(&path, e))?;
+        Ok(HashedFile {
+            path,
+            out: BufWriter::with_capacity(1 << 20, file),
+            hasher: xxhash_rust::xxh3::Xxh3::new(),
+            bytes: 0,
+        })
+    }
+
+    /// `values` as little-endian f32, a block at a time.
+    fn write_f32(&mut self, values: &[f32]) -> Result<(), IndexError> {
+        let mut block = Vec::with_capacity(1 << 16);
+        for chunk in values.chunks(1 << 14) {
+            block.clear();
+            block.extend(chunk.iter().flat_map(|v| v.to_le_bytes()));
+            self.write_all(&block).map_err(|e| io(&self.path, e))?;
+        }
+        Ok(())
+    }
+
+    /// Flushed, fsynced, and described for the manifest as `name`.
+    fn finish(self, name: String) -> Result<FileEntry, IndexError> {
+        let path = self.path;
+        let file = self.out.into_inner().map_err(|e| io(&path, e.into_error()))?;
+        file.sync_all().map_err(|e| io(&path, e))?;
+        Ok(FileEntry {
+            name,
+            bytes: self.bytes,
+            xxh3: format!("{:016x}", self.hasher.digest()),
+        })
+    }
+}
+
+impl Write for HashedFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let written = self.out.write(buf)?;
+        self.hasher.update(&buf[..written]);
+        self.bytes += written as u64;
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
 }
 
 fn sync_dir(dir: &Path) -> Result<(), IndexError> {
@@ -73,21 +129,22 @@ impl IndexWriter {
             });
         }
         let name_of = |stem: &str, ext: &str| format!("{stem}-{generation:06}.{ext}");
-        let write = |stem: &str, ext: &str, bytes: Vec<u8>| -> Result<FileEntry, IndexError> {
+        let write = |stem: &str, ext: &str, fill: &dyn Fn(&mut HashedFile) -> Result<(), IndexError>| {
             let name = name_of(stem, ext);
-            write_synced(&self.dir.join(&name), &bytes)?;
-            Ok(FileEntry {
-                name,
-                bytes: bytes.len() as u64,
-                xxh3: checksum(&bytes),
-            })
+            let mut file = HashedFile::create(self.dir.join(&name))?;
+            fill(&mut file)?;
+            file.finish(name)
         };
-        let vectors = write("vectors", "f32", f32_bytes(&contents.vectors))?;
+        let vectors = write("vectors", "f32", &|f| f.write_f32(&contents.vectors))?;
         self.injected(FailPoint::AfterVectors)?;
-        let parts = write("parts", "f32", f32_bytes(&contents.parts))?;
-        let records = write("records", "jsonl", contents.records.to_jsonl())?;
-        let keys_bytes: Vec<u8> = contents.records.keys().iter().flat_map(|k| k.to_le_bytes()).collect();
-        let keys = write("keys", "u64", keys_bytes)?;
+        let parts = write("parts", "f32", &|f| f.write_f32(&contents.parts))?;
+        let records = write("records", "jsonl", &|f| {
+            contents.records.write_jsonl(f).map_err(|e| io(&f.path, e))
+        })?;
+        let keys = write("keys", "u64", &|f| {
+            let bytes: Vec<u8> = contents.records.keys().iter().flat_map(|k| k.to_le_bytes()).collect();
+            f.write_all(&bytes).map_err(|e| io(&f.path, e))
+        })?;
         let graph = match info.ann {
             None => {
                 contents.graph = None;
