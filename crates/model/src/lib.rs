@@ -20,6 +20,7 @@ pub mod encoding;
 mod error;
 pub mod global;
 pub mod lite_cpu;
+pub mod lite_depthwise;
 pub mod lite_kernels;
 pub mod lite_pointwise;
 pub mod losses;

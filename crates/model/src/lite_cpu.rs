@@ -13,7 +13,8 @@ use burn::tensor::backend::Backend;
 use rayon::prelude::*;
 
 use crate::efficientnet::{EfficientNetLite, FoldedConv, MbConv};
-use crate::lite_kernels::{DepthwiseFilter, DepthwiseShape, depthwise_rows, stem_patches};
+use crate::lite_depthwise::{DepthwiseFilter, DepthwiseShape, depthwise_padded, padded_row, zero_border};
+use crate::lite_kernels::stem_patches;
 use crate::lite_pointwise::PackedPointwise;
 
 /// A 1×1 convolution (or the stem's patches × weights), packed for its kernel.
@@ -256,38 +257,57 @@ impl LiteCpu {
         for block in &self.blocks {
             let rows = h * w;
             let hidden = block.depthwise.channels;
-            let input: &[f32] = match &block.expand {
-                Some(expand) => {
-                    let out = room(expanded, rows * hidden);
-                    run_pointwise(expand, rows, &current[..rows * channels], None, out, tasks);
-                    out
-                }
-                None => &current[..rows * channels],
-            };
+            let dw = &block.depthwise;
             let shape = DepthwiseShape {
                 height: h,
                 width: w,
                 channels: hidden,
-                kernel: block.depthwise.kernel,
-                stride: block.depthwise.stride,
+                kernel: dw.kernel,
+                stride: dw.stride,
             };
-            let dw = &block.depthwise;
+            // The depthwise input goes into a buffer with its zero border, row by row.
+            let bordered = room(expanded, shape.padded_len());
+            zero_border(shape, bordered);
+            let row_len = w * channels;
+            match &block.expand {
+                // Wide maps: the expand convolution writes each map row into place. Narrow
+                // ones (≤ 14 pixels a row: short row tiles) go through `filtered` in one call.
+                Some(expand) if w >= 16 && tasks <= 1 => {
+                    for y in 0..h {
+                        let input = &current[y * row_len..(y + 1) * row_len];
+                        expand.run(w, input, None, padded_row(shape, y, bordered));
+                    }
+                }
+                Some(expand) => {
+                    let out = room(filtered, rows * hidden);
+                    run_pointwise(expand, rows, &current[..rows * channels], None, out, tasks);
+                    for y in 0..h {
+                        padded_row(shape, y, bordered).copy_from_slice(&out[y * w * hidden..(y + 1) * w * hidden]);
+                    }
+                }
+                None => {
+                    for y in 0..h {
+                        padded_row(shape, y, bordered).copy_from_slice(&current[y * row_len..(y + 1) * row_len]);
+                    }
+                }
+            }
+            let bordered: &[f32] = bordered;
             let out = room(filtered, shape.output_len());
             let filter = DepthwiseFilter {
                 weight: &dw.weight,
                 bias: &dw.bias,
                 relu6: true,
             };
-            let row_len = shape.out_width() * hidden;
+            let out_row = shape.out_width() * hidden;
             let per_task = shape.out_height().div_ceil(tasks).max(1);
             if tasks <= 1 {
-                depthwise_rows(shape, 0..shape.out_height(), input, filter, out);
+                depthwise_padded(shape, 0..shape.out_height(), bordered, filter, out);
             } else {
-                out.par_chunks_mut(per_task * row_len)
+                out.par_chunks_mut(per_task * out_row)
                     .enumerate()
                     .for_each(|(task, piece)| {
                         let first = task * per_task;
-                        depthwise_rows(shape, first..first + piece.len() / row_len, input, filter, piece);
+                        depthwise_padded(shape, first..first + piece.len() / out_row, bordered, filter, piece);
                     });
             }
             (h, w) = (shape.out_height(), shape.out_width());
