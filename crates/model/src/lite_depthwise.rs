@@ -54,6 +54,16 @@ impl DepthwiseShape {
     pub fn padded_len(&self) -> usize {
         self.padded_height() * self.padded_width() * self.channels
     }
+    /// How many of the map's rows (from the top) output rows `..end` read: what must be in the
+    /// bordered buffer before [`depthwise_padded`] computes them.
+    pub fn map_rows_for(&self, end: usize) -> usize {
+        if end == 0 {
+            return 0;
+        }
+        ((end - 1) * self.stride + self.kernel)
+            .saturating_sub(self.top_left().0)
+            .min(self.height)
+    }
 }
 
 /// A depthwise convolution's weights `[kernel², channels]`, bias and activation.

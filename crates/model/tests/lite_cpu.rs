@@ -83,11 +83,16 @@ fn compare(ours: &[f32], theirs: &[f32], row: usize) -> (f64, f64) {
 }
 
 #[test]
-fn the_whole_trunk_and_pooled_features_match_burn_on_odd_sizes() {
+fn the_whole_trunk_and_pooled_features_match_burn_on_odd_sizes_and_bands() {
     for (variant, sizes) in [(&LITE0, [(64, 64), (70, 45)]), (&LITE2, [(33, 47), (96, 64)])] {
         let network = random_network(variant);
-        let fast = LiteCpu::whole(&network);
-        for (h, w) in sizes {
+        // The default bands (one or two a block at these sizes), one output row a band, and
+        // bands of a few rows whose map rows overlap the previous band's at stride 2.
+        let runs = [None, Some(1), Some(40_000)].map(|band| match band {
+            None => LiteCpu::whole(&network),
+            Some(bytes) => LiteCpu::whole(&network).with_band_bytes(bytes),
+        });
+        for (fast, (h, w)) in runs.iter().flat_map(|fast| sizes.map(|size| (fast, size))) {
             let n = 3;
             let (pixels, tensor) = images(n, h, w);
             let (trunk, shape) = fast.trunk_nhwc(&pixels, n, h, w);
