@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use crate::efficientnet::{EfficientNetLite, FoldedConv, MbConv};
 use crate::lite_depthwise::{DepthwiseFilter, DepthwiseShape, depthwise_padded, padded_row, zero_border};
 use crate::lite_kernels::stem_patches;
-use crate::lite_pointwise::PackedPointwise;
+use crate::lite_pointwise::{PackedPointwise, ROWS};
 
 /// A 1×1 convolution (or the stem's patches × weights), packed for its kernel.
 type Pointwise = PackedPointwise;
@@ -400,7 +400,7 @@ fn run_pointwise(
     tasks: usize,
 ) {
     // Whole micro-kernel tiles of rows per task.
-    let per_task = rows.div_ceil(tasks.max(1)).div_ceil(6) * 6;
+    let per_task = rows.div_ceil(tasks.max(1)).div_ceil(ROWS) * ROWS;
     if tasks <= 1 || per_task >= rows {
         return conv.run(rows, input, residual, out);
     }

@@ -11,8 +11,12 @@ use crate::lite_kernels::{PointwiseShape, pointwise};
 
 /// Output columns per panel: two 16-float registers (one for a last panel of ≤ 16 columns).
 const PANEL: usize = 32;
-/// Rows per micro-kernel call: 6 rows × 2 registers = 12 accumulators.
-const ROWS: usize = 6;
+/// Most rows per micro-kernel call: 12 rows × 2 registers = 24 accumulators, so each weight
+/// load feeds 12 FMAs (measured on a Xeon: 62–73 GMAC/s against 56–62 with 6 rows once K ≥ 40).
+pub const ROWS: usize = 12;
+/// Below this many inputs the tile's bias/clamp/store work outweighs the loop: 6-row tiles
+/// (53 GMAC/s against 44 with 12 rows at K = 16).
+const SHORT_K: usize = 32;
 
 /// A 1×1 convolution's weights `[inputs, outputs]`, its bias, and both packed in panels of
 /// [`PANEL`] columns (`[panel][input][32]`, zero past the last output).
@@ -86,7 +90,7 @@ impl PackedPointwise {
 mod avx512 {
     use std::arch::x86_64::*;
 
-    use super::{PANEL, PackedPointwise, ROWS};
+    use super::{PANEL, PackedPointwise, ROWS, SHORT_K};
 
     /// # Safety
     /// The CPU must have AVX-512F, and the slices hold `rows` rows (checked by the caller).
@@ -99,27 +103,26 @@ mod avx512 {
         out: &mut [f32],
     ) {
         let panels = conv.outputs.div_ceil(PANEL);
+        let tile_rows = if conv.inputs < SHORT_K { ROWS / 2 } else { ROWS };
         let mut r0 = 0;
         while r0 < rows {
-            let count = ROWS.min(rows - r0);
+            let count = tile_rows.min(rows - r0);
             for p in 0..panels {
                 let cols = PANEL.min(conv.outputs - p * PANEL);
                 // SAFETY: rows r0..r0 + count exist in input/out/residual, panel p in packed.
                 unsafe {
-                    match (count, cols > 16) {
-                        (6, true) => tile::<6, 2>(conv, r0, p, cols, input, residual, out),
-                        (6, false) => tile::<6, 1>(conv, r0, p, cols, input, residual, out),
-                        (5, true) => tile::<5, 2>(conv, r0, p, cols, input, residual, out),
-                        (5, false) => tile::<5, 1>(conv, r0, p, cols, input, residual, out),
-                        (4, true) => tile::<4, 2>(conv, r0, p, cols, input, residual, out),
-                        (4, false) => tile::<4, 1>(conv, r0, p, cols, input, residual, out),
-                        (3, true) => tile::<3, 2>(conv, r0, p, cols, input, residual, out),
-                        (3, false) => tile::<3, 1>(conv, r0, p, cols, input, residual, out),
-                        (2, true) => tile::<2, 2>(conv, r0, p, cols, input, residual, out),
-                        (2, false) => tile::<2, 1>(conv, r0, p, cols, input, residual, out),
-                        (_, true) => tile::<1, 2>(conv, r0, p, cols, input, residual, out),
-                        (_, false) => tile::<1, 1>(conv, r0, p, cols, input, residual, out),
+                    macro_rules! tiles {
+                        ($($rows:literal)*) => {
+                            match (count, cols > 16) {
+                                $(
+                                    ($rows, true) => tile::<$rows, 2>(conv, r0, p, cols, input, residual, out),
+                                    ($rows, false) => tile::<$rows, 1>(conv, r0, p, cols, input, residual, out),
+                                )*
+                                _ => unreachable!("1 to ROWS rows"),
+                            }
+                        };
                     }
+                    tiles!(1 2 3 4 5 6 7 8 9 10 11 12)
                 }
             }
             r0 += count;
@@ -215,9 +218,9 @@ mod tests {
 
     #[test]
     fn the_packed_kernel_matches_the_definition_for_every_tile_shape() {
-        // Row counts off the 6-row tile; output widths of 1, a part-register, exactly one and
+        // Row counts off the 6- and 12-row tiles (inputs below and above SHORT_K); output widths of 1, a part-register, exactly one and
         // two registers, a part second register and several panels with a short last one.
-        for rows in [1, 2, 5, 6, 7, 13, 49] {
+        for rows in [1, 2, 5, 6, 7, 11, 13, 23, 49] {
             for outputs in [1, 8, 16, 24, 32, 40, 112, 1280] {
                 for inputs in [1, 27, 96] {
                     let weight = values(inputs * outputs, (rows * 31 + outputs * 7 + inputs) as u64);
