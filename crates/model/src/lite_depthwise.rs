@@ -322,19 +322,7 @@ fn pixel_tile<const T: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A deterministic pseudo-random fill in [-1, 1) (no rand dependency in the kernel tests).
-    fn values(len: usize, seed: u64) -> Vec<f32> {
-        let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        (0..len)
-            .map(|_| {
-                state = state
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-            })
-            .collect()
-    }
+    use crate::lite_kernels::test_values as values;
 
     /// The depthwise convolution in f64, straight from the definition (TF "same" padding).
     fn depthwise_f64(shape: DepthwiseShape, input: &[f32], weight: &[f32], bias: &[f32], relu6: bool) -> Vec<f64> {

@@ -127,22 +127,24 @@ pub fn stem_patches(image: &[f32], height: usize, width: usize, patches: &mut Ve
     (out_h, out_w)
 }
 
+/// A deterministic pseudo-random fill in [-1, 1) for the kernels' tests (no rand dependency).
+#[cfg(test)]
+pub(crate) fn test_values(len: usize, seed: u64) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A deterministic pseudo-random fill in [-1, 1) (no rand dependency in the kernel tests).
-    fn values(len: usize, seed: u64) -> Vec<f32> {
-        let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        (0..len)
-            .map(|_| {
-                state = state
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-            })
-            .collect()
-    }
+    use crate::lite_kernels::test_values as values;
 
     fn worst_error(ours: &[f32], reference: &[f64]) -> f64 {
         assert_eq!(ours.len(), reference.len());
