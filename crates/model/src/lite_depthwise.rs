@@ -322,7 +322,7 @@ fn pixel_tile<const T: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lite_kernels::test_values as values;
+    use crate::lite_kernels::{test_values as values, worst_error};
 
     /// The depthwise convolution in f64, straight from the definition (TF "same" padding).
     fn depthwise_f64(shape: DepthwiseShape, input: &[f32], weight: &[f32], bias: &[f32], relu6: bool) -> Vec<f64> {
@@ -359,14 +359,6 @@ mod tests {
             }
         }
         out
-    }
-
-    fn worst_error(ours: &[f32], reference: &[f64]) -> f64 {
-        assert_eq!(ours.len(), reference.len());
-        ours.iter()
-            .zip(reference)
-            .map(|(&a, &b)| (a as f64 - b).abs() / (1.0 + b.abs()))
-            .fold(0.0, f64::max)
     }
 
     type DepthwiseFn = fn(DepthwiseShape, std::ops::Range<usize>, &[f32], DepthwiseFilter, &mut [f32]);

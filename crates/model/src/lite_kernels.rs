@@ -141,18 +141,20 @@ pub(crate) fn test_values(len: usize, seed: u64) -> Vec<f32> {
         .collect()
 }
 
+/// The largest error of `ours` against an f64 `reference`, relative to 1 + |reference|.
+#[cfg(test)]
+pub(crate) fn worst_error(ours: &[f32], reference: &[f64]) -> f64 {
+    assert_eq!(ours.len(), reference.len());
+    ours.iter()
+        .zip(reference)
+        .map(|(&a, &b)| (a as f64 - b).abs() / (1.0 + b.abs()))
+        .fold(0.0, f64::max)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lite_kernels::test_values as values;
-
-    fn worst_error(ours: &[f32], reference: &[f64]) -> f64 {
-        assert_eq!(ours.len(), reference.len());
-        ours.iter()
-            .zip(reference)
-            .map(|(&a, &b)| (a as f64 - b).abs() / (1.0 + b.abs()))
-            .fold(0.0, f64::max)
-    }
+    use crate::lite_kernels::{test_values as values, worst_error};
 
     #[test]
     fn pointwise_matches_the_definition_with_bias_residual_and_relu6() {
