@@ -1,5 +1,6 @@
 //! The packed 1×1 kernel on EfficientNet-Lite0's shapes at 224² (expand, project, head):
-//! GMAC/s per shape, one thread. `cargo bench -p lookbook-model --bench lite_pointwise`
+//! GMAC/s per shape, one thread, beside one core's FMA peak (a register-only loop: what the
+//! kernel could reach). `cargo bench -p lookbook-model --bench lite_pointwise`
 use std::time::Instant;
 
 use lookbook_model::lite_pointwise::PackedPointwise;
@@ -50,4 +51,32 @@ fn main() {
         );
     }
     println!("all: {:.1} GMAC/s", total.0 / total.1 / 1e9);
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        let iterations = 50_000_000;
+        let start = Instant::now();
+        // SAFETY: the CPU has AVX-512F.
+        std::hint::black_box(unsafe { fma_peak(iterations) });
+        let macs = (iterations * 24 * 16) as f64;
+        println!(
+            "one core's FMA peak: {:.1} GMAC/s",
+            macs / start.elapsed().as_secs_f64() / 1e9
+        );
+    }
+}
+
+/// 24 independent chains of 16-lane FMAs: enough in flight to keep both FMA units busy.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn fma_peak(iterations: usize) -> f32 {
+    use std::arch::x86_64::*;
+    let mut acc = [_mm512_set1_ps(0.0); 24];
+    let (a, b) = (_mm512_set1_ps(0.999_999), _mm512_set1_ps(1e-7));
+    for _ in 0..iterations {
+        for reg in acc.iter_mut() {
+            *reg = _mm512_fmadd_ps(*reg, a, b);
+        }
+    }
+    let sum = acc.into_iter().fold(_mm512_setzero_ps(), |s, r| _mm512_add_ps(s, r));
+    _mm512_reduce_add_ps(sum)
 }
