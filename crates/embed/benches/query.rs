@@ -58,7 +58,7 @@ fn main() {
             continue;
         }
         let loaded = Instant::now();
-        let (vector, _) = embedder.embed_batch(item, 1);
+        let (vector, _) = embedder.embed_batch(&item, 1);
         let embedded = Instant::now();
         let hits = contents.search(&vector, 10, None, SearchMode::Auto).expect("search");
         let searched = Instant::now();

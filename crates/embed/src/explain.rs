@@ -283,7 +283,7 @@ impl SeedEmbedder {
         let spec = self.spec;
         let mut input = vec![0.0f32; crate::Embedder::item_len(self)];
         self.item_of(photo, header, &mut input);
-        let (output, frame, sizes) = self.forward(input, 1);
+        let (output, frame, sizes) = self.forward(&input, 1);
         let (width, height) = sizes[0];
         let floats = |data: TensorData| data.convert::<f32>().into_vec::<f32>().expect("f32 tensor");
         let thetas: Vec<Theta> = output.thetas.iter().map(|t| Theta::from_tensor(t.clone())[0]).collect();

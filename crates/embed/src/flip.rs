@@ -69,13 +69,13 @@ impl Embedder for FlipAveraged {
         self.inner.mirror(item)
     }
 
-    fn embed_batch(&self, items: Vec<f32>, n: usize) -> (Vec<f32>, Vec<f32>) {
-        let mut mirrored = items.clone();
+    fn embed_batch(&self, items: &[f32], n: usize) -> (Vec<f32>, Vec<f32>) {
+        let mut mirrored = items.to_vec();
         for item in mirrored.chunks_exact_mut(self.inner.item_len()) {
             self.inner.mirror(item);
         }
         let (mut vectors, parts) = self.inner.embed_batch(items, n);
-        let (flipped, _) = self.inner.embed_batch(mirrored, n);
+        let (flipped, _) = self.inner.embed_batch(&mirrored, n);
         // The mean, scaled back to the photo's own norm: the embedders' vectors have a fixed
         // norm (unit, or one per normalised block), which distances are calibrated to.
         let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
@@ -144,16 +144,16 @@ mod tests {
             }
             self.0
         }
-        fn embed_batch(&self, items: Vec<f32>, _: usize) -> (Vec<f32>, Vec<f32>) {
+        fn embed_batch(&self, items: &[f32], _: usize) -> (Vec<f32>, Vec<f32>) {
             let parts = items.chunks_exact(4).map(|i| i.iter().sum()).collect();
-            (items, parts)
+            (items.to_vec(), parts)
         }
     }
 
     #[test]
     fn the_average_of_a_photo_and_its_mirror_keeps_the_photos_norm_and_parts() {
         let averaged = FlipAveraged::new(Arc::new(Pixels(true))).expect("it mirrors");
-        let (vectors, parts) = averaged.embed_batch(vec![3.0, 0.0, 0.0, 0.0, 1.0, 2.0, 2.0, 1.0], 2);
+        let (vectors, parts) = averaged.embed_batch(&[3.0, 0.0, 0.0, 0.0, 1.0, 2.0, 2.0, 1.0], 2);
         let h = 3.0 / 2f32.sqrt();
         let expected = [h, 0.0, 0.0, h, 1.0, 2.0, 2.0, 1.0];
         assert!(

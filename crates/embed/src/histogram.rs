@@ -82,8 +82,8 @@ impl Embedder for HistogramEmbedder {
         Ok(())
     }
 
-    fn embed_batch(&self, items: Vec<f32>, _n: usize) -> (Vec<f32>, Vec<f32>) {
-        (items, Vec::new())
+    fn embed_batch(&self, items: &[f32], _n: usize) -> (Vec<f32>, Vec<f32>) {
+        (items.to_vec(), Vec::new())
     }
 }
 

@@ -121,8 +121,8 @@ impl Embedder for ImageNetEmbedder {
         true
     }
 
-    fn embed_batch(&self, items: Vec<f32>, n: usize) -> (Vec<f32>, Vec<f32>) {
-        let pooled = self.pooled(&items, n);
+    fn embed_batch(&self, items: &[f32], n: usize) -> (Vec<f32>, Vec<f32>) {
+        let pooled = self.pooled(items, n);
         let norm = pooled.clone().powf_scalar(2.0).sum_dim(1).sqrt().clamp_min(1e-12);
         let vectors = (pooled / norm)
             .into_data()

@@ -64,12 +64,13 @@ pub trait Embedder: Send + Sync {
     fn mirror(&self, _item: &mut [f32]) -> bool {
         false
     }
-    /// `n` loaded items → (`n × dim` vectors, `n × parts × part_dim` part vectors).
-    fn embed_batch(&self, items: Vec<f32>, n: usize) -> (Vec<f32>, Vec<f32>);
+    /// `n` loaded items → (`n × dim` vectors, `n × parts × part_dim` part vectors). The items
+    /// are borrowed so the loader can reuse their buffer for the next batch.
+    fn embed_batch(&self, items: &[f32], n: usize) -> (Vec<f32>, Vec<f32>);
     /// [`Embedder::embed_batch`] with each image's attention boxes from the same forward pass
     /// (none for an embedder without attention steps), so an index can store them and answers
     /// need not run the model again (issue 20).
-    fn embed_batch_boxed(&self, items: Vec<f32>, n: usize) -> EmbeddedBatch {
+    fn embed_batch_boxed(&self, items: &[f32], n: usize) -> EmbeddedBatch {
         let (vectors, parts) = self.embed_batch(items, n);
         EmbeddedBatch {
             vectors,
@@ -112,6 +113,23 @@ pub struct EmbedProgress {
     pub waited_seconds: f64,
 }
 
+/// Images per forward pass when embedding a catalogue (`index`, `eval`). Our kernels run
+/// the trunk image by image, so a batch only amortises the attention branch: measured on all
+/// 7,175 H&M photos with the 384×256 `effnet-cpu` model, 16 took 2:00 and peaked at 350 MB
+/// RSS, 32 took 2:04 and 422 MB (BENCHMARKS.md, issue 20).
+pub const DEFAULT_BATCH: usize = 16;
+
+/// How [`embed_images`] loads batches of `batch` images: each decoded while the one before
+/// is embedded, and handed over only when asked for (prefetch 0), so two batch buffers go
+/// round — a third, waiting, bought no speed (the model is slower than decoding).
+pub fn loader_options(batch: usize) -> LoaderOptions {
+    LoaderOptions {
+        batch_size: batch.max(1),
+        prefetch: 0,
+        ..LoaderOptions::default()
+    }
+}
+
 /// Embeds `catalog.entries[i]` for each `i` in `order`, in batches of `batch_size`.
 pub fn embed_images(
     embedder: Arc<dyn Embedder>,
@@ -131,20 +149,22 @@ pub fn embed_images(
     let mut done = 0;
     let (mut model_seconds, mut waited_seconds) = (0.0, 0.0);
     let mut waiting = Instant::now();
-    for mut batch in loader.by_ref() {
+    while let Some(mut batch) = loader.next() {
         waited_seconds += waiting.elapsed().as_secs_f64();
         done += batch.items.len() + batch.failures.len();
         embedded.bad.extend(batch.failures.drain(..).map(|(_, bad)| bad));
         if !batch.items.is_empty() {
-            let pixels = std::mem::take(&mut batch.pixels);
             let started = Instant::now();
-            let output = embedder.embed_batch_boxed(pixels, batch.items.len());
+            let output = embedder.embed_batch_boxed(&batch.pixels, batch.items.len());
             model_seconds += started.elapsed().as_secs_f64();
             embedded.entries.extend_from_slice(&batch.items);
             embedded.vectors.extend(output.vectors);
             embedded.parts.extend(output.parts);
             embedded.boxes.extend(output.boxes);
         }
+        // The same few batch buffers go round: memory stays the loader's prefetch, and no
+        // batch faults fresh pages in.
+        loader.recycle(batch);
         progress(EmbedProgress {
             done,
             total,

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use burn::tensor::{Tensor, TensorData};
 use image::RgbImage;
-use lookbook_imaging::{BadImage, FRAME_LEN, ImageError, ImageSpec, Preprocessor, split_frames};
+use lookbook_imaging::{BadImage, FRAME_LEN, ImageError, ImageSpec, Preprocessor};
 use lookbook_model::{EfficientNetLite, InferBackend, LiteCpu, SavedModel, SeedModel, SeedOutput, Theta};
 
 use crate::explain::{PhotoBoxes, upright_size};
@@ -71,41 +71,42 @@ impl SeedEmbedder {
 
     /// `n` loaded images (each its pixels, its garment frame, its photo's size) → the model's
     /// outputs (through the pretrained trunk when there is one), and the items' frames.
-    pub(crate) fn forward(&self, items: Vec<f32>, n: usize) -> (SeedOutput<InferBackend>, Vec<f32>, Vec<(u32, u32)>) {
-        let (items, sizes) = split_sizes(items, n);
-        let (pixels, frames) = split_frames(items, n);
-        (self.forward_framed(pixels, frames.clone(), n), frames, sizes)
-    }
-
-    fn forward_framed(&self, pixels: Vec<f32>, frames: Vec<f32>, n: usize) -> SeedOutput<InferBackend> {
+    pub(crate) fn forward(&self, items: &[f32], n: usize) -> (SeedOutput<InferBackend>, Vec<f32>, Vec<(u32, u32)>) {
         let (h, w) = (self.spec.height as usize, self.spec.width as usize);
+        let item_len = crate::Embedder::item_len(self);
+        assert_eq!(items.len(), n * item_len, "n loaded items");
+        let pixels_len = 3 * h * w;
+        // Each item: its pixels, its garment frame, its photo's size (see `item_of`).
+        let mut frames = Vec::with_capacity(n * FRAME_LEN);
+        let mut sizes = Vec::with_capacity(n);
+        for item in items.chunks_exact(item_len) {
+            let (frame, size) = item[pixels_len..].split_at(FRAME_LEN);
+            frames.extend_from_slice(frame);
+            sizes.push((size[0] as u32, size[1] as u32));
+        }
         let device = Default::default();
-        let frames = Some(Tensor::from_data(TensorData::new(frames, [n, FRAME_LEN]), &device));
-        match &self.trunk {
+        let frame_tensor = Some(Tensor::from_data(
+            TensorData::new(frames.clone(), [n, FRAME_LEN]),
+            &device,
+        ));
+        let output = match &self.trunk {
             Some(trunk) => {
-                let (values, shape) = trunk.trunk_nhwc(&pixels, n, h, w);
+                let (values, shape) = trunk.trunk_nhwc_items(items, item_len, n, h, w);
                 let trunk = Tensor::<InferBackend, 4>::from_data(TensorData::new(values, shape), &device);
-                self.model.forward_head_nhwc(trunk, frames)
+                self.model.forward_head_nhwc(trunk, frame_tensor)
             }
             None => {
+                let pixels: Vec<f32> = items
+                    .chunks_exact(item_len)
+                    .flat_map(|item| &item[..pixels_len])
+                    .copied()
+                    .collect();
                 let images = Tensor::<InferBackend, 4>::from_data(TensorData::new(pixels, [n, 3, h, w]), &device);
-                self.model.forward_in(images, frames)
+                self.model.forward_in(images, frame_tensor)
             }
-        }
+        };
+        (output, frames, sizes)
     }
-}
-
-/// `n` items each ending in [`SIZE_LEN`] floats → (the items without them, each photo's size).
-fn split_sizes(values: Vec<f32>, n: usize) -> (Vec<f32>, Vec<(u32, u32)>) {
-    let item = values.len() / n.max(1);
-    let base = item - SIZE_LEN;
-    let mut rest = Vec::with_capacity(n * base);
-    let mut sizes = Vec::with_capacity(n);
-    for chunk in values.chunks_exact(item) {
-        rest.extend_from_slice(&chunk[..base]);
-        sizes.push((chunk[base] as u32, chunk[base + 1] as u32));
-    }
-    (rest, sizes)
 }
 
 impl SeedEmbedder {
@@ -207,12 +208,12 @@ impl Embedder for SeedEmbedder {
         true
     }
 
-    fn embed_batch(&self, items: Vec<f32>, n: usize) -> (Vec<f32>, Vec<f32>) {
+    fn embed_batch(&self, items: &[f32], n: usize) -> (Vec<f32>, Vec<f32>) {
         let (output, _, _) = self.forward(items, n);
         self.vectors_of(&output, n)
     }
 
-    fn embed_batch_boxed(&self, items: Vec<f32>, n: usize) -> EmbeddedBatch {
+    fn embed_batch_boxed(&self, items: &[f32], n: usize) -> EmbeddedBatch {
         let (output, frames, sizes) = self.forward(items, n);
         let (vectors, parts) = self.vectors_of(&output, n);
         let boxes = match self.parts.0 > 1 {

@@ -17,7 +17,9 @@ use crate::preprocess::Preprocessor;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoaderOptions {
     pub batch_size: usize,
-    /// Finished batches waiting for the consumer, at most.
+    /// Finished batches waiting for the consumer, at most. With 0 the producer hands each
+    /// batch over when the consumer asks for it and only then decodes the next: two batches
+    /// in memory (the one the consumer holds and the one decoding), still overlapped.
     pub prefetch: usize,
     /// Decoding threads; 0 = one per core.
     pub threads: usize,
@@ -85,7 +87,7 @@ impl BatchLoader {
             .thread_name(|i| format!("lookbook-decode-{i}"))
             .build()
             .map_err(|e| ImageError::Threads(e.to_string()))?;
-        let (sender, receiver) = sync_channel(options.prefetch.max(1));
+        let (sender, receiver) = sync_channel(options.prefetch);
         let (spent, recycled) = channel();
         let producer = std::thread::Builder::new()
             .name("lookbook-loader".into())

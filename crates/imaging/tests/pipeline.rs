@@ -274,3 +274,41 @@ fn dropping_a_loader_early_stops_its_producer() {
     assert_eq!(first.len(), 3);
     // Reaching here (the loader was dropped by `take`) means the producer was unblocked and joined.
 }
+
+#[test]
+fn a_loader_without_prefetch_keeps_two_batch_buffers_going_round() {
+    // `lookbook index` and `eval` load this way (issue 20: memory bounded by the batch): the
+    // producer decodes the next batch while the consumer holds one, and reuses the buffer the
+    // consumer hands back. A third buffer (a batch waiting in the channel) would show up as a
+    // third distinct allocation.
+    let mut loader = BatchLoader::spawn(
+        (0..40).collect(),
+        1000,
+        LoaderOptions {
+            batch_size: 4,
+            prefetch: 0,
+            threads: 1,
+        },
+        |i, out| {
+            out.fill(i as f32);
+            Ok(())
+        },
+    )
+    .unwrap();
+    let mut buffers = std::collections::HashSet::new();
+    let mut seen = Vec::new();
+    while let Some(batch) = loader.next() {
+        buffers.insert(batch.pixels.as_ptr() as usize);
+        for (k, &item) in batch.items.iter().enumerate() {
+            assert!(
+                batch.image(k).iter().all(|&v| v == item as f32),
+                "item {item} in its slot"
+            );
+        }
+        seen.extend_from_slice(&batch.items);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        loader.recycle(batch);
+    }
+    assert_eq!(seen, (0..40).collect::<Vec<_>>(), "every item, in order");
+    assert!(buffers.len() <= 2, "{} batch buffers in use", buffers.len());
+}

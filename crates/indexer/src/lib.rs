@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lookbook_catalog::Catalog;
-use lookbook_embed::{EmbedError, EmbedProgress, Embedder, embed_images};
-use lookbook_imaging::{BadImage, LoaderOptions};
+use lookbook_embed::{DEFAULT_BATCH, EmbedError, EmbedProgress, Embedder, embed_images, loader_options};
+use lookbook_imaging::BadImage;
 use lookbook_index::{HnswConfig, IndexContents, IndexError, IndexInfo, IvfConfig, Record};
 use lookbook_pgvector::{IndexLocation, PgError};
 
@@ -66,7 +66,7 @@ pub struct IndexingOptions {
 impl Default for IndexingOptions {
     fn default() -> Self {
         IndexingOptions {
-            batch: 32,
+            batch: DEFAULT_BATCH,
             chunk: 4096,
             commit_every: Duration::from_secs(300),
             boxes: true,
@@ -89,10 +89,7 @@ pub fn embed_into(
 ) -> Result<usize, IndexerError> {
     let chunk = options.chunk.max(1);
     let (dim, part_len) = (contents.info.dim, contents.info.parts * contents.info.part_dim);
-    let loader = LoaderOptions {
-        batch_size: options.batch.max(1),
-        ..LoaderOptions::default()
-    };
+    let loader = loader_options(options.batch);
     let mut last_commit = Instant::now();
     let mut skipped = 0;
     // Keys embedded since the last commit (what a rows-only commit writes).

@@ -110,6 +110,33 @@ impl Block {
     }
 }
 
+/// `n` items of `item_len` floats, each starting with a `[3, height, width]` image.
+#[derive(Clone, Copy)]
+struct Items<'a> {
+    values: &'a [f32],
+    item_len: usize,
+    n: usize,
+    height: usize,
+    width: usize,
+}
+
+impl<'a> Items<'a> {
+    fn new(values: &'a [f32], item_len: usize, n: usize, height: usize, width: usize) -> Self {
+        assert!(
+            item_len >= 3 * height * width,
+            "an item holds a 3 × height × width image"
+        );
+        assert_eq!(values.len(), n * item_len, "n items of item_len floats");
+        Items {
+            values,
+            item_len,
+            n,
+            height,
+            width,
+        }
+    }
+}
+
 /// One thread's buffers, grown to the largest layer they have held.
 #[derive(Default)]
 struct Scratch {
@@ -186,12 +213,25 @@ impl LiteCpu {
     /// `n` images `[n, 3, height, width]` → the last block's output channels-last, `[n, h, w, C]`
     /// (its shape second).
     pub fn trunk_nhwc(&self, images: &[f32], n: usize, height: usize, width: usize) -> (Vec<f32>, [usize; 4]) {
+        self.trunk_nhwc_items(images, 3 * height * width, n, height, width)
+    }
+
+    /// [`LiteCpu::trunk_nhwc`] of `n` items of `item_len` floats each, every one starting with
+    /// its `[3, height, width]` image (a loader's batch as it is: no copy of the pixels to
+    /// strip what follows them).
+    pub fn trunk_nhwc_items(
+        &self,
+        items: &[f32],
+        item_len: usize,
+        n: usize,
+        height: usize,
+        width: usize,
+    ) -> (Vec<f32>, [usize; 4]) {
         let (h, w) = self.trunk_size(height, width);
         let c = self.trunk_channels();
         let mut out = vec![0.0f32; n * h * w * c];
-        self.each_image(images, n, height, width, &mut out, |result, _, out, _| {
-            out.copy_from_slice(result)
-        });
+        let images = Items::new(items, item_len, n, height, width);
+        self.each_image(images, &mut out, |result, _, out, _| out.copy_from_slice(result));
         (out, [n, h, w, c])
     }
 
@@ -204,7 +244,8 @@ impl LiteCpu {
         let (h, w) = self.trunk_size(height, width);
         let rows = h * w;
         let mut out = vec![0.0f32; n * head.outputs];
-        self.each_image(images, n, height, width, &mut out, |trunk, features, pooled, tasks| {
+        let images = Items::new(images, 3 * height * width, n, height, width);
+        self.each_image(images, &mut out, |trunk, features, pooled, tasks| {
             let features = room(features, rows * head.outputs);
             run_pointwise(head, rows, trunk, None, features, tasks);
             pooled.fill(0.0);
@@ -220,24 +261,26 @@ impl LiteCpu {
     /// image's slot of `out` and the tasks its layers were split in to `finish`.
     fn each_image(
         &self,
-        images: &[f32],
-        n: usize,
-        height: usize,
-        width: usize,
+        images: Items,
         out: &mut [f32],
         finish: impl Fn(&[f32], &mut Vec<f32>, &mut [f32], usize) + Sync,
     ) {
-        let image_len = 3 * height * width;
-        assert_eq!(images.len(), n * image_len, "n images of 3 × height × width");
+        let Items {
+            values,
+            item_len,
+            n,
+            height,
+            width,
+        } = images;
         if n == 0 {
             return;
         }
         let per_image = out.len() / n;
         let threads = rayon::current_num_threads();
-        let one_image = |slot: &mut [f32], image: &[f32], tasks: usize| {
+        let one_image = |slot: &mut [f32], item: &[f32], tasks: usize| {
             SCRATCH.with(|scratch| {
                 let mut scratch = scratch.borrow_mut();
-                let len = self.run(image, height, width, tasks, &mut scratch);
+                let len = self.run(&item[..3 * height * width], height, width, tasks, &mut scratch);
                 let Scratch { current, features, .. } = &mut *scratch;
                 finish(&current[..len], features, slot, tasks);
             })
@@ -245,13 +288,13 @@ impl LiteCpu {
         if n < threads {
             // Too few images to give each core one (a photo uploaded to the server): the
             // images go one after another, each layer split between the cores.
-            for (slot, image) in out.chunks_mut(per_image).zip(images.chunks(image_len)) {
+            for (slot, image) in out.chunks_mut(per_image).zip(values.chunks(item_len)) {
                 one_image(slot, image, threads);
             }
             return;
         }
         out.par_chunks_mut(per_image)
-            .zip(images.par_chunks(image_len))
+            .zip(values.par_chunks(item_len))
             .for_each(|(slot, image)| one_image(slot, image, 1));
     }
 

@@ -149,6 +149,18 @@ fn a_frozen_prefix_with_separately_held_blocks_matches_burn() {
     );
     assert!(cosine >= 0.9999, "prefix cosine {cosine}");
     assert_eq!(prefix.trunk_nhwc(&[], 0, h, w).0.len(), 0);
+
+    // A loader's items as they come (each image followed by its frame and size): the same
+    // output, bit for bit, as the images packed alone.
+    let extra = [7.0f32, -1.0, 0.5, 3.0, 360.0, 540.0];
+    let items: Vec<f32> = pixels
+        .chunks_exact(3 * h * w)
+        .flat_map(|image| image.iter().chain(&extra))
+        .copied()
+        .collect();
+    let (from_items, item_shape) = prefix.trunk_nhwc_items(&items, 3 * h * w + extra.len(), 2, h, w);
+    let (packed, _) = prefix.trunk_nhwc(&pixels, 2, h, w);
+    assert_eq!((from_items, item_shape), (packed, shape));
 }
 
 #[test]

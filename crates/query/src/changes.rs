@@ -40,7 +40,7 @@ impl Engine {
         }
         let mut item = vec![0.0f32; embedder.item_len()];
         embedder.load_bytes(bytes, &mut item)?;
-        let batch = embedder.embed_batch_boxed(item, 1);
+        let batch = embedder.embed_batch_boxed(&item, 1);
         Ok(EmbeddedPhoto {
             vector: batch.vectors,
             parts: batch.parts,

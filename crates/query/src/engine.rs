@@ -569,7 +569,7 @@ impl Engine {
                     QuerySource::File(path) => embedder.load_item(path, &mut item).map_err(QueryError::BadFile)?,
                     QuerySource::Item(_) => unreachable!("matched above"),
                 }
-                let (vector, parts) = embedder.embed_batch(item, 1);
+                let (vector, parts) = embedder.embed_batch(&item, 1);
                 Ok(Resolved {
                     vector,
                     parts,

@@ -372,7 +372,7 @@ fn fine_tunes_the_last_block_on_colour_and_grey_photos_and_embeds_with_it() {
     let embedder = lookbook_embed::SeedEmbedder::from_run(&run).unwrap();
     let mut item = vec![0.0f32; lookbook_embed::Embedder::item_len(&embedder)];
     lookbook_embed::Embedder::load_item(&embedder, &data.path().join("0.png"), &mut item).unwrap();
-    let (vector, _) = lookbook_embed::Embedder::embed_batch(&embedder, item.clone(), 1);
+    let (vector, _) = lookbook_embed::Embedder::embed_batch(&embedder, &item, 1);
     let model = Checkpoint::open(&run).unwrap().load_model::<Flex>(&device).unwrap();
     let pixels = item[..3 * 64 * 64].to_vec();
     let frame = item[3 * 64 * 64..3 * 64 * 64 + 4].to_vec();

@@ -8,11 +8,10 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use lookbook_catalog::{Catalog, OpenOptions, Split};
-use lookbook_embed::{Embedded, Embedder, embed_images};
+use lookbook_embed::{DEFAULT_BATCH, Embedded, Embedder, embed_images, loader_options};
 use lookbook_query::HISTOGRAM_MODEL;
 
 use super::query::open_model;
-use lookbook_imaging::LoaderOptions;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Baseline {
@@ -32,7 +31,7 @@ pub struct EmbedderArgs {
     #[arg(long)]
     pub baseline: Option<Baseline>,
     /// Images per forward pass.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = DEFAULT_BATCH)]
     pub batch: usize,
 }
 
@@ -97,11 +96,7 @@ pub fn embed_with_progress(
     bar: &ProgressBar,
     offset: usize,
 ) -> Result<Embedded> {
-    let options = LoaderOptions {
-        batch_size: batch.max(1),
-        ..LoaderOptions::default()
-    };
-    let embedded = embed_images(embedder, catalog, order, options, |p| {
+    let embedded = embed_images(embedder, catalog, order, loader_options(batch), |p| {
         bar.set_position((offset + p.done) as u64);
         bar.set_message(format!("{:.1} img/s", p.images_per_second));
     })?;

@@ -172,7 +172,8 @@ struct AddArgs {
     catalog: Option<PathBuf>,
     /// Only these images (paths of catalogue photos), embedded again if already there.
     images: Vec<PathBuf>,
-    #[arg(long, default_value_t = 32)]
+    /// Images per forward pass.
+    #[arg(long, default_value_t = lookbook_embed::DEFAULT_BATCH)]
     batch: usize,
 }
 
