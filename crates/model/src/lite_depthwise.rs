@@ -177,34 +177,52 @@ unsafe fn depthwise_avx512(
     filter: DepthwiseFilter,
     out: &mut [f32],
 ) {
+    // The strip loop is written out here rather than through `each_strip`: a closure does not
+    // inherit the target feature, so every strip was a call the compiler could not inline.
     let first = rows.start;
-    each_strip(shape, rows, |at, pixels, tile| {
-        if !tile {
-            return portable_tail(shape, at, pixels, first, padded, filter, out);
-        }
-        // SAFETY: AVX-512F is enabled here; `at` is inside the output and its taps inside
-        // the bordered buffer (checked lengths), c0 + 16 ≤ channels.
-        unsafe {
-            match pixels {
-                8 => avx512_strip::<8>(shape, at, first, padded, filter, out),
-                7 => avx512_strip::<7>(shape, at, first, padded, filter, out),
-                6 => avx512_strip::<6>(shape, at, first, padded, filter, out),
-                5 => avx512_strip::<5>(shape, at, first, padded, filter, out),
-                4 => avx512_strip::<4>(shape, at, first, padded, filter, out),
-                3 => avx512_strip::<3>(shape, at, first, padded, filter, out),
-                2 => avx512_strip::<2>(shape, at, first, padded, filter, out),
-                _ => avx512_strip::<1>(shape, at, first, padded, filter, out),
+    let out_w = shape.out_width();
+    let whole = shape.channels / 16 * 16;
+    for oy in rows {
+        let mut ox = 0;
+        while ox < out_w {
+            let pixels = STRIP.min(out_w - ox);
+            let at = At { oy, ox, c0: 0 };
+            // SAFETY: AVX-512F is enabled here; the strip is inside the output and its taps
+            // inside the bordered buffer (checked lengths); `whole` ≤ channels.
+            unsafe {
+                macro_rules! strips {
+                    ($($p:literal)*) => {
+                        match (pixels, shape.kernel, shape.stride) {
+                            $(
+                                ($p, 3, 1) => avx512_fixed::<$p, 3, 1>(shape, at, whole, first, padded, filter, out),
+                                ($p, 3, 2) => avx512_fixed::<$p, 3, 2>(shape, at, whole, first, padded, filter, out),
+                                ($p, 5, 1) => avx512_fixed::<$p, 5, 1>(shape, at, whole, first, padded, filter, out),
+                                ($p, 5, 2) => avx512_fixed::<$p, 5, 2>(shape, at, whole, first, padded, filter, out),
+                                ($p, _, _) => avx512_strip::<$p>(shape, at, whole, first, padded, filter, out),
+                            )*
+                            _ => unreachable!("1 to STRIP pixels"),
+                        }
+                    };
+                }
+                strips!(1 2 3 4 5 6 7 8)
             }
+            if whole < shape.channels {
+                portable_tail(shape, At { c0: whole, ..at }, pixels, first, padded, filter, out);
+            }
+            ox += pixels;
         }
-    });
+    }
 }
 
-/// Channels `c0..c0 + 16` of `P` neighbouring output pixels, one register each.
+/// Channels `0..whole` (a multiple of 16), 16 at a time, of `P` neighbouring output pixels,
+/// one register each.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
+#[inline]
 unsafe fn avx512_strip<const P: usize>(
     shape: DepthwiseShape,
     at: At,
+    whole: usize,
     first_row: usize,
     padded: &[f32],
     filter: DepthwiseFilter,
@@ -212,30 +230,97 @@ unsafe fn avx512_strip<const P: usize>(
 ) {
     use std::arch::x86_64::*;
     let (c, k, s, pw) = (shape.channels, shape.kernel, shape.stride, shape.padded_width());
+    // Each pixel's offset from the strip's first, computed once: left in the tap loop as
+    // `(p * s + kx) * c`, it cost an integer multiply per FMA, and the multiplier (one
+    // port) held the kernel to a third of its speed.
+    let offsets: [usize; P] = std::array::from_fn(|p| p * s * c);
     // SAFETY (whole body): rows oy·s .. oy·s + k and columns ox·s .. (ox + P − 1)·s + k of the
     // bordered buffer exist (its size is defined so); the output pixels are in `out`.
     unsafe {
-        let mut acc = [_mm512_loadu_ps(filter.bias.as_ptr().add(at.c0)); P];
-        for ky in 0..k {
-            let row = padded.as_ptr().add(((at.oy * s + ky) * pw + at.ox * s) * c + at.c0);
-            for kx in 0..k {
-                let w = _mm512_loadu_ps(filter.weight.as_ptr().add((ky * k + kx) * c + at.c0));
-                for (p, sums) in acc.iter_mut().enumerate() {
-                    let x = _mm512_loadu_ps(row.add((p * s + kx) * c));
-                    *sums = _mm512_fmadd_ps(w, x, *sums);
-                }
-            }
-        }
-        let (zero, six) = (_mm512_setzero_ps(), _mm512_set1_ps(6.0));
+        let corner = padded.as_ptr().add((at.oy * s * pw + at.ox * s) * c);
         let dst = out
             .as_mut_ptr()
-            .add(((at.oy - first_row) * shape.out_width() + at.ox) * c + at.c0);
-        for (p, sums) in acc.iter().enumerate() {
-            let value = match filter.relu6 {
-                true => _mm512_min_ps(_mm512_max_ps(*sums, zero), six),
-                false => *sums,
-            };
-            _mm512_storeu_ps(dst.add(p * c), value);
+            .add(((at.oy - first_row) * shape.out_width() + at.ox) * c);
+        let (zero, six) = (_mm512_setzero_ps(), _mm512_set1_ps(6.0));
+        for c0 in (0..whole).step_by(16) {
+            let mut acc = [_mm512_loadu_ps(filter.bias.as_ptr().add(c0)); P];
+            let mut w = filter.weight.as_ptr().add(c0);
+            for ky in 0..k {
+                let mut x = corner.add(ky * pw * c + c0);
+                for _ in 0..k {
+                    let weights = _mm512_loadu_ps(w);
+                    for (sums, offset) in acc.iter_mut().zip(offsets) {
+                        *sums = _mm512_fmadd_ps(weights, _mm512_loadu_ps(x.add(offset)), *sums);
+                    }
+                    w = w.add(c);
+                    x = x.add(c);
+                }
+            }
+            for (p, sums) in acc.iter().enumerate() {
+                let value = match filter.relu6 {
+                    true => _mm512_min_ps(_mm512_max_ps(*sums, zero), six),
+                    false => *sums,
+                };
+                _mm512_storeu_ps(dst.add(p * c + c0), value);
+            }
+        }
+    }
+}
+
+/// [`avx512_strip`] for EfficientNet's kernels (3×3 and 5×5, stride 1 and 2): each input
+/// pixel of a kernel row is loaded once into a register and feeds every output pixel and tap
+/// that reads it (up to K FMAs), instead of one load per FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+unsafe fn avx512_fixed<const P: usize, const K: usize, const S: usize>(
+    shape: DepthwiseShape,
+    at: At,
+    whole: usize,
+    first_row: usize,
+    padded: &[f32],
+    filter: DepthwiseFilter,
+    out: &mut [f32],
+) {
+    use std::arch::x86_64::*;
+    /// Input pixels a kernel row of the strip reads: (P − 1)·S + K ≤ 7·2 + 5.
+    const MOST: usize = 19;
+    let span = (P - 1) * S + K;
+    let (c, pw) = (shape.channels, shape.padded_width());
+    // SAFETY (whole body): as for `avx512_strip` — the strip's taps lie in the bordered buffer,
+    // its pixels in `out`.
+    unsafe {
+        let corner = padded.as_ptr().add((at.oy * S * pw + at.ox * S) * c);
+        let dst = out
+            .as_mut_ptr()
+            .add(((at.oy - first_row) * shape.out_width() + at.ox) * c);
+        let (zero, six) = (_mm512_setzero_ps(), _mm512_set1_ps(6.0));
+        for c0 in (0..whole).step_by(16) {
+            let mut acc = [_mm512_loadu_ps(filter.bias.as_ptr().add(c0)); P];
+            let mut w = filter.weight.as_ptr().add(c0);
+            for ky in 0..K {
+                let mut x = corner.add(ky * pw * c + c0);
+                let mut row = [zero; MOST];
+                for pixel in row.iter_mut().take(span) {
+                    *pixel = _mm512_loadu_ps(x);
+                    x = x.add(c);
+                }
+                for kx in 0..K {
+                    let weights = _mm512_loadu_ps(w);
+                    for (p, sums) in acc.iter_mut().enumerate() {
+                        *sums = _mm512_fmadd_ps(weights, row[p * S + kx], *sums);
+                    }
+                    w = w.add(c);
+                }
+            }
+            for (p, sums) in acc.iter().enumerate() {
+                let value = match filter.relu6 {
+                    true => _mm512_min_ps(_mm512_max_ps(*sums, zero), six),
+                    false => *sums,
+                };
+                _mm512_storeu_ps(dst.add(p * c + c0), value);
+            }
         }
     }
 }
@@ -397,8 +482,22 @@ mod tests {
         for kernel in [1, 3, 5, 7] {
             for stride in [1, 2] {
                 // Odd and tiny maps; channel counts off the 16-channel tiles, and a wide map
-                // for several strips a row with a short last one.
-                for (height, width) in [(1, 1), (2, 3), (5, 4), (7, 9), (12, 8), (6, 23)] {
+                // for several strips a row with a short last one. The widths give every strip
+                // length (1 to 8 pixels) at both strides: each is its own compiled kernel.
+                let maps = [
+                    (1, 1),
+                    (2, 3),
+                    (5, 4),
+                    (7, 9),
+                    (12, 8),
+                    (6, 23),
+                    (3, 14),
+                    (4, 11),
+                    (2, 10),
+                    (3, 6),
+                    (3, 13),
+                ];
+                for (height, width) in maps {
                     for channels in [1, 5, 16, 67, 144] {
                         let shape = DepthwiseShape {
                             height,
@@ -434,7 +533,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(cases, 4 * 2 * 6 * 5 * 2);
+        assert_eq!(cases, 4 * 2 * 11 * 5 * 2);
     }
 
     #[test]
