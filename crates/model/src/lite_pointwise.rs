@@ -104,10 +104,21 @@ mod avx512 {
     ) {
         let panels = conv.outputs.div_ceil(PANEL);
         let tile_rows = if conv.inputs < SHORT_K { ROWS / 2 } else { ROWS };
-        let mut r0 = 0;
-        while r0 < rows {
-            let count = tile_rows.min(rows - r0);
-            for p in 0..panels {
+        let row_tiles = rows.div_ceil(tile_rows);
+        // Whichever operand is larger stays put while the smaller one streams past it: on the
+        // 7×7 layers (49 rows against up to 1152 × 1280 weights) a whole weight matrix read
+        // once per row tile did not fit in L2 beside the rest (46–51 GMAC/s against 73 for the
+        // shapes whose weights did), so there each panel meets every row tile in turn.
+        let weights_stay = rows < conv.outputs;
+        let (outer, inner) = match weights_stay {
+            true => (panels, row_tiles),
+            false => (row_tiles, panels),
+        };
+        for o in 0..outer {
+            for i in 0..inner {
+                let (t, p) = if weights_stay { (i, o) } else { (o, i) };
+                let r0 = t * tile_rows;
+                let count = tile_rows.min(rows - r0);
                 let cols = PANEL.min(conv.outputs - p * PANEL);
                 // SAFETY: rows r0..r0 + count exist in input/out/residual, panel p in packed.
                 unsafe {
@@ -125,7 +136,6 @@ mod avx512 {
                     tiles!(1 2 3 4 5 6 7 8 9 10 11 12)
                 }
             }
-            r0 += count;
         }
     }
 
