@@ -278,11 +278,19 @@ impl LiteCpu {
         let per_image = out.len() / n;
         let threads = rayon::current_num_threads();
         let one_image = |slot: &mut [f32], item: &[f32], tasks: usize| {
-            SCRATCH.with(|scratch| {
-                let mut scratch = scratch.borrow_mut();
-                let len = self.run(&item[..3 * height * width], height, width, tasks, &mut scratch);
-                let Scratch { current, features, .. } = &mut *scratch;
-                finish(&current[..len], features, slot, tasks);
+            SCRATCH.with(|cell| {
+                let mut image = |scratch: &mut Scratch| {
+                    let len = self.run(&item[..3 * height * width], height, width, tasks, scratch);
+                    let Scratch { current, features, .. } = scratch;
+                    finish(&current[..len], features, slot, tasks);
+                };
+                // A rayon thread waiting inside a split layer may steal another image's work
+                // and come back here: that one gets buffers of its own (a caller on a custom
+                // pool panicked on the second borrow).
+                match cell.try_borrow_mut() {
+                    Ok(mut scratch) => image(&mut scratch),
+                    Err(_) => image(&mut Scratch::default()),
+                }
             })
         };
         if n < threads {

@@ -506,7 +506,7 @@ async fn run_query(state: &AppState, spec: QuerySpec) -> Result<Answer, ApiError
         let permit = permit.map_err(|_| ApiError::unavailable("the server is shutting down"))?;
         let engine = state.engine.get();
         let metrics = Arc::clone(&state.metrics);
-        blocking(move || {
+        on_inference_threads(&state.inference_threads, move || {
             let _permit = permit;
             let _running = metrics.inference_running();
             Ok(engine.query(&spec)?)
@@ -519,6 +519,22 @@ async fn run_query(state: &AppState, spec: QuerySpec) -> Result<Answer, ApiError
             state.config.timeout.as_secs_f64()
         ))
     })?
+}
+
+/// `work` on the inference threads (what runs the model: see `AppState::inference_threads`).
+pub(crate) async fn on_inference_threads<T: Send + 'static>(
+    threads: &crate::state::InferenceThreads,
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    // A panic must not take the thread down with it: caught, as tokio's pool would.
+    threads.spawn(move || {
+        let _ = answer.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)));
+    });
+    match answered.await {
+        Ok(Ok(result)) => result,
+        _ => Err(ApiError::internal("the request's worker failed")),
+    }
 }
 
 /// `work` on tokio's blocking pool.

@@ -110,6 +110,7 @@ pub fn router(engine: Arc<Engine>, config: ServerConfig) -> Router {
     let metrics = Arc::new(metrics::Metrics::new(engine.images(), Arc::clone(&waiting)));
     let state = state::AppState {
         inference: Arc::new(Semaphore::new(config.inference_slots.max(1))),
+        inference_threads: Arc::new(state::InferenceThreads::start(config.inference_slots)),
         waiting,
         metrics: Arc::clone(&metrics),
         started: Instant::now(),

@@ -24,7 +24,9 @@ use lookbook_query::{EmbeddedPhoto, Engine, ImageRef};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
-use crate::api::{MULTIPART_SLACK, blocking, check_pixels, drain, multipart, next_field, refuse_oversize};
+use crate::api::{
+    MULTIPART_SLACK, blocking, check_pixels, drain, multipart, next_field, on_inference_threads, refuse_oversize,
+};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::{AppState, LiveEngine, WriteAccess};
 
@@ -104,7 +106,7 @@ pub(crate) async fn add_item(
         .await
         .map_err(|_| ApiError::unavailable("the server is shutting down"))?;
     let engine = state.engine.get();
-    let (form, embedded) = blocking(move || {
+    let (form, embedded) = on_inference_threads(&state.inference_threads, move || {
         let _permit = permit;
         let embedded = embed_photos(&engine, &form)?;
         Ok((form, embedded))
