@@ -241,7 +241,6 @@ unsafe fn avx512_strip<const P: usize>(
         let dst = out
             .as_mut_ptr()
             .add(((at.oy - first_row) * shape.out_width() + at.ox) * c);
-        let (zero, six) = (_mm512_setzero_ps(), _mm512_set1_ps(6.0));
         for c0 in (0..whole).step_by(16) {
             let mut acc = [_mm512_loadu_ps(filter.bias.as_ptr().add(c0)); P];
             let mut w = filter.weight.as_ptr().add(c0);
@@ -256,14 +255,33 @@ unsafe fn avx512_strip<const P: usize>(
                     x = x.add(c);
                 }
             }
-            for (p, sums) in acc.iter().enumerate() {
-                let value = match filter.relu6 {
-                    true => _mm512_min_ps(_mm512_max_ps(*sums, zero), six),
-                    false => *sums,
-                };
-                _mm512_storeu_ps(dst.add(p * c + c0), value);
-            }
+            store_strip(&acc, dst.add(c0), c, filter.relu6);
         }
+    }
+}
+
+/// A strip's sums (ReLU6-clamped when `relu6`) to its `P` output pixels, `channels` apart.
+///
+/// # Safety
+/// AVX-512F; `dst` and the pixels after it (`P` × `channels` floats) are writable.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn store_strip<const P: usize>(
+    acc: &[std::arch::x86_64::__m512; P],
+    dst: *mut f32,
+    channels: usize,
+    relu6: bool,
+) {
+    use std::arch::x86_64::*;
+    let (zero, six) = (_mm512_setzero_ps(), _mm512_set1_ps(6.0));
+    for (p, sums) in acc.iter().enumerate() {
+        let value = match relu6 {
+            true => _mm512_min_ps(_mm512_max_ps(*sums, zero), six),
+            false => *sums,
+        };
+        // SAFETY: pixel p of the strip is inside the output (the caller's contract).
+        unsafe { _mm512_storeu_ps(dst.add(p * channels), value) };
     }
 }
 
@@ -295,7 +313,7 @@ unsafe fn avx512_fixed<const P: usize, const K: usize, const S: usize>(
         let dst = out
             .as_mut_ptr()
             .add(((at.oy - first_row) * shape.out_width() + at.ox) * c);
-        let (zero, six) = (_mm512_setzero_ps(), _mm512_set1_ps(6.0));
+        let zero = _mm512_setzero_ps();
         for c0 in (0..whole).step_by(16) {
             let mut acc = [_mm512_loadu_ps(filter.bias.as_ptr().add(c0)); P];
             let mut w = filter.weight.as_ptr().add(c0);
@@ -314,13 +332,7 @@ unsafe fn avx512_fixed<const P: usize, const K: usize, const S: usize>(
                     w = w.add(c);
                 }
             }
-            for (p, sums) in acc.iter().enumerate() {
-                let value = match filter.relu6 {
-                    true => _mm512_min_ps(_mm512_max_ps(*sums, zero), six),
-                    false => *sums,
-                };
-                _mm512_storeu_ps(dst.add(p * c + c0), value);
-            }
+            store_strip(&acc, dst.add(c0), c, filter.relu6);
         }
     }
 }
