@@ -3,6 +3,8 @@
 # under target/) generates requests for every route from /api/openapi.json — valid and invalid,
 # coverage, fuzzing and stateful phases, every check — against `lookbook serve` on a tiny index
 # of 60 H&M photos (../shared/data/hm or $LOOKBOOK_DATA/hm) with a model trained here in seconds.
+# The server has a write token, so the write routes (POST /api/items, DELETE /api/items/{id}) are
+# fuzzed too: schemathesis sends the token it is given and checks that requests without it fail.
 #   scripts/api-fuzz.sh [EXAMPLES_PER_ROUTE] [SEED]     # default 100 examples, seed 42
 # Exit status: schemathesis's (0 = no failures). CI runs it after the tests.
 set -euo pipefail
@@ -31,7 +33,10 @@ ln -s "$(cd "$hm" && pwd)/images" "$work/hm/images"
     || { cat "$work/train.log" >&2; exit 1; }
 "$bin" -q index --model "$work/run" --catalog "$work/hm" --out "$work/index"
 port=$((20000 + RANDOM % 20000))
-"$bin" -q serve --index "$work/index" --addr "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
+token=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+printf '%s\n' "$token" >"$work/token"
+"$bin" -q serve --index "$work/index" --addr "127.0.0.1:$port" --write-token-file "$work/token" \
+    >"$work/serve.log" 2>&1 &
 server=$!
 for _ in $(seq 100); do  # until it listens (bash's /dev/tcp: no curl needed)
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
@@ -40,7 +45,7 @@ done
 cd tests/api-fuzz
 status=0
 "../../$venv/bin/schemathesis" run "http://127.0.0.1:$port/api/openapi.json" --checks all \
-    --max-examples "$examples" --seed "$seed" || status=$?
+    --header "Authorization: Bearer $token" --max-examples "$examples" --seed "$seed" || status=$?
 kill "$server"
 wait "$server" 2>/dev/null || true
 server=""

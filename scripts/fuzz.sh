@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing with AFL++ through cargo-afl (stable Rust; issue 21).
-#   scripts/fuzz.sh TARGET SECONDS      # TARGET: image | pth | catalogue | index | ivf | checkpoint | router
+#   scripts/fuzz.sh TARGET SECONDS      # TARGET: image | pth | catalogue | index | ivf | checkpoint | graph | router
 # Installs cargo-afl once (`cargo install cargo-afl`, which builds AFL++'s LLVM runtime), builds
 # fuzz/ (a crate outside the workspace), seeds AFL with fuzz/corpus/TARGET and runs it for SECONDS.
 # Findings land in target/fuzz/TARGET/default/{crashes,hangs}; copy a crash into
@@ -8,7 +8,7 @@
 # AFL's own summary (execs, paths, crashes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target=${1:?usage: scripts/fuzz.sh image|pth|catalogue|index|ivf|checkpoint|router SECONDS}
+target=${1:?usage: scripts/fuzz.sh image|pth|catalogue|index|ivf|checkpoint|graph|router SECONDS}
 seconds=${2:?usage: scripts/fuzz.sh TARGET SECONDS}
 [ -d "fuzz/corpus/$target" ] || { echo "no target $target (fuzz/corpus/$target)" >&2; exit 2; }
 command -v cargo-afl >/dev/null || cargo install --locked cargo-afl

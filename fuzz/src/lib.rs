@@ -113,6 +113,56 @@ pub fn ivf(bytes: &[u8]) {
     let _ = index.search(&query, index.len() + 1, None);
 }
 
+/// The HNSW graph file (usearch's own format, read by its C++ code). The first byte picks how
+/// it is opened — bit 0: mapped (`view`, as `serve` does) or loaded; bit 1: the metric; bits
+/// 2–3: the storage — the rest is the file. Opened, searched, and (loaded) added to and removed
+/// from. [`lookbook_index::IndexReader`] checks the file's checksum before usearch reads it;
+/// this target goes past that check, to find what a damaged file that reached usearch does.
+pub fn graph(bytes: &[u8]) {
+    use lookbook_index::{HnswIndex, Quantiser, VectorIndex};
+    let Some((&mode, file_bytes)) = bytes.split_first() else {
+        return;
+    };
+    let Ok(file) = tempfile::NamedTempFile::new() else {
+        return;
+    };
+    if std::fs::write(file.path(), file_bytes).is_err() {
+        return;
+    }
+    let (metric, config, mapped) = graph_mode(mode);
+    let Ok(mut index) = HnswIndex::open(file.path(), metric, config, Quantiser::default(), mapped) else {
+        return;
+    };
+    if index.dim() == 0 || index.dim() > 4096 {
+        return;
+    }
+    let query = vec![0.25f32; index.dim()];
+    let _ = index.search(&query, 5, None);
+    let _ = index.search(&query, 5, Some(&|key| key % 2 == 0));
+    if !index.is_mapped() {
+        let _ = index.add(u64::MAX, &query);
+        let _ = index.remove(u64::MAX);
+        let _ = index.search(&query, index.len() + 1, None);
+    }
+}
+
+/// How the [`graph`] target opens its file: metric, storage and mapped, from the first byte.
+pub fn graph_mode(mode: u8) -> (lookbook_index::Metric, lookbook_index::HnswConfig, bool) {
+    use lookbook_index::{Metric, Quantization};
+    let metric = [Metric::Euclidean, Metric::Cosine][usize::from(mode >> 1 & 1)];
+    let quantization = [
+        Quantization::F32,
+        Quantization::F16,
+        Quantization::I8,
+        Quantization::F32,
+    ];
+    let config = lookbook_index::HnswConfig {
+        quantization: quantization[usize::from(mode >> 2 & 3)],
+        ..Default::default()
+    };
+    (metric, config, mode & 1 == 1)
+}
+
 /// `bytes` unpacked into a checkpoint folder in `dir`: `meta.json` after a 4-byte
 /// little-endian length, then `model.safetensors` (the rest).
 pub fn unpack_checkpoint(bytes: &[u8], dir: &Path) -> std::io::Result<()> {

@@ -159,3 +159,29 @@ fn the_router_corpus_gets_answers_and_no_server_errors() {
     }
     assert_eq!(status_of("traversal.txt"), Some(404), "{answered:?}");
 }
+
+#[test]
+fn the_graph_corpus_opens_or_fails_cleanly() {
+    let mut searched = 0;
+    for file in corpus("graph") {
+        let bytes = fs::read(&file).unwrap();
+        let Some((&mode, graph)) = bytes.split_first() else {
+            continue;
+        };
+        let copy = tempfile::NamedTempFile::new().unwrap();
+        fs::write(copy.path(), graph).unwrap();
+        let (metric, config, mapped) = targets::graph_mode(mode);
+        let opened = lookbook_index::HnswIndex::open(copy.path(), metric, config, Default::default(), mapped);
+        if let Ok(index) = opened {
+            use lookbook_index::VectorIndex;
+            searched += usize::from(
+                index
+                    .search(&vec![0.25f32; index.dim()], 3, None)
+                    .is_ok_and(|hits| hits.len() == 3),
+            );
+        }
+        // What the AFL target does with it: open as the first byte says, search, add, remove.
+        targets::graph(&bytes);
+    }
+    assert!(searched >= 3, "the seed graphs open and answer");
+}

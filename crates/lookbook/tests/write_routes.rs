@@ -83,6 +83,19 @@ fn items_are_added_and_removed_over_http_with_the_token_only() {
         doc["paths"]["/api/items/{id}"]["delete"].is_object(),
         "DELETE documented"
     );
+    // ... as needing the bearer token (clients and API fuzzers read it from there).
+    assert_eq!(doc["components"]["securitySchemes"]["write_token"]["scheme"], "bearer");
+    for (path, method) in [("/api/items", "post"), ("/api/items/{id}", "delete")] {
+        assert_eq!(
+            doc["paths"][path][method]["security"][0]["write_token"],
+            serde_json::json!([]),
+            "{method} {path} names the token"
+        );
+    }
+    assert!(
+        doc["paths"]["/api/search"]["post"]["security"].is_null(),
+        "reads need no token"
+    );
     let (_, health) = answer(client.get(format!("{url}/api/health")));
     let images_before = health["images"].as_u64().unwrap();
 

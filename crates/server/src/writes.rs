@@ -67,20 +67,41 @@ pub struct ItemChange {
 }
 
 #[derive(OpenApi)]
-#[openapi(paths(add_item, remove_item), components(schemas(AddItemForm, ItemChange)))]
+#[openapi(
+    paths(add_item, remove_item),
+    components(schemas(AddItemForm, ItemChange)),
+    modifiers(&WriteToken)
+)]
 pub(crate) struct WriteDoc;
+
+/// The write routes' `Authorization: Bearer TOKEN`, as the document's `write_token` security
+/// scheme: clients and API fuzzers learn from the document which routes need it.
+struct WriteToken;
+
+impl utoipa::Modify for WriteToken {
+    fn modify(&self, document: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let bearer = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build();
+        document
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("write_token", SecurityScheme::Http(bearer));
+    }
+}
 
 /// Adds photos to an item: each is embedded, stored under the catalogue and committed to the
 /// index; the next query finds them. Needs `Authorization: Bearer TOKEN` (`serve --write-token-file`).
 #[utoipa::path(
     post,
     path = "/api/items",
+    security(("write_token" = [])),
     request_body(content((AddItemForm = "multipart/form-data"))),
     responses(
         (status = 201, body = ItemChange),
         (status = 400, body = ErrorBody, description = "Malformed form, unknown attribute, or not a usable image"),
         (status = 401, body = ErrorBody, description = "No token, or the wrong one"),
         (status = 413, body = ErrorBody, description = "Upload over the size cap, or a photo over the pixel cap"),
+        (status = 415, body = ErrorBody, description = "The body is not multipart/form-data"),
         (status = 503, body = ErrorBody, description = "The model is not loaded")
     )
 )]
@@ -123,6 +144,7 @@ pub(crate) async fn add_item(
 #[utoipa::path(
     delete,
     path = "/api/items/{id}",
+    security(("write_token" = [])),
     params(("id" = String, Path, description = "Item id")),
     responses(
         (status = 200, body = ItemChange),

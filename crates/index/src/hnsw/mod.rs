@@ -16,6 +16,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use usearch::ffi::{IndexOptions, MetricKind, ScalarKind};
 
+mod file;
+
 use crate::{Hit, IndexError, Metric, VectorIndex, check_vector};
 
 /// How the graph stores each vector.
@@ -237,20 +239,38 @@ impl HnswIndex {
         mapped: bool,
     ) -> Result<Self, IndexError> {
         let name = path.to_string_lossy();
-        let header = usearch::Index::metadata(&name).map_err(|e| IndexError::Corrupt {
+        let corrupt = |message: String| IndexError::Corrupt {
             path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        let mut index = HnswIndex::new(header.dimensions as usize, metric, config, quantiser)?;
+            message,
+        };
+        // usearch's readers trust the graph (see `file`): it is checked here first, through a
+        // mapping, so a mapped open still reads only the graph's few bytes per node.
+        let graph_file = {
+            let opened = std::fs::File::open(path).map_err(|e| IndexError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            })?;
+            // SAFETY: index files are written once under a temporary name and renamed into
+            // place, never changed in place; the mapping is dropped before usearch opens the file.
+            let bytes = unsafe { memmap2::Mmap::map(&opened) }.map_err(|e| IndexError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            })?;
+            file::check(&bytes).map_err(corrupt)?
+        };
+        if graph_file.metric != metric || graph_file.quantization != config.quantization {
+            return Err(corrupt(format!(
+                "a graph of {} {:?} vectors where the index says {} {:?}",
+                graph_file.metric, graph_file.quantization, metric, config.quantization
+            )));
+        }
+        let mut index = HnswIndex::new(graph_file.dim, metric, config, quantiser)?;
         index.mapped = mapped;
         let opened = match mapped {
             true => index.graph.view(&name),
             false => index.graph.load(&name),
         };
-        opened.map_err(|e| IndexError::Corrupt {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        opened.map_err(|e| corrupt(e.to_string()))?;
         // The file keeps the graph, not the search-time setting.
         index.graph.change_expansion_search(config.expansion_search);
         Ok(index)
