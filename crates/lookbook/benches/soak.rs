@@ -2,7 +2,8 @@
 //! its back office send — search and recommend by item id with boxes, paging, item pages,
 //! photo uploads, and (with the write token) items added and removed — on one server. Every
 //! 30 s a row: requests, errors, QPS, p50/p99 and the server's resident memory; at the end the
-//! totals and the memory against the first window's (after warm-up).
+//! totals and the memory at the end against the memory after warm-up ([`WARM_UP_MINUTES`])
+//! and against the middle of the run (growth that goes on is what a leak looks like).
 //!
 //! `cargo bench -p lookbook --bench soak -- --index INDEX --token-file FILE [--clients 200]
 //!  [--minutes 10] [--k 10]`  (scripts/soak.sh copies a catalogue and indexes it first: the
@@ -17,6 +18,13 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use args::BenchArgs;
+
+/// Warm-up: until every client has run its whole mix at full concurrency a few times (a
+/// client's 50 requests take ~20 s at 200 clients here) and the server's working set — 200
+/// connections, `inference_slots` concurrent forward passes, the allocator's pools — has met
+/// its peak. Measured (docs/reliability.md): RSS rises for the first 1–2 minutes, then is flat
+/// when nothing leaks. Shorter soaks use half the run.
+const WARM_UP_MINUTES: f64 = 2.0;
 use load::{Served, load, percentile};
 use reqwest::blocking::{Client, RequestBuilder, multipart};
 use serde_json::{Value, json};
@@ -89,7 +97,7 @@ fn main() {
             request(client, &url, &token, &items, &photos, k, i)
         });
         let qps = (window.requests - window.errors) as f64 / window.seconds;
-        rss.push(served.rss_mib());
+        rss.push((started.elapsed().as_secs_f64() / 60.0, served.rss_mib()));
         println!(
             "| {:.1} | {} | {} | {qps:.1} | {:.1} | {:.1} | {:.0} |",
             started.elapsed().as_secs_f64() / 60.0,
@@ -97,7 +105,7 @@ fn main() {
             window.errors,
             percentile(&window.latencies_ms, 0.5),
             percentile(&window.latencies_ms, 0.99),
-            rss.last().unwrap()
+            rss.last().unwrap().1
         );
         requests += window.requests;
         errors += window.errors;
@@ -105,12 +113,19 @@ fn main() {
         first_error = first_error.or(window.first_error);
     }
     latencies.sort_by(f64::total_cmp);
-    let (warm, end) = (rss[0], *rss.last().unwrap());
+    // RSS after the last window that ended within warm-up, and at the middle and the end.
+    let warm_up = WARM_UP_MINUTES.min(minutes / 2.0);
+    let at = |minute: f64| rss.iter().rev().find(|(m, _)| *m <= minute).unwrap_or(&rss[0]).1;
+    let (first, warm, middle, end) = (rss[0].1, at(warm_up), at(minutes / 2.0), rss.last().unwrap().1);
     println!(
-        "total: {requests} requests, {errors} errors, p50 {:.1} ms, p99 {:.1} ms; RSS {warm:.0} MiB after the first window, {end:.0} MiB at the end ({:.2}×)",
+        "total: {requests} requests, {errors} errors, p50 {:.1} ms, p99 {:.1} ms",
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99),
-        end / warm
+    );
+    println!(
+        "RSS: {first:.0} MiB after the first window, {warm:.0} after warm-up ({warm_up:.1} min), {middle:.0} at the middle, {end:.0} at the end: end / after warm-up {:.2}×, end / middle {:.2}×",
+        end / warm,
+        end / middle
     );
     if let Some(error) = first_error {
         println!("first error: {error}");
