@@ -8,6 +8,7 @@
 //! summaries — is the caller's: [`Event`]s tell it what happened.
 
 mod records;
+mod shards;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ use lookbook_index::{HnswConfig, IndexContents, IndexError, IndexInfo, IvfConfig
 use lookbook_pgvector::{IndexLocation, PgError};
 
 pub use records::{catalog_root, image_key, record_of, relative_image, same_build, stored_boxes};
+pub use shards::{Shard, ShardPlan, embed_shard, plan_shard};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexerError {
@@ -87,6 +89,28 @@ pub fn embed_into(
     options: IndexingOptions,
     on: &mut dyn FnMut(Event),
 ) -> Result<usize, IndexerError> {
+    let mut commit = |contents: &mut IndexContents, pending: Vec<u64>, last: bool| match options.rows_only {
+        true => location.commit_rows(contents, &pending, &[]),
+        false if last => location.commit(contents),
+        false => location.commit_progress(contents),
+    };
+    embed_chunks(contents, embedder, catalog, todo, options, &mut commit, on)
+}
+
+/// What [`embed_chunks`] calls to commit: the contents, the keys embedded since the last
+/// commit, and whether this is the last commit.
+type Commit<'a> = dyn FnMut(&mut IndexContents, Vec<u64>, bool) -> Result<(), PgError> + 'a;
+
+/// [`embed_into`]'s loop, committing through `commit`.
+fn embed_chunks(
+    contents: &mut IndexContents,
+    embedder: Arc<dyn Embedder>,
+    catalog: &Catalog,
+    todo: &[usize],
+    options: IndexingOptions,
+    commit: &mut Commit,
+    on: &mut dyn FnMut(Event),
+) -> Result<usize, IndexerError> {
     let chunk = options.chunk.max(1);
     let (dim, part_len) = (contents.info.dim, contents.info.parts * contents.info.part_dim);
     let loader = loader_options(options.batch);
@@ -94,11 +118,6 @@ pub fn embed_into(
     let mut skipped = 0;
     // Keys embedded since the last commit (what a rows-only commit writes).
     let mut pending: Vec<u64> = Vec::new();
-    let commit = |contents: &mut IndexContents, pending: &mut Vec<u64>, last: bool| match options.rows_only {
-        true => location.commit_rows(contents, &std::mem::take(pending), &[]),
-        false if last => location.commit(contents),
-        false => location.commit_progress(contents),
-    };
     // Model and waiting time of the chunks done, so progress reports the whole build's.
     let (mut model_seconds, mut waited_seconds) = (0.0, 0.0);
     for (n, images) in todo.chunks(chunk).enumerate() {
@@ -136,13 +155,13 @@ pub fn embed_into(
         }
         let last = offset + chunk >= todo.len();
         if !last && last_commit.elapsed() >= options.commit_every {
-            commit(contents, &mut pending, false)?;
+            commit(contents, std::mem::take(&mut pending), false)?;
             last_commit = Instant::now();
             on(Event::Committed(contents.records.len()));
             crash_for_tests();
         }
     }
-    commit(contents, &mut pending, true)?;
+    commit(contents, pending, true)?;
     Ok(skipped)
 }
 

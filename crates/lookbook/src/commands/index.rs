@@ -12,10 +12,10 @@ use lookbook_catalog::Catalog;
 use lookbook_embed::Embedder;
 use lookbook_index::{HnswConfig, IndexContents, IndexInfo, IvfConfig, Metric, Quantization};
 use lookbook_indexer::{
-    Event, IndexingOptions, build_summary, catalog_root, describe, embed_into, entries_to_add, plan_build, remove_rows,
-    settle_copy,
+    Event, IndexingOptions, Shard, build_summary, catalog_root, describe, embed_into, embed_shard, entries_to_add,
+    plan_build, plan_shard, remove_rows, settle_copy,
 };
-use lookbook_pgvector::IndexLocation;
+use lookbook_pgvector::{IndexLocation, PgIndex, PgLocation};
 
 use super::embedding::{EmbedderArgs, SplitChoice, embedder_for, open_catalog, progress_bar};
 
@@ -39,6 +39,13 @@ enum IndexAction {
     /// what the index holds.
     Verify {
         /// Index folder, or postgres://user@host:port/db?table=NAME.
+        #[arg(long)]
+        index: IndexLocation,
+    },
+    /// End a sharded build (`lookbook index --shard I/N`) once every shard has run: build the
+    /// table's HNSW index and refresh its statistics.
+    Finish {
+        /// postgres://user@host:port/db?table=NAME.
         #[arg(long)]
         index: IndexLocation,
     },
@@ -105,6 +112,10 @@ struct BuildArgs {
     /// then run the model for them, as for an index built before boxes were stored.
     #[arg(long)]
     no_boxes: bool,
+    /// Embed only shard I of N (1-based: 1/4 … 4/4) into a PostgreSQL table that N processes
+    /// fill at once, each resumable; `lookbook index finish` then builds the HNSW index once.
+    #[arg(long, value_name = "I/N", conflicts_with = "fresh")]
+    shard: Option<Shard>,
     #[command(flatten)]
     ann: AnnArgs,
 }
@@ -200,6 +211,7 @@ pub fn run(command: IndexCommand, quiet: bool) -> Result<ExitCode> {
         Some(IndexAction::Add(args)) => add(args, quiet),
         Some(IndexAction::Remove(args)) => remove(args),
         Some(IndexAction::Verify { index }) => verify(&index),
+        Some(IndexAction::Finish { index }) => finish(&index),
         Some(IndexAction::Copy { from, to, ann }) => copy(&from, &to, &ann),
     }
 }
@@ -266,6 +278,16 @@ fn build(args: BuildArgs, quiet: bool) -> Result<ExitCode> {
         ann: args.ann.config(selected.len()).0,
         ivf: args.ann.config(selected.len()).1,
     };
+    let options = IndexingOptions {
+        batch: args.embedder.batch,
+        chunk: args.chunk,
+        commit_every: Duration::from_secs(args.commit_every),
+        boxes: !args.no_boxes,
+        rows_only: args.shard.is_some(),
+    };
+    if let Some(shard) = args.shard {
+        return build_shard(&out, &catalog, &selected, info, shard, (embedder, options), quiet);
+    }
     // Resume only what was built the same way; anything else is replaced on commit.
     let plan = plan_build(&out, &catalog, &selected, info, args.fresh)?;
     if let Some(note) = plan.resume_note(&out) {
@@ -279,17 +301,67 @@ fn build(args: BuildArgs, quiet: bool) -> Result<ExitCode> {
         embedder.describe()
     );
     let start = Instant::now();
-    let options = IndexingOptions {
-        batch: args.embedder.batch,
-        chunk: args.chunk,
-        commit_every: Duration::from_secs(args.commit_every),
-        boxes: !args.no_boxes,
-        rows_only: false,
-    };
     let skipped = embed_with_bar(&mut contents, &out, embedder, &catalog, &todo, options, quiet)
         .with_context(|| format!("writing the index {out}"))?;
     let summary = build_summary(&contents, todo.len() - skipped, skipped, start.elapsed().as_secs_f64());
     println!("index {out}: {summary}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `index --shard I/N`: this shard's images into the shared table (see [`plan_shard`]).
+fn build_shard(
+    out: &IndexLocation,
+    catalog: &Catalog,
+    selected: &[usize],
+    info: IndexInfo,
+    shard: Shard,
+    (embedder, options): (Arc<dyn Embedder>, IndexingOptions),
+    quiet: bool,
+) -> Result<ExitCode> {
+    let IndexLocation::Postgres(url) = out else {
+        bail!(
+            "--shard fills a PostgreSQL table (postgres://…?table=NAME) that several processes write into at once; {out} is a folder"
+        );
+    };
+    let location: PgLocation = url.parse()?;
+    let plan = plan_shard(&location, catalog, selected, info, shard)?;
+    eprintln!(
+        "shard {shard} of {out}: {} images to embed, {} already there",
+        plan.todo.len(),
+        plan.already
+    );
+    let start = Instant::now();
+    let bar = progress_bar(plan.todo.len(), quiet);
+    let skipped = embed_shard(&plan, embedder, catalog, options, &mut |event| match event {
+        Event::Progress(p) => {
+            bar.set_position(p.done as u64);
+            bar.set_message(format!("{:.1} img/s", p.images_per_second));
+        }
+        Event::Skipped(bad) => bar.suspend(|| eprintln!("skipped {bad}")),
+        Event::Committed(images) => tracing::info!("committed {images} images"),
+    })
+    .with_context(|| format!("writing shard {shard} into {out}"))?;
+    bar.finish_and_clear();
+    let embedded = plan.todo.len() - skipped;
+    println!(
+        "shard {shard} of {out}: {embedded} images embedded now, {skipped} skipped, {} before; {:.1} s ({:.1} img/s). \
+         When every shard is done: lookbook index finish --index URL",
+        plan.already,
+        start.elapsed().as_secs_f64(),
+        embedded as f64 / start.elapsed().as_secs_f64().max(1e-9)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `index finish`: the HNSW index of a table that shards filled.
+fn finish(index: &IndexLocation) -> Result<ExitCode> {
+    let IndexLocation::Postgres(url) = index else {
+        bail!("{index} is a folder: only a sharded build into PostgreSQL needs finishing");
+    };
+    let table = PgIndex::open(&url.parse::<PgLocation>()?)?;
+    let seconds = table.finish_build()?;
+    let contents = index.open()?;
+    println!("index {index}: finished in {seconds:.1} s — {}", describe(&contents)?);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -12,6 +12,7 @@ use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::Type;
 
 mod load;
+mod shards;
 
 use crate::error::reason;
 use crate::pool::{self, Pool};
@@ -225,6 +226,15 @@ impl PgIndex {
     /// Adds or replaces `rows` and removes the rows of `removed` in one transaction, row by row
     /// (pgvector's HNSW index takes the inserts: no rebuild); returns (rows added, rows removed).
     pub fn apply(&self, rows: &[(Record, &[f32], &[f32])], removed: &[u64]) -> Result<(usize, usize), PgError> {
+        self.write(rows, removed, None)
+    }
+
+    fn write(
+        &self,
+        rows: &[(Record, &[f32], &[f32])],
+        removed: &[u64],
+        positions: Option<&[i64]>,
+    ) -> Result<(usize, usize), PgError> {
         let table = &self.location.table;
         let part_len = self.info.parts * self.info.part_dim;
         for (record, vector, parts) in rows {
@@ -261,13 +271,14 @@ impl PgIndex {
                 .execute(&format!("DELETE FROM {table} WHERE key = ANY($1)"), &[&keys])
                 .map_err(&failed)? as usize,
         };
-        // New rows go after every row there (a replaced row keeps its place).
+        // New rows go after every row there unless placed (a replaced row keeps its place).
         let first: i64 = tx
             .query_one(&format!("SELECT coalesce(max(position), -1) + 1 FROM {table}"), &[])
             .map_err(&failed)?
             .get(0);
         let mut added = 0;
-        for (position, (record, vector, parts)) in (first..).zip(rows) {
+        for (row, (record, vector, parts)) in rows.iter().enumerate() {
+            let position = positions.map_or(first + row as i64, |p| p[row]);
             let attributes = serde_json::to_value(&record.attributes).expect("strings serialise");
             let boxes = record
                 .boxes
