@@ -101,8 +101,12 @@ impl PgIndex {
         tx.execute("SELECT pg_advisory_xact_lock(hashtext($1 || $2))", &[&JOIN_LOCK, table])
             .map_err(&failed)?;
         if let Some(hnsw) = schema::create_hnsw(table, &self.info) {
-            tx.batch_execute(&hnsw.replacen("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
-                .map_err(&failed)?;
+            let hnsw = hnsw.replacen("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1);
+            tx.batch_execute(&format!(
+                "SET LOCAL maintenance_work_mem = '{}'; {hnsw}",
+                self.location.build_memory
+            ))
+            .map_err(&failed)?;
         }
         tx.execute(
             &format!("UPDATE {META} SET rows = (SELECT count(*) FROM {table}), updated_at = now() WHERE name = $1"),
