@@ -96,6 +96,18 @@ fn items_are_added_and_removed_over_http_with_the_token_only() {
         doc["paths"]["/api/search"]["post"]["security"].is_null(),
         "reads need no token"
     );
+    // Links name operations the document has: an added item can be fetched and removed.
+    let links = &doc["paths"]["/api/items"]["post"]["responses"]["201"]["links"];
+    for (link, path, method) in [
+        ("item", "/api/items/{id}", "get"),
+        ("remove", "/api/items/{id}", "delete"),
+    ] {
+        assert_eq!(
+            links[link]["operationId"], doc["paths"][path][method]["operationId"],
+            "{link}: {links}"
+        );
+        assert_eq!(links[link]["parameters"]["id"], "$response.body#/item_id");
+    }
     let (_, health) = answer(client.get(format!("{url}/api/health")));
     let images_before = health["images"].as_u64().unwrap();
 
@@ -119,8 +131,14 @@ fn items_are_added_and_removed_over_http_with_the_token_only() {
 
     // With it, malformed requests are clear 400s (413 for a photo over the pixel cap).
     type Refused<'a> = (Vec<Vec<u8>>, Vec<(&'a str, &'a str)>, u16, &'a str);
-    let bad: [Refused; 6] = [
+    let bad: [Refused; 7] = [
         (vec![photo.clone()], vec![], 400, "item_id"),
+        (
+            vec![photo.clone()],
+            vec![("item_id", "x"), ("item_id", "y")],
+            400,
+            "more than once",
+        ),
         (vec![], vec![("item_id", "x")], 400, "image"),
         (
             vec![photo.clone()],

@@ -275,7 +275,7 @@ pub(crate) async fn openapi_json(State(state): State<AppState>) -> Response {
     };
     (
         [(header::CONTENT_TYPE, "application/json")],
-        document.to_pretty_json().unwrap_or_default(),
+        crate::openapi_text(&document),
     )
         .into_response()
 }

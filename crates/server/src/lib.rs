@@ -94,14 +94,84 @@ impl Default for ServerConfig {
 
 /// The OpenAPI 3 document of every read route.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api::ApiDoc::openapi()
+    let mut document = api::ApiDoc::openapi();
+    link(
+        &mut document,
+        ("/api/items", "get", "200"),
+        "item",
+        "item",
+        "$response.body#/items/0/item_id",
+    );
+    document
 }
 
 /// [`openapi`] with the write routes (a server given a write token).
 pub fn openapi_with_writes() -> utoipa::openapi::OpenApi {
-    let mut document = api::ApiDoc::openapi();
+    let mut document = openapi();
     document.merge(writes::WriteDoc::openapi());
+    let added = ("/api/items", "post", "201");
+    link(&mut document, added, "item", "item", "$response.body#/item_id");
+    link(&mut document, added, "remove", "remove_item", "$response.body#/item_id");
     document
+}
+
+/// `document` as JSON text. utoipa 5.5 serialises a link's fields in snake case
+/// (`operation_id`), which OpenAPI readers ignore; they are renamed to the specification's
+/// `operationId`, `operationRef` and `requestBody` here.
+pub fn openapi_text(document: &utoipa::openapi::OpenApi) -> String {
+    let mut json = serde_json::to_value(document).unwrap_or_default();
+    let responses = json["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(|item| item.as_object_mut())
+        .flat_map(|item| item.values_mut())
+        .filter_map(|operation| operation.get_mut("responses")?.as_object_mut())
+        .flat_map(|responses| responses.values_mut());
+    for response in responses {
+        let links = response.get_mut("links").and_then(|l| l.as_object_mut());
+        for link in links
+            .into_iter()
+            .flat_map(|l| l.values_mut())
+            .filter_map(|l| l.as_object_mut())
+        {
+            for (from, to) in [
+                ("operation_id", "operationId"),
+                ("operation_ref", "operationRef"),
+                ("request_body", "requestBody"),
+            ] {
+                if let Some(value) = link.remove(from) {
+                    link.insert(to.to_string(), value);
+                }
+            }
+        }
+    }
+    serde_json::to_string_pretty(&json).unwrap_or_default()
+}
+
+/// An OpenAPI link from a response to the operation that takes one of its item ids as `id`:
+/// clients (and the API fuzzer's stateful phase) learn which ids exist instead of guessing.
+fn link(
+    document: &mut utoipa::openapi::OpenApi,
+    (path, method, status): (&str, &str, &str),
+    name: &str,
+    to: &str,
+    id: &str,
+) {
+    use utoipa::openapi::{RefOr, link::Link};
+    let Some(item) = document.paths.paths.get_mut(path) else {
+        return;
+    };
+    let operation = match method {
+        "get" => item.get.as_mut(),
+        "post" => item.post.as_mut(),
+        _ => None,
+    };
+    let Some(RefOr::T(response)) = operation.and_then(|o| o.responses.responses.get_mut(status)) else {
+        return;
+    };
+    let link = Link::builder().operation_id(to).parameter("id", id).build();
+    response.links.insert(name.to_string(), RefOr::T(link));
 }
 
 /// Every route over `engine`.

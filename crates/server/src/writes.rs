@@ -199,6 +199,7 @@ async fn read_form(state: &AppState, request: Request) -> Result<AddForm, ApiErr
     let mut form = multipart(request).await?;
     let (mut item_id, mut photos) = (None, Vec::new());
     let mut attributes: BTreeMap<String, String> = BTreeMap::new();
+    let mut seen = std::collections::HashSet::new();
     while let Some((name, bytes)) = next_field(&mut form).await? {
         match name.as_str() {
             "image" if photos.len() >= MAX_PHOTOS => {
@@ -209,6 +210,11 @@ async fn read_form(state: &AppState, request: Request) -> Result<AddForm, ApiErr
             "image" => {
                 check_pixels(&bytes, state.config.max_pixels)?;
                 photos.push(bytes.to_vec());
+            }
+            // One item per request: a repeated field is refused, not silently the last one
+            // (the API fuzzer's case: three `item_id`s, the last added to).
+            "item_id" | "attributes" if !seen.insert(name.clone()) => {
+                return Err(ApiError::bad_request(format!("`{name}` is given more than once")));
             }
             "item_id" => item_id = Some(text_value("item_id", &bytes)?),
             "attributes" => {
