@@ -10,23 +10,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{Server, lookbook, lookbook_ok, shared_data, stdout};
-
-fn server() -> Option<String> {
-    match std::env::var("LOOKBOOK_PG_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var_os("CI").is_some() => panic!("LOOKBOOK_PG_URL is not set in CI (scripts/postgres.sh start)"),
-        _ => {
-            eprintln!("skipped: LOOKBOOK_PG_URL is not set (scripts/postgres.sh start prints it)");
-            None
-        }
-    }
-}
-
-fn table_url(base: &str, table: &str) -> String {
-    let separator = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{separator}table={table}_{}", std::process::id())
-}
+use common::{Server, lookbook, lookbook_ok, pg_server, pg_table_url, shared_data, stdout};
 
 /// The values row of the markdown table `lookbook eval` prints.
 fn eval_values(output: &str) -> Vec<f64> {
@@ -48,13 +32,13 @@ fn search_items(index: &str, query: &str, extra: &[&str]) -> Vec<serde_json::Val
 
 #[test]
 fn an_index_in_postgres_answers_eval_search_recommend_and_serve_as_the_folder_does() {
-    let Some(base) = server() else { return };
+    let Some(base) = pg_server() else { return };
     let Some(hm) = shared_data("hm") else { return };
     let dir = tempfile::tempdir().unwrap();
     let folder = dir.path().join("index");
     let (folder_str, hm_str) = (folder.to_str().unwrap(), hm.to_str().unwrap());
-    let built = table_url(&base, "hm_built");
-    let copied = table_url(&base, "hm_copied");
+    let built = pg_table_url(&base, "hm_built");
+    let copied = pg_table_url(&base, "hm_copied");
     // The histogram baseline on H&M's test split: what every index here holds and eval embeds.
     let source = ["--baseline", "histogram", "--catalog", hm_str, "--split", "test"];
     let build = |out: &str| lookbook_ok(&[&["-q", "index"][..], &source, &["--ann", "hnsw", "--out", out]].concat());
@@ -340,8 +324,8 @@ fn an_unreachable_server_or_a_missing_table_is_a_clear_error() {
         "item",
     ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("lowercase letters"));
-    let Some(base) = server() else { return };
-    let missing = table_url(&base, "never_built");
+    let Some(base) = pg_server() else { return };
+    let missing = pg_table_url(&base, "never_built");
     let out = lookbook(&["eval", "--index", &missing, "--protocol", "product-code"]);
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());

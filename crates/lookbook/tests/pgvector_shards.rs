@@ -10,23 +10,7 @@ mod common;
 
 use std::process::{Command, Stdio};
 
-use common::{lookbook_ok, shared_data, stdout};
-
-fn server() -> Option<String> {
-    match std::env::var("LOOKBOOK_PG_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var_os("CI").is_some() => panic!("LOOKBOOK_PG_URL is not set in CI (scripts/postgres.sh start)"),
-        _ => {
-            eprintln!("skipped: LOOKBOOK_PG_URL is not set (scripts/postgres.sh start prints it)");
-            None
-        }
-    }
-}
-
-fn table_url(base: &str, table: &str) -> String {
-    let separator = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{separator}table={table}_{}", std::process::id())
-}
+use common::{lookbook_ok, pg_server, pg_table_url, shared_data, stdout};
 
 /// Keys, items and vectors of an index, in row order (read from a folder copy of it).
 fn rows(index: &str, dir: &std::path::Path) -> Vec<(u64, String, Vec<f32>)> {
@@ -43,10 +27,10 @@ fn rows(index: &str, dir: &std::path::Path) -> Vec<(u64, String, Vec<f32>)> {
 
 #[test]
 fn four_shards_fill_one_table_as_a_single_build_does_even_after_a_kill() {
-    let Some(base) = server() else { return };
+    let Some(base) = pg_server() else { return };
     let Some(hm) = shared_data("hm") else { return };
     let dir = tempfile::tempdir().unwrap();
-    let (single, sharded) = (table_url(&base, "hm_single"), table_url(&base, "hm_sharded"));
+    let (single, sharded) = (pg_table_url(&base, "hm_single"), pg_table_url(&base, "hm_sharded"));
     // The histogram baseline on H&M's test split (1,470 photos; no model to train), a commit
     // every 64 images so shards interleave their transactions.
     let source = [

@@ -211,3 +211,22 @@ pub fn raw_request(url: &str, request: &str) -> String {
     stream.read_to_string(&mut answer).unwrap();
     answer
 }
+
+/// The PostgreSQL server the tests use (`LOOKBOOK_PG_URL`, from scripts/postgres.sh start):
+/// none outside CI when unset (the test skips, saying so); a failure in CI.
+pub fn pg_server() -> Option<String> {
+    match std::env::var("LOOKBOOK_PG_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var_os("CI").is_some() => panic!("LOOKBOOK_PG_URL is not set in CI (scripts/postgres.sh start)"),
+        _ => {
+            eprintln!("skipped: LOOKBOOK_PG_URL is not set (scripts/postgres.sh start prints it)");
+            None
+        }
+    }
+}
+
+/// `base` with a table of this test process's own (tests run in parallel on one server).
+pub fn pg_table_url(base: &str, table: &str) -> String {
+    let separator = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{separator}table={table}_{}", std::process::id())
+}
