@@ -9,7 +9,7 @@ use std::sync::Arc;
 use lookbook_catalog::Catalog;
 use lookbook_embed::Embedder;
 use lookbook_index::{IndexContents, IndexInfo};
-use lookbook_pgvector::{PgError, PgIndex, PgLocation};
+use lookbook_pgvector::{IndexLocation, PgError, PgIndex, PgLocation};
 
 use crate::{Event, IndexerError, IndexingOptions, embed_chunks, image_key, same_build};
 
@@ -58,15 +58,38 @@ pub struct ShardPlan {
     pub already: usize,
 }
 
+impl ShardPlan {
+    /// What the shard is about to do, in one line.
+    pub fn start_note(&self) -> String {
+        format!("{} images to embed, {} already there", self.todo.len(), self.already)
+    }
+
+    /// What a finished shard did, in one line, and what comes next.
+    pub fn summary(&self, skipped: usize, seconds: f64) -> String {
+        let embedded = self.todo.len() - skipped;
+        format!(
+            "{embedded} images embedded now, {skipped} skipped, {} before; {seconds:.1} s ({:.1} img/s). \
+             When every shard is done: lookbook index finish --index URL",
+            self.already,
+            embedded as f64 / seconds.max(1e-9)
+        )
+    }
+}
+
 /// Joins (or starts) the build of `selected` into the table at `location` as `shard`: the
 /// table must hold the same build (model, catalogue, dimensions, metric) or be new.
 pub fn plan_shard(
-    location: &PgLocation,
+    out: &IndexLocation,
     catalog: &Catalog,
     selected: &[usize],
     info: IndexInfo,
     shard: Shard,
 ) -> Result<ShardPlan, IndexerError> {
+    let location = postgres(
+        out,
+        "--shard fills a PostgreSQL table (postgres://…?table=NAME) that shards share",
+    )?;
+    let location = &location;
     let (index, there) = PgIndex::join_build(location, info.clone())?;
     if !same_build(&there, &info) {
         return Err(IndexerError::Invalid(format!(
@@ -133,6 +156,24 @@ pub fn embed_shard(
         Ok(())
     };
     embed_chunks(&mut contents, embedder, catalog, &plan.todo, options, &mut commit, on)
+}
+
+/// `index finish`: builds the HNSW index of a table that shards filled; says what it holds.
+pub fn finish_shards(index: &IndexLocation) -> Result<String, IndexerError> {
+    let location = postgres(index, "only a sharded build into PostgreSQL needs finishing")?;
+    let seconds = PgIndex::open(&location)?.finish_build()?;
+    Ok(format!(
+        "finished in {seconds:.1} s — {}",
+        crate::describe(&index.open()?)?
+    ))
+}
+
+/// The table `location` names, or `why` a folder will not do.
+fn postgres(location: &IndexLocation, why: &str) -> Result<PgLocation, IndexerError> {
+    match location.postgres() {
+        Some(table) => Ok(table?),
+        None => Err(IndexerError::Invalid(format!("{location} is a folder: {why}"))),
+    }
 }
 
 #[cfg(test)]

@@ -126,4 +126,23 @@ fn four_shards_fill_one_table_as_a_single_build_does_even_after_a_kill() {
     ]);
     let err = String::from_utf8_lossy(&other.stderr);
     assert!(!other.status.success() && err.contains("holds another build"), "{err}");
+    // Nor into a folder: shards share a table.
+    let folder = dir.path().join("folder-index");
+    let folder_shard = common::lookbook(&[
+        "-q",
+        "index",
+        "--out",
+        folder.to_str().unwrap(),
+        "--shard",
+        "1/2",
+        "--baseline",
+        "histogram",
+        "--catalog",
+        hm.to_str().unwrap(),
+        "--split",
+        "test",
+    ]);
+    let err = String::from_utf8_lossy(&folder_shard.stderr);
+    assert!(!folder_shard.status.success() && err.contains("is a folder"), "{err}");
+    assert!(!folder.exists(), "nothing written");
 }

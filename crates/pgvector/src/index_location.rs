@@ -44,8 +44,16 @@ impl std::fmt::Display for IndexLocation {
 }
 
 impl IndexLocation {
-    fn postgres(url: &str) -> Result<PgLocation> {
+    fn postgres_url(url: &str) -> Result<PgLocation> {
         url.parse::<PgLocation>()
+    }
+
+    /// The table this location names (none for a folder), parsed.
+    pub fn postgres(&self) -> Option<Result<PgLocation>> {
+        match self {
+            IndexLocation::Folder(_) => None,
+            IndexLocation::Postgres(url) => Some(Self::postgres_url(url)),
+        }
     }
 
     /// For searching: a folder is mapped (opens in a fraction of a second); a PostgreSQL
@@ -62,7 +70,7 @@ impl IndexLocation {
     fn open_with(&self, open_folder: impl FnOnce(&Path) -> Result<IndexContents, IndexError>) -> Result<IndexContents> {
         let opened = match self {
             IndexLocation::Folder(path) => open_folder(path).map_err(PgError::from),
-            IndexLocation::Postgres(url) => Self::postgres(url)
+            IndexLocation::Postgres(url) => Self::postgres_url(url)
                 .and_then(|location| PgIndex::open(&location))
                 .and_then(|index| index.snapshot()),
         };
@@ -81,7 +89,7 @@ impl IndexLocation {
     pub fn exists(&self) -> Result<bool> {
         match self {
             IndexLocation::Folder(path) => Ok(path.join("manifest.json").is_file()),
-            IndexLocation::Postgres(url) => Ok(PgIndex::exists(&Self::postgres(url)?)?),
+            IndexLocation::Postgres(url) => Ok(PgIndex::exists(&Self::postgres_url(url)?)?),
         }
     }
 
@@ -99,7 +107,7 @@ impl IndexLocation {
         let IndexLocation::Postgres(url) = self else {
             return self.commit(contents);
         };
-        let index = PgIndex::open(&Self::postgres(url)?).map_err(|error| self.failed("opening", error))?;
+        let index = PgIndex::open(&Self::postgres_url(url)?).map_err(|error| self.failed("opening", error))?;
         let mut records = Vec::with_capacity(changed.len());
         for &key in changed {
             let row = contents.row_of(key).ok_or_else(|| {
@@ -126,7 +134,7 @@ impl IndexLocation {
         match self {
             IndexLocation::Folder(path) => IndexWriter::new(path)?.commit(contents)?,
             IndexLocation::Postgres(url) => {
-                let location = Self::postgres(url)?;
+                let location = Self::postgres_url(url)?;
                 let (_, stats) = match last {
                     true => PgIndex::replace(&location, contents)?,
                     false => PgIndex::replace_unindexed(&location, contents)?,
@@ -180,7 +188,7 @@ impl IndexWatch {
                 Ok(format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&bytes)))
             }
             IndexLocation::Postgres(url) => {
-                let location = IndexLocation::postgres(url)?;
+                let location = IndexLocation::postgres_url(url)?;
                 let client = match &mut self.client {
                     Some(client) if !client.is_closed() => client,
                     slot => {

@@ -12,10 +12,10 @@ use lookbook_catalog::Catalog;
 use lookbook_embed::Embedder;
 use lookbook_index::{HnswConfig, IndexContents, IndexInfo, IvfConfig, Metric, Quantization};
 use lookbook_indexer::{
-    Event, IndexingOptions, Shard, build_summary, catalog_root, describe, embed_into, embed_shard, entries_to_add,
-    plan_build, plan_shard, remove_rows, settle_copy,
+    Event, IndexerError, IndexingOptions, Shard, build_summary, catalog_root, describe, embed_into, embed_shard,
+    entries_to_add, finish_shards, plan_build, plan_shard, remove_rows, settle_copy,
 };
-use lookbook_pgvector::{IndexLocation, PgIndex, PgLocation};
+use lookbook_pgvector::IndexLocation;
 
 use super::embedding::{EmbedderArgs, SplitChoice, embedder_for, open_catalog, progress_bar};
 
@@ -216,35 +216,23 @@ pub fn run(command: IndexCommand, quiet: bool) -> Result<ExitCode> {
     }
 }
 
-/// [`embed_into`] with a progress bar, skipped photos listed on stderr.
-fn embed_with_bar(
-    contents: &mut IndexContents,
-    location: &IndexLocation,
-    embedder: Arc<dyn Embedder>,
-    catalog: &Catalog,
-    todo: &[usize],
-    options: IndexingOptions,
+/// Runs `embed` (of `total` images) with a progress bar, skipped photos listed on stderr.
+fn with_bar(
+    total: usize,
     quiet: bool,
+    embed: impl FnOnce(&mut dyn FnMut(Event)) -> Result<usize, IndexerError>,
 ) -> Result<usize> {
-    let bar = progress_bar(todo.len(), quiet);
+    let bar = progress_bar(total, quiet);
     let mut last = None;
-    let skipped = embed_into(
-        contents,
-        location,
-        embedder,
-        catalog,
-        todo,
-        options,
-        &mut |event| match event {
-            Event::Progress(p) => {
-                last = Some(p);
-                bar.set_position(p.done as u64);
-                bar.set_message(format!("{:.1} img/s", p.images_per_second));
-            }
-            Event::Skipped(bad) => bar.suspend(|| eprintln!("skipped {bad}")),
-            Event::Committed(images) => tracing::info!("committed {images} images"),
-        },
-    )?;
+    let skipped = embed(&mut |event| match event {
+        Event::Progress(p) => {
+            last = Some(p);
+            bar.set_position(p.done as u64);
+            bar.set_message(format!("{:.1} img/s", p.images_per_second));
+        }
+        Event::Skipped(bad) => bar.suspend(|| eprintln!("skipped {bad}")),
+        Event::Committed(images) => tracing::info!("committed {images} images"),
+    })?;
     bar.finish_and_clear();
     if let Some(p) = last.filter(|_| !quiet) {
         eprintln!(
@@ -301,8 +289,10 @@ fn build(args: BuildArgs, quiet: bool) -> Result<ExitCode> {
         embedder.describe()
     );
     let start = Instant::now();
-    let skipped = embed_with_bar(&mut contents, &out, embedder, &catalog, &todo, options, quiet)
-        .with_context(|| format!("writing the index {out}"))?;
+    let skipped = with_bar(todo.len(), quiet, |on| {
+        embed_into(&mut contents, &out, embedder, &catalog, &todo, options, on)
+    })
+    .with_context(|| format!("writing the index {out}"))?;
     let summary = build_summary(&contents, todo.len() - skipped, skipped, start.elapsed().as_secs_f64());
     println!("index {out}: {summary}");
     Ok(ExitCode::SUCCESS)
@@ -318,50 +308,23 @@ fn build_shard(
     (embedder, options): (Arc<dyn Embedder>, IndexingOptions),
     quiet: bool,
 ) -> Result<ExitCode> {
-    let IndexLocation::Postgres(url) = out else {
-        bail!(
-            "--shard fills a PostgreSQL table (postgres://…?table=NAME) that several processes write into at once; {out} is a folder"
-        );
-    };
-    let location: PgLocation = url.parse()?;
-    let plan = plan_shard(&location, catalog, selected, info, shard)?;
-    eprintln!(
-        "shard {shard} of {out}: {} images to embed, {} already there",
-        plan.todo.len(),
-        plan.already
-    );
+    let plan = plan_shard(out, catalog, selected, info, shard)?;
+    eprintln!("shard {shard} of {out}: {}", plan.start_note());
     let start = Instant::now();
-    let bar = progress_bar(plan.todo.len(), quiet);
-    let skipped = embed_shard(&plan, embedder, catalog, options, &mut |event| match event {
-        Event::Progress(p) => {
-            bar.set_position(p.done as u64);
-            bar.set_message(format!("{:.1} img/s", p.images_per_second));
-        }
-        Event::Skipped(bad) => bar.suspend(|| eprintln!("skipped {bad}")),
-        Event::Committed(images) => tracing::info!("committed {images} images"),
+    let skipped = with_bar(plan.todo.len(), quiet, |on| {
+        embed_shard(&plan, embedder, catalog, options, on)
     })
     .with_context(|| format!("writing shard {shard} into {out}"))?;
-    bar.finish_and_clear();
-    let embedded = plan.todo.len() - skipped;
     println!(
-        "shard {shard} of {out}: {embedded} images embedded now, {skipped} skipped, {} before; {:.1} s ({:.1} img/s). \
-         When every shard is done: lookbook index finish --index URL",
-        plan.already,
-        start.elapsed().as_secs_f64(),
-        embedded as f64 / start.elapsed().as_secs_f64().max(1e-9)
+        "shard {shard} of {out}: {}",
+        plan.summary(skipped, start.elapsed().as_secs_f64())
     );
     Ok(ExitCode::SUCCESS)
 }
 
 /// `index finish`: the HNSW index of a table that shards filled.
 fn finish(index: &IndexLocation) -> Result<ExitCode> {
-    let IndexLocation::Postgres(url) = index else {
-        bail!("{index} is a folder: only a sharded build into PostgreSQL needs finishing");
-    };
-    let table = PgIndex::open(&url.parse::<PgLocation>()?)?;
-    let seconds = table.finish_build()?;
-    let contents = index.open()?;
-    println!("index {index}: finished in {seconds:.1} s — {}", describe(&contents)?);
+    println!("index {index}: {}", finish_shards(index)?);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -391,7 +354,9 @@ fn add(args: AddArgs, quiet: bool) -> Result<ExitCode> {
         rows_only: true,
         ..IndexingOptions::default()
     };
-    let skipped = embed_with_bar(&mut contents, &args.index, embedder, &catalog, &todo, options, quiet)?;
+    let skipped = with_bar(todo.len(), quiet, |on| {
+        embed_into(&mut contents, &args.index, embedder, &catalog, &todo, options, on)
+    })?;
     println!(
         "index {}: {} images embedded ({} new, {} skipped); {} in all",
         args.index,
