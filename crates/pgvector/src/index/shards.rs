@@ -1,7 +1,7 @@
 //! One build by several processes (`lookbook index --shard I/N`): each joins the table, writes
 //! its rows where a single build would have put them, and the HNSW index is built once at the
-//! end ([`PgIndex::finish_build`]) — inserting into an HNSW index row by row is several times
-//! slower than building it over the finished table.
+//! end ([`PgIndex::finish_build`]), so no insert has to update a graph (pgvector's own advice:
+//! load the data, then create the index).
 
 use std::time::Instant;
 
