@@ -522,7 +522,14 @@ impl VectorIndex for IvfIndex {
         if self.metric == Metric::Cosine {
             normalise(&mut prepared);
         }
-        let list = self.centres.search(&prepared, 1, None)?[0].key as usize;
+        // A file can hold lists whose centres answer nothing (none, or not numbers: found by
+        // the `ivf` fuzz target); that is an error for this add, not a panic.
+        let Some(nearest) = self.centres.search(&prepared, 1, None)?.first().copied() else {
+            return Err(IndexError::Invalid(
+                "the IVF index has no list this vector is near (its centres answer no search)".into(),
+            ));
+        };
+        let list = nearest.key as usize;
         let encoded = self.encode(&prepared, list);
         let row = self.lists[list].keys.len();
         self.lists[list].push(key, encoded);
