@@ -107,42 +107,29 @@ fn four_shards_fill_one_table_as_a_single_build_does_even_after_a_kill() {
     assert_eq!(table(&a), table(&b));
     assert!(!table(&a).is_empty(), "{a}");
 
-    // A shard never writes into a table of another build.
-    let other = common::lookbook(&[
-        "-q",
-        "index",
-        "--out",
-        &single,
-        "--shard",
-        "1/2",
-        "--baseline",
-        "histogram",
-        "--catalog",
-        hm.to_str().unwrap(),
-        "--split",
-        "test",
-        "--metric",
-        "cosine",
-    ]);
-    let err = String::from_utf8_lossy(&other.stderr);
-    assert!(!other.status.success() && err.contains("holds another build"), "{err}");
-    // Nor into a folder: shards share a table.
+    // A shard never writes into a table of another build, nor into a folder.
+    let refused = |out: &str, extra: &[&str]| {
+        let hm = hm.to_str().unwrap();
+        let base = [
+            "-q",
+            "index",
+            "--out",
+            out,
+            "--shard",
+            "1/2",
+            "--baseline",
+            "histogram",
+            "--catalog",
+            hm,
+        ];
+        let output = common::lookbook(&[&base[..], &["--split", "test"], extra].concat());
+        assert!(!output.status.success(), "{out}");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let err = refused(&single, &["--metric", "cosine"]);
+    assert!(err.contains("holds another build"), "{err}");
     let folder = dir.path().join("folder-index");
-    let folder_shard = common::lookbook(&[
-        "-q",
-        "index",
-        "--out",
-        folder.to_str().unwrap(),
-        "--shard",
-        "1/2",
-        "--baseline",
-        "histogram",
-        "--catalog",
-        hm.to_str().unwrap(),
-        "--split",
-        "test",
-    ]);
-    let err = String::from_utf8_lossy(&folder_shard.stderr);
-    assert!(!folder_shard.status.success() && err.contains("is a folder"), "{err}");
+    let err = refused(folder.to_str().unwrap(), &[]);
+    assert!(err.contains("is a folder"), "{err}");
     assert!(!folder.exists(), "nothing written");
 }

@@ -61,8 +61,28 @@ impl PgIndex {
     /// of that name. Creates the pgvector extension and `lookbook_indexes` when missing.
     pub fn create(location: &PgLocation, info: IndexInfo) -> Result<PgIndex, PgError> {
         check_info(&info)?;
-        let pool = pool::connect(&location.config, location.pool, &location.shown)?;
         let table = location.table.as_str();
+        let pool = Self::in_schema_transaction(location, |tx| {
+            let mut ddl = format!("DROP TABLE IF EXISTS {table}; {}", schema::create_table(table, &info));
+            if let Some(hnsw) = schema::create_hnsw(table, &info) {
+                ddl.push_str("; ");
+                ddl.push_str(&hnsw);
+            }
+            tx.batch_execute(&ddl)
+                .map_err(sql(location, &format!("creating table `{table}`")))?;
+            schema::write_meta(tx, table, &info, 0).map_err(sql(location, "writing lookbook_indexes"))
+        })?
+        .0;
+        Ok(PgIndex::new(pool, location.clone(), info, 0))
+    }
+
+    /// A pool for `location`, and `change` run in one transaction after the pgvector extension
+    /// and `lookbook_indexes` are there (created when missing): how tables are made.
+    fn in_schema_transaction<T>(
+        location: &PgLocation,
+        change: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<T, PgError>,
+    ) -> Result<(Pool, T), PgError> {
+        let pool = pool::connect(&location.config, location.pool, &location.shown)?;
         let mut conn = get(&pool, location)?;
         let mut tx = conn
             .client
@@ -70,17 +90,11 @@ impl PgIndex {
             .map_err(sql(location, "starting a transaction"))?;
         schema::ensure_extension(&mut tx, &location.shown, true)?;
         schema::ensure_meta(&mut tx).map_err(sql(location, "creating lookbook_indexes"))?;
-        let mut ddl = format!("DROP TABLE IF EXISTS {table}; {}", schema::create_table(table, &info));
-        if let Some(hnsw) = schema::create_hnsw(table, &info) {
-            ddl.push_str("; ");
-            ddl.push_str(&hnsw);
-        }
-        tx.batch_execute(&ddl)
-            .map_err(sql(location, &format!("creating table `{table}`")))?;
-        schema::write_meta(&mut tx, table, &info, 0).map_err(sql(location, "writing lookbook_indexes"))?;
+        let done = change(&mut tx)?;
         tx.commit().map_err(sql(location, "committing"))?;
         conn.forget_statements();
-        Ok(PgIndex::new(pool, location.clone(), info, 0))
+        drop(conn);
+        Ok((pool, done))
     }
 
     /// The index at `location`: a clear error when the server cannot be reached, pgvector

@@ -8,7 +8,6 @@ use std::time::Instant;
 use lookbook_index::{IndexInfo, Record};
 
 use super::{PgIndex, check_info, get, sql};
-use crate::pool;
 use crate::schema::{self, META};
 use crate::{PgError, PgLocation};
 
@@ -22,46 +21,34 @@ impl PgIndex {
     /// another model or catalogue is never written into.
     pub fn join_build(location: &PgLocation, info: IndexInfo) -> Result<(PgIndex, IndexInfo), PgError> {
         check_info(&info)?;
-        let pool = pool::connect(&location.config, location.pool, &location.shown)?;
         let table = location.table.as_str();
-        let mut conn = get(&pool, location)?;
-        let mut tx = conn
-            .client
-            .transaction()
-            .map_err(sql(location, "starting a transaction"))?;
-        schema::ensure_extension(&mut tx, &location.shown, true)?;
-        schema::ensure_meta(&mut tx).map_err(sql(location, "creating lookbook_indexes"))?;
-        tx.execute(
-            "SELECT pg_advisory_xact_lock(hashtext($1 || $2))",
-            &[&JOIN_LOCK, &table],
-        )
-        .map_err(sql(location, "locking the build"))?;
-        let there: bool = tx
-            .query_one(
-                &format!("SELECT to_regclass($1) IS NOT NULL AND EXISTS (SELECT 1 FROM {META} WHERE name = $1)"),
-                &[&table],
+        let (pool, (info, rows)) = Self::in_schema_transaction(location, |tx| {
+            tx.execute(
+                "SELECT pg_advisory_xact_lock(hashtext($1 || $2))",
+                &[&JOIN_LOCK, &table],
             )
-            .map_err(sql(location, "looking for the table"))?
-            .get(0);
-        let (info, rows) = match there {
-            true => {
-                let info = schema::read_meta(&mut tx, &location.shown, table)?;
+            .map_err(sql(location, "locking the build"))?;
+            let there: bool = tx
+                .query_one(
+                    &format!("SELECT to_regclass($1) IS NOT NULL AND EXISTS (SELECT 1 FROM {META} WHERE name = $1)"),
+                    &[&table],
+                )
+                .map_err(sql(location, "looking for the table"))?
+                .get(0);
+            if there {
+                let info = schema::read_meta(tx, &location.shown, table)?;
                 let rows: i64 = tx
                     .query_one(&format!("SELECT count(*) FROM {table}"), &[])
                     .map_err(sql(location, &format!("counting `{table}`")))?
                     .get(0);
-                (info, rows as usize)
+                return Ok((info, rows as usize));
             }
-            false => {
-                let ddl = format!("DROP TABLE IF EXISTS {table}; {}", schema::create_table(table, &info));
-                tx.batch_execute(&ddl)
-                    .map_err(sql(location, &format!("creating table `{table}`")))?;
-                schema::write_meta(&mut tx, table, &info, 0).map_err(sql(location, "writing lookbook_indexes"))?;
-                (info, 0)
-            }
-        };
-        tx.commit().map_err(sql(location, "committing"))?;
-        conn.forget_statements();
+            let ddl = format!("DROP TABLE IF EXISTS {table}; {}", schema::create_table(table, &info));
+            tx.batch_execute(&ddl)
+                .map_err(sql(location, &format!("creating table `{table}`")))?;
+            schema::write_meta(tx, table, &info, 0).map_err(sql(location, "writing lookbook_indexes"))?;
+            Ok((info.clone(), 0))
+        })?;
         Ok((PgIndex::new(pool, location.clone(), info.clone(), rows), info))
     }
 
