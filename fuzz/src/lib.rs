@@ -198,7 +198,7 @@ pub fn served() -> Option<&'static (tokio::runtime::Runtime, axum::Router)> {
             let contents = lookbook_index::IndexReader::open(&dir).ok()?;
             let embedder: std::sync::Arc<dyn lookbook_embed::Embedder> =
                 std::sync::Arc::new(lookbook_embed::HistogramEmbedder::new());
-            let engine = std::sync::Arc::new(lookbook_query::Engine::new(contents, Some(embedder), None));
+            let engine = std::sync::Arc::new(lookbook_query::Engine::new(Box::new(contents), Some(embedder), None));
             let config = lookbook_server::ServerConfig {
                 inference_slots: 1,
                 ..Default::default()

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use lookbook_index::{IndexContents, IndexError, IndexInfo, Metric, Record, SearchMode};
+use lookbook_index::{IndexContents, IndexError, IndexInfo, Metric, Predicate, Record, SearchMode};
 use lookbook_recommend::{ListStats, Query, RecommendConfig, RowLabels, list_stats, recommend};
 use serde::Serialize;
 
@@ -127,9 +127,9 @@ pub fn recommend_trade_off(rows: &LabelledRows, config: &RecommendConfig) -> Res
             };
             let config = RecommendConfig { diversity, ..*config };
             lists.push(
-                recommend(&contents, &query, &config, None)?
+                recommend(&contents, &query, &config, &Predicate::default())?
                     .iter()
-                    .map(|r| r.row)
+                    .filter_map(|r| contents.row_of(r.key))
                     .collect(),
             );
         }

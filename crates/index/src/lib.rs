@@ -26,8 +26,8 @@ pub use ivf::{IvfConfig, IvfIndex};
 pub use metric::Metric;
 pub use records::Records;
 pub use store::{
-    ExternalIndex, FloatRows, IndexContents, IndexInfo, IndexReader, IndexWriter, Predicate, Record, SearchMode,
-    StepBox, StepBoxes,
+    ExternalIndex, FloatRows, Gallery, IndexContents, IndexInfo, IndexReader, IndexWriter, ItemsPage, Predicate,
+    Record, SearchMode, StepBox, StepBoxes, StoredRow, ValueCounts, most_frequent,
 };
 
 /// One neighbour: the key it was added under and its distance to the query (smaller = closer).

@@ -7,7 +7,7 @@ use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use lookbook_index::{IndexContents, IndexError, IndexReader, IndexWriter};
+use lookbook_index::{Gallery, IndexContents, IndexError, IndexReader, IndexWriter, Record};
 
 use crate::{PgError, PgIndex, PgLocation, is_postgres_url};
 
@@ -60,6 +60,21 @@ impl IndexLocation {
     /// index is read into memory once (records, vectors, parts) and searched in SQL.
     pub fn open(&self) -> Result<IndexContents> {
         self.open_with(|path| IndexReader::open_mapped(path))
+    }
+
+    /// For answering queries: a folder is mapped, as [`IndexLocation::open`] does; a table is
+    /// asked each question in SQL, its rows never read into this process (a server on a
+    /// table of any size holds none of them).
+    pub fn open_gallery(&self) -> Result<Box<dyn Gallery>> {
+        let opened: Result<Box<dyn Gallery>> = match self {
+            IndexLocation::Folder(path) => IndexReader::open_mapped(path)
+                .map(|contents| Box::new(contents) as Box<dyn Gallery>)
+                .map_err(PgError::from),
+            IndexLocation::Postgres(url) => Self::postgres_url(url)
+                .and_then(|location| PgIndex::open(&location))
+                .map(|index| Box::new(index) as Box<dyn Gallery>),
+        };
+        opened.map_err(|error| self.failed("opening", error))
     }
 
     /// For changing: a folder is read and every checksum verified.
@@ -122,6 +137,34 @@ impl IndexLocation {
         let (added, deleted) = index.apply(&rows, removed)?;
         tracing::info!("{self}: {} rows written ({added} new), {deleted} deleted", rows.len());
         Ok(())
+    }
+
+    /// Removes every image of the items `items` and adds or replaces `rows`, as one commit;
+    /// returns the rows added and the removed images. A table changes only those rows, without
+    /// being read; a folder is read, changed and committed as a new generation (nothing is
+    /// written when nothing changed).
+    pub fn change_items(&self, rows: &[(Record, &[f32], &[f32])], items: &[String]) -> Result<(usize, Vec<PathBuf>)> {
+        if let IndexLocation::Postgres(url) = self {
+            let index = PgIndex::open(&Self::postgres_url(url)?).map_err(|error| self.failed("opening", error))?;
+            return index
+                .change_items(rows, items)
+                .map_err(|error| self.failed("changing", error));
+        }
+        let mut contents = self.open_for_update()?;
+        let removed: Vec<PathBuf> = contents
+            .records
+            .iter()
+            .filter_map(|r| r.ok().filter(|r| items.contains(&r.item_id)).map(|r| r.image.clone()))
+            .collect();
+        contents.remove_where(|r| items.contains(&r.item_id))?;
+        let before = contents.records.len();
+        for (record, vector, parts) in rows {
+            contents.upsert(record.clone(), vector, parts)?;
+        }
+        if !rows.is_empty() || !removed.is_empty() {
+            self.commit(&mut contents)?;
+        }
+        Ok((contents.records.len() - before, removed))
     }
 
     /// A long build's intermediate commit, which a rerun resumes from: in PostgreSQL the rows

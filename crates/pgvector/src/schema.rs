@@ -129,15 +129,44 @@ pub(crate) fn create_table(table: &str, info: &IndexInfo) -> String {
     )
 }
 
-/// The HNSW index over `table`'s embeddings, when `info` asks for one.
+/// The HNSW indexes over `table`, when `info` asks for them: one over the embeddings and one
+/// per part — an expression index over the part's slice of `parts` ([`part_vector`]), which a
+/// part search orders by, so recommendations find part neighbours in SQL too.
 pub(crate) fn create_hnsw(table: &str, info: &IndexInfo) -> Option<String> {
     let config = info.ann?;
     let (ops, _) = operators(info.metric);
-    Some(format!(
-        "CREATE INDEX {table}_hnsw ON {table} USING hnsw (embedding {ops}) WITH (m = {m}, ef_construction = {efc})",
+    let with = format!(
+        "WITH (m = {m}, ef_construction = {efc})",
         m = config.connectivity.clamp(2, 100),
         efc = config.expansion_add.clamp(4, 1000),
-    ))
+    );
+    let mut ddl = vec![format!(
+        "CREATE INDEX {table}_hnsw ON {table} USING hnsw (embedding {ops}) {with}"
+    )];
+    ddl.extend((0..info.parts).map(|part| {
+        format!(
+            "CREATE INDEX {table}_part{part} ON {table} USING hnsw (({}) {ops}) {with}",
+            part_vector(info, part)
+        )
+    }));
+    Some(ddl.join("; "))
+}
+
+/// The names (after the table's) of the HNSW indexes [`create_hnsw`] makes.
+pub(crate) fn hnsw_suffixes(info: &IndexInfo) -> Vec<String> {
+    match info.ann {
+        None => Vec::new(),
+        Some(_) => std::iter::once("hnsw".to_string())
+            .chain((0..info.parts).map(|part| format!("part{part}")))
+            .collect(),
+    }
+}
+
+/// Part `part` of a row as a vector: its slice of `parts` (1-based, inclusive), cast. A part
+/// search orders by exactly this expression, so PostgreSQL uses the part's HNSW index.
+pub(crate) fn part_vector(info: &IndexInfo, part: usize) -> String {
+    let d = info.part_dim;
+    format!("(parts[{}:{}])::vector({d})", part * d + 1, (part + 1) * d)
 }
 
 /// Writes `info` as `table`'s row of `lookbook_indexes`.

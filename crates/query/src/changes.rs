@@ -3,7 +3,7 @@
 //! and the engine over a committed index that shares this one's models.
 
 use lookbook_embed::PhotoBoxes;
-use lookbook_index::IndexContents;
+use lookbook_index::Gallery;
 
 use crate::engine::Engine;
 use crate::error::QueryError;
@@ -23,19 +23,15 @@ impl Engine {
         let embedder = self.embedder.as_ref().ok_or_else(|| {
             QueryError::Unavailable(format!(
                 "the index's model `{}` is not loaded: photos cannot be added",
-                self.contents.info.model
+                self.info().model
             ))
         })?;
         let (dim, parts) = (embedder.dim(), embedder.parts());
-        if (dim, parts)
-            != (
-                self.contents.info.dim,
-                (self.contents.info.parts, self.contents.info.part_dim),
-            )
-        {
+        let info = self.info();
+        if (dim, parts) != (info.dim, (info.parts, info.part_dim)) {
             return Err(QueryError::Internal(format!(
                 "the model gives {dim}-d vectors and {parts:?} parts; the index holds {}-d and ({}, {})",
-                self.contents.info.dim, self.contents.info.parts, self.contents.info.part_dim
+                info.dim, info.parts, info.part_dim
             )));
         }
         let mut item = vec![0.0f32; embedder.item_len()];
@@ -48,10 +44,10 @@ impl Engine {
         })
     }
 
-    /// An engine over `contents` (the index as just committed) with this one's models and
-    /// limits, its items read.
-    pub fn reopened(&self, contents: IndexContents) -> Result<Engine, QueryError> {
-        let mut engine = Engine::new(contents, self.embedder.clone(), self.seed.clone());
+    /// An engine over `gallery` (the index as just committed) with this one's models and
+    /// limits, its items counted.
+    pub fn reopened(&self, gallery: Box<dyn Gallery>) -> Result<Engine, QueryError> {
+        let mut engine = Engine::new(gallery, self.embedder.clone(), self.seed.clone());
         engine.max_k = self.max_k;
         engine.browsable()
     }

@@ -10,7 +10,7 @@ use std::time::Instant;
 use lookbook_catalog::display_name;
 use lookbook_embed::{Embedder, PhotoBoxes, SeedEmbedder};
 use lookbook_eval::knn_probabilities;
-use lookbook_index::{Hit, IndexContents, Predicate, SearchMode};
+use lookbook_index::{Gallery, Hit, IndexInfo, Predicate, Record, SearchMode, StoredRow};
 use lookbook_recommend::{Matched, Query, RecommendConfig, nearest_step, recommend};
 
 use crate::answer::{Answer, AttributeValues, ImageRef, ItemDetail, ItemPage, QueryInfo, ResultItem, Tagged};
@@ -84,20 +84,22 @@ struct Resolved {
     info: QueryInfo,
 }
 
-/// Whether the index's builder stored each image's boxes (its first record tells).
-fn stores_boxes(contents: &IndexContents) -> bool {
-    contents.records.get(0).is_ok_and(|r| r.boxes.is_some())
+/// Whether the index's builder stored each image's boxes (any record tells).
+fn stores_boxes(gallery: &dyn Gallery) -> bool {
+    gallery.any_record().ok().flatten().is_some_and(|r| r.boxes.is_some())
 }
 
 /// The index, the model and what browsing them needs.
 pub struct Engine {
-    pub(crate) contents: IndexContents,
+    /// The index's rows: in this process (an index folder) or asked of PostgreSQL query by
+    /// query (a table), so a server on a table holds none of them.
+    pub(crate) gallery: Box<dyn Gallery>,
     /// Embeds photo queries; `None` when the index's model is not loaded (queries by item id
     /// still work).
     pub(crate) embedder: Option<Arc<dyn Embedder>>,
     /// The seed model behind the index, when it is one: attention boxes.
     pub(crate) seed: Option<Arc<SeedEmbedder>>,
-    /// Read on first use: a one-off CLI query by photo need not read a million records.
+    /// Counted on first use: a one-off CLI query by photo need not read a million records.
     catalogue: OnceLock<Catalogue>,
     boxes: BoxCache,
     /// The index stores each image's boxes (built since issue 20): no model needed for them.
@@ -107,10 +109,14 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(contents: IndexContents, embedder: Option<Arc<dyn Embedder>>, seed: Option<Arc<SeedEmbedder>>) -> Self {
-        let stored_boxes = stores_boxes(&contents);
+    pub fn new(
+        gallery: Box<dyn Gallery>,
+        embedder: Option<Arc<dyn Embedder>>,
+        seed: Option<Arc<SeedEmbedder>>,
+    ) -> Self {
+        let stored_boxes = stores_boxes(&*gallery);
         Engine {
-            contents,
+            gallery,
             embedder,
             seed,
             catalogue: OnceLock::new(),
@@ -124,7 +130,7 @@ impl Engine {
     /// or an item id of the index; `boxes` loads the seed model behind `model` for attention
     /// boxes of an item-id query too (without one, answers carry no boxes: logged, not an error).
     pub fn for_query(
-        contents: IndexContents,
+        gallery: Box<dyn Gallery>,
         model: &Path,
         query: &str,
         boxes: bool,
@@ -139,7 +145,7 @@ impl Engine {
                 (Some(opened.embedder), opened.seed)
             }
             // An index that stores its boxes needs no model for an item-id query.
-            false if boxes && !stores_boxes(&contents) => match OpenedModel::open_seed(model) {
+            false if boxes && !stores_boxes(&*gallery) => match OpenedModel::open_seed(model) {
                 Ok(seed) => (None, seed),
                 Err(error) => {
                     tracing::warn!("no part boxes: {error}");
@@ -148,7 +154,7 @@ impl Engine {
             },
             false => (None, None),
         };
-        let engine = Engine::new(contents, embedder, seed);
+        let engine = Engine::new(gallery, embedder, seed);
         let source = match photo.is_file() {
             true => QuerySource::File(photo),
             false if engine.has_item(query)? => QuerySource::Item(query.to_string()),
@@ -164,22 +170,25 @@ impl Engine {
     /// The engine a server answers with, its items read: `model` (default: the index's)
     /// loaded once as embedder and box source. A model that does not load leaves photo
     /// queries refused; its error comes back beside the engine.
-    pub fn serving(contents: IndexContents, model: Option<&Path>) -> Result<(Engine, Option<QueryError>), QueryError> {
-        let model = model.map_or_else(|| PathBuf::from(&contents.info.model), Path::to_path_buf);
+    pub fn serving(
+        gallery: Box<dyn Gallery>,
+        model: Option<&Path>,
+    ) -> Result<(Engine, Option<QueryError>), QueryError> {
+        let model = model.map_or_else(|| PathBuf::from(&gallery.info().model), Path::to_path_buf);
         let (engine, unloaded) = match OpenedModel::open(&model) {
-            Ok(opened) => (Engine::new(contents, Some(opened.embedder), opened.seed), None),
+            Ok(opened) => (Engine::new(gallery, Some(opened.embedder), opened.seed), None),
             Err(error) => {
                 let error = QueryError::Model {
                     model: model.display().to_string(),
                     error,
                 };
-                (Engine::new(contents, None, None), Some(error))
+                (Engine::new(gallery, None, None), Some(error))
             }
         };
         Ok((engine.browsable()?, unloaded))
     }
 
-    /// Reads the items and attribute values now (a server does, before it listens).
+    /// Counts the items and attribute values now (a server does, before it listens).
     pub fn browsable(self) -> Result<Self, QueryError> {
         self.catalogue()?;
         Ok(self)
@@ -189,24 +198,29 @@ impl Engine {
         if let Some(catalogue) = self.catalogue.get() {
             return Ok(catalogue);
         }
-        let catalogue = Catalogue::read(&self.contents)?;
+        let catalogue = Catalogue::read(&*self.gallery)?;
         Ok(self.catalogue.get_or_init(|| catalogue))
     }
 
-    pub fn contents(&self) -> &IndexContents {
-        &self.contents
+    /// What the index holds (dimensions, model, columns, photo root).
+    pub fn info(&self) -> &IndexInfo {
+        self.gallery.info()
+    }
+
+    pub fn gallery(&self) -> &dyn Gallery {
+        &*self.gallery
     }
 
     pub fn images(&self) -> usize {
-        self.contents.records.len()
+        self.gallery.image_count()
     }
 
     pub fn items(&self) -> usize {
-        self.catalogue().map_or(0, |c| c.item_order.len())
+        self.catalogue().map_or(0, |c| c.items)
     }
 
     pub fn model(&self) -> &str {
-        &self.contents.info.model
+        &self.info().model
     }
 
     /// Whether photos can be queried (the index's model is loaded).
@@ -216,7 +230,7 @@ impl Engine {
 
     /// Whether answers carry attention boxes (stored in the index, or from the seed model).
     pub fn explains(&self) -> bool {
-        (self.stored_boxes || self.seed.is_some()) && self.contents.info.parts > 1
+        (self.stored_boxes || self.seed.is_some()) && self.info().parts > 1
     }
 
     pub fn attributes(&self) -> &[AttributeValues] {
@@ -225,58 +239,62 @@ impl Engine {
 
     /// Whether `item_id` is an item of the index.
     pub fn has_item(&self, item_id: &str) -> Result<bool, QueryError> {
-        Ok(self.first_row(item_id)?.is_some())
+        Ok(self.first_key(item_id)?.is_some())
     }
 
-    /// The first row of `item_id`: from the catalogue once it is read, else by a scan of the
-    /// records (one query need not read them all).
-    fn first_row(&self, item_id: &str) -> Result<Option<usize>, QueryError> {
-        match self.catalogue.get() {
-            Some(catalogue) => Ok(catalogue.items.get(item_id).and_then(|rows| rows.first().copied())),
-            None => Ok(self.contents.records.find_item(item_id)?),
-        }
+    /// The key of `item_id`'s first image.
+    fn first_key(&self, item_id: &str) -> Result<Option<u64>, QueryError> {
+        Ok(self.gallery.item_keys(item_id)?.first().copied())
+    }
+
+    /// The stored row of the image `key`, if the index has it.
+    fn row(&self, key: u64) -> Result<Option<StoredRow>, QueryError> {
+        Ok(self.gallery.rows(&[key])?.pop().flatten())
+    }
+
+    /// The rows of `keys` (each a search's answer), in that order: a key without a row is an
+    /// index changed under the search — an internal error, not a silent gap.
+    fn rows_of(&self, keys: &[u64]) -> Result<Vec<StoredRow>, QueryError> {
+        keys.iter()
+            .zip(self.gallery.rows(keys)?)
+            .map(|(key, row)| {
+                row.ok_or_else(|| QueryError::Internal(format!("key {key} came back from a search but has no record")))
+            })
+            .collect()
     }
 
     /// The photo file of the image with key `key` — the only way the server finds a file.
     pub fn image_path(&self, key: u64) -> Option<PathBuf> {
-        let row = self.contents.row_of(key)?;
-        let record = self.contents.records.get(row).ok()?;
-        Some(self.contents.info.catalog_root.join(&record.image))
+        let row = self.row(key).ok()??;
+        Some(self.info().catalog_root.join(&row.record.image))
     }
 
     /// Each attention step's box in the image `key`: as the index stored it, else from the
     /// seed model (none without one).
     pub fn boxes_of(&self, key: u64) -> Option<Arc<PhotoBoxes>> {
-        let record = self.contents.records.get(self.contents.row_of(key)?).ok()?;
+        self.boxes_for(&self.row(key).ok()??.record)
+    }
+
+    /// [`Engine::boxes_of`] an image whose record is read.
+    fn boxes_for(&self, record: &Record) -> Option<Arc<PhotoBoxes>> {
         if let Some(boxes) = &record.boxes {
             return Some(Arc::new(stored(boxes)));
         }
-        self.boxes.get(self.seed.as_deref()?, key, &self.image_path(key)?)
+        let path = self.info().catalog_root.join(&record.image);
+        self.boxes.get(self.seed.as_deref()?, record.key, &path)
     }
 
     /// One item: its images and its first image's attributes.
     pub fn item(&self, item_id: &str) -> Result<ItemDetail, QueryError> {
-        let rows = self
-            .catalogue()?
-            .items
-            .get(item_id)
-            .ok_or_else(|| QueryError::NotFound(format!("no item `{item_id}` in the index")))?;
-        let mut images = Vec::with_capacity(rows.len());
-        let mut attributes = BTreeMap::new();
-        let mut name = String::new();
-        for (i, &row) in rows.iter().enumerate() {
-            let record = self.contents.records.get(row)?;
-            if i == 0 {
-                attributes = record.attributes.clone();
-                name = display_name(&record.attributes, &record.image);
-            }
-            images.push(ImageRef::new(record.key));
-        }
+        let keys = self.gallery.item_keys(item_id)?;
+        let Some(first) = self.rows_of(&keys[..keys.len().min(1)])?.pop() else {
+            return Err(QueryError::NotFound(format!("no item `{item_id}` in the index")));
+        };
         Ok(ItemDetail {
             item_id: item_id.to_string(),
-            name,
-            attributes,
-            images,
+            name: display_name(&first.record.attributes, &first.record.image),
+            attributes: first.record.attributes,
+            images: keys.into_iter().map(ImageRef::new).collect(),
         })
     }
 
@@ -289,38 +307,30 @@ impl Engine {
         filter: &BTreeMap<String, String>,
     ) -> Result<ItemPage, QueryError> {
         self.check_filter(filter)?;
-        let catalogue = self.catalogue()?;
-        let mut matching = 0;
-        let mut page = Vec::new();
-        for item_id in &catalogue.item_order {
-            let row = catalogue.items[item_id][0];
-            let record = self.contents.records.get(row)?;
-            if !filter.iter().all(|(c, v)| record.attributes.get(c) == Some(v)) {
-                continue;
-            }
-            if matching >= offset && page.len() < limit {
-                page.push(ItemDetail {
-                    item_id: item_id.clone(),
-                    name: display_name(&record.attributes, &record.image),
-                    attributes: record.attributes.clone(),
-                    images: vec![ImageRef::new(record.key)],
-                });
-            }
-            matching += 1;
-        }
+        let attributes: Vec<(String, String)> = filter.iter().map(|(c, v)| (c.clone(), v.clone())).collect();
+        let page = self.gallery.items_page(offset, limit, &attributes)?;
         Ok(ItemPage {
-            total: matching,
+            total: page.total,
             offset,
-            items: page,
+            items: page
+                .first_images
+                .into_iter()
+                .map(|record| ItemDetail {
+                    name: display_name(&record.attributes, &record.image),
+                    images: vec![ImageRef::new(record.key)],
+                    item_id: record.item_id,
+                    attributes: record.attributes,
+                })
+                .collect(),
         })
     }
 
     fn check_filter(&self, filter: &BTreeMap<String, String>) -> Result<(), QueryError> {
         for column in filter.keys() {
-            if !self.contents.info.columns.contains(column) {
+            if !self.info().columns.contains(column) {
                 return Err(QueryError::BadRequest(format!(
                     "unknown attribute `{column}`; the index has: {}",
-                    self.contents.info.columns.join(", ")
+                    self.info().columns.join(", ")
                 )));
             }
         }
@@ -351,44 +361,43 @@ impl Engine {
             None => self
                 .nearest(&query, spec.k, &spec.filter, spec.search_mode)?
                 .into_iter()
-                .map(|hit| {
-                    let step = match (self.explains(), self.contents.row_of(hit.key)) {
-                        (true, Some(row)) => Some(nearest_step(&self.contents, &query.parts, row)).filter(|&s| s > 0),
-                        _ => None,
-                    };
-                    (hit.key, hit.distance, step, None)
-                })
+                .map(|hit| (hit.key, hit.distance, None, None))
                 .collect(),
             Some(diversity) => self
                 .recommend(&query, spec, diversity)?
                 .into_iter()
                 .map(|pick| {
                     let step = match pick.matched {
-                        Matched::Whole => None,
-                        Matched::Part(t) => Some(t),
+                        Matched::Whole => Some(None),
+                        Matched::Part(t) => Some(Some(t)),
                     };
                     let matched = Some((pick.matched_rank, pick.matched_distance));
                     (pick.key, pick.distance, step, matched)
                 })
                 .collect(),
         };
+        let keys: Vec<u64> = picks.iter().map(|p| p.0).collect();
+        let rows = self.rows_of(&keys)?;
         let mut results = Vec::with_capacity(picks.len());
-        for (i, (key, distance, step, matched)) in picks.into_iter().enumerate() {
-            let row = self
-                .contents
-                .row_of(key)
-                .ok_or_else(|| QueryError::Internal(format!("key {key} came back from a search but has no record")))?;
-            let record = self.contents.records.get(row)?;
+        for (i, ((key, distance, step, matched), row)) in picks.into_iter().zip(rows).enumerate() {
+            // A search result matched by its nearest attention step; a recommendation by the
+            // list it came in through.
+            let step = match step {
+                Some(listed) => listed,
+                None if self.explains() => Some(nearest_step(self.info(), &query.parts, &row.parts)).filter(|&s| s > 0),
+                None => None,
+            };
+            let record = row.record;
             let part = match step {
                 Some(t) if spec.boxes && self.explains() => self
-                    .boxes_of(key)
+                    .boxes_for(&record)
                     .and_then(|b| Some((b.fraction(t)?, b.steps.get(t)?.1.clone()))),
                 _ => None,
             };
             results.push(ResultItem {
                 rank: i + 1,
-                item_id: record.item_id.clone(),
                 name: display_name(&record.attributes, &record.image),
+                item_id: record.item_id,
                 image: ImageRef::new(key),
                 distance,
                 matched: if step.is_some() { "part" } else { "whole" }.into(),
@@ -397,7 +406,7 @@ impl Engine {
                 part_box: part.map(|(b, _)| b.to_vec()),
                 matched_rank: matched.map(|m| m.0),
                 matched_distance: matched.map(|m| m.1),
-                attributes: record.attributes.clone(),
+                attributes: record.attributes,
             });
         }
         Ok(Answer {
@@ -428,18 +437,14 @@ impl Engine {
         }
         let query = self.resolve(source, false)?;
         let hits = self.nearest(&query, k, &BTreeMap::new(), mode)?;
-        let neighbours: Vec<BTreeMap<String, String>> = hits
-            .iter()
-            .map(|hit| {
-                let row = self.contents.row_of(hit.key).ok_or_else(|| {
-                    QueryError::Internal(format!("key {} came back from a search but has no record", hit.key))
-                })?;
-                Ok(self.contents.records.get(row)?.attributes.clone())
-            })
-            .collect::<Result<_, QueryError>>()?;
+        let keys: Vec<u64> = hits.iter().map(|h| h.key).collect();
+        let neighbours: Vec<BTreeMap<String, String>> = self
+            .rows_of(&keys)?
+            .into_iter()
+            .map(|row| row.record.attributes)
+            .collect();
         let tags = self
-            .contents
-            .info
+            .info()
             .columns
             .iter()
             .map(|column| {
@@ -469,7 +474,7 @@ impl Engine {
             attributes: filter.iter().map(|(c, v)| (c.clone(), v.clone())).collect(),
             exclude_item: query.info.item_id.clone(),
         };
-        Ok(self.contents.search_matching(&query.vector, k, &predicate, mode)?)
+        Ok(self.gallery.search(&query.vector, k, &predicate, mode)?)
     }
 
     fn recommend(
@@ -478,34 +483,27 @@ impl Engine {
         spec: &QuerySpec,
         diversity: f32,
     ) -> Result<Vec<lookbook_recommend::Recommendation>, QueryError> {
-        let contents = &self.contents;
-        let accept = |key: u64| {
-            let Some(row) = contents.row_of(key) else { return false };
-            let Ok(record) = contents.records.get(row) else {
-                return false;
-            };
-            spec.filter.iter().all(|(c, v)| record.attributes.get(c) == Some(v))
-        };
-        let filter: Option<&(dyn Fn(u64) -> bool + Sync)> = match spec.filter.is_empty() {
-            true => None,
-            false => Some(&accept),
+        let info = self.info();
+        let filter = Predicate {
+            attributes: spec.filter.iter().map(|(c, v)| (c.clone(), v.clone())).collect(),
+            exclude_item: None,
         };
         let config = RecommendConfig {
             k: spec.k,
             diversity,
             ..spec.recommend
         };
-        let whole_parts = query.parts.len() == contents.info.parts * contents.info.part_dim;
+        let whole_parts = query.parts.len() == info.parts * info.part_dim;
         let query = Query {
             vector: &query.vector,
-            parts: if contents.info.parts > 0 && whole_parts {
+            parts: if info.parts > 0 && whole_parts {
                 &query.parts
             } else {
                 &[]
             },
             item_id: query.info.item_id.as_deref(),
         };
-        Ok(recommend(contents, &query, &config, filter)?)
+        Ok(recommend(&*self.gallery, &query, &config, &filter)?)
     }
 
     /// The query's vector and parts, and what the answer says about it.
@@ -517,17 +515,19 @@ impl Engine {
         };
         match source {
             QuerySource::Item(item_id) => {
-                let row = self
-                    .first_row(item_id)?
-                    .ok_or_else(|| QueryError::NotFound(format!("no item `{item_id}` in the index")))?;
-                let key = self.contents.records.keys()[row];
+                let not_found = || QueryError::NotFound(format!("no item `{item_id}` in the index"));
+                let key = self.first_key(item_id)?.ok_or_else(not_found)?;
+                let row = self.row(key)?.ok_or_else(not_found)?;
                 let regions = match boxes && self.explains() {
-                    true => self.boxes_of(key).map(|b| region_boxes(&b)).unwrap_or_default(),
+                    true => self
+                        .boxes_for(&row.record)
+                        .map(|b| region_boxes(&b))
+                        .unwrap_or_default(),
                     false => Vec::new(),
                 };
                 Ok(Resolved {
-                    vector: self.contents.vector_of(row).to_vec(),
-                    parts: self.contents.parts_of(row).to_vec(),
+                    vector: row.vector,
+                    parts: row.parts,
                     info: QueryInfo {
                         item_id: Some(item_id.clone()),
                         image: Some(ImageRef::new(key)),
@@ -553,14 +553,14 @@ impl Engine {
                 let embedder = self.embedder.as_ref().ok_or_else(|| {
                     QueryError::Unavailable(format!(
                         "the index's model `{}` is not loaded: only queries by item id work",
-                        self.contents.info.model
+                        self.info().model
                     ))
                 })?;
-                if embedder.dim() != self.contents.info.dim {
+                if embedder.dim() != self.info().dim {
                     return Err(QueryError::Internal(format!(
                         "the model gives {}-d vectors; the index holds {}-d",
                         embedder.dim(),
-                        self.contents.info.dim
+                        self.info().dim
                     )));
                 }
                 let mut item = vec![0.0f32; embedder.item_len()];
@@ -580,6 +580,7 @@ impl Engine {
     }
 }
 
-/// One answer before it is dressed: key, distance, the matched step (`None`: the whole
-/// picture), and for a recommendation the rank and distance in the list it came from.
-type Pick = (u64, f32, Option<usize>, Option<(usize, f32)>);
+/// One answer before it is dressed: key, distance, the matched step (`None`: a search result,
+/// whose nearest step is found from its parts; `Some(None)`: the whole picture), and for a
+/// recommendation the rank and distance in the list it came from.
+type Pick = (u64, f32, Option<Option<usize>>, Option<(usize, f32)>);

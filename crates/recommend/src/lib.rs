@@ -30,7 +30,7 @@
 
 use std::collections::HashMap;
 
-use lookbook_index::{Hit, IndexContents, IndexError, SearchMode};
+use lookbook_index::{Gallery, Hit, IndexContents, IndexError, IndexInfo, Predicate, SearchMode, StoredRow};
 use serde::Serialize;
 
 /// How many and how varied.
@@ -139,7 +139,6 @@ impl Matched {
 /// One recommended image and why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Recommendation {
-    pub row: usize,
     pub key: u64,
     pub item_id: String,
     /// Distance to the query by the retrieval embedding.
@@ -154,7 +153,6 @@ pub struct Recommendation {
 }
 
 struct Candidate {
-    row: usize,
     key: u64,
     item_id: String,
     distance: f32,
@@ -195,36 +193,64 @@ fn distinct_items(hits: &[Hit], item_of: impl Fn(u64) -> Option<String>) -> Vec<
         .collect()
 }
 
-/// The attention step (1..=K) whose part vector of `row` is nearest the query's parts (0 when
-/// the index has no steps beyond the whole picture): the part a search result matched by.
-/// With a label part (`IndexInfo::label_part`) the last part is not a step.
-pub fn nearest_step(contents: &IndexContents, query_parts: &[f32], row: usize) -> usize {
-    let part_dim = contents.info.part_dim.max(1);
-    let steps = contents
-        .info
-        .parts
-        .saturating_sub(usize::from(contents.info.label_part));
-    contents
-        .parts_of(row)
+/// The attention step (1..=K) whose part vector in `row_parts` (an image's `parts × part_dim`)
+/// is nearest the query's parts (0 when the index has no steps beyond the whole picture): the
+/// part a search result matched by. With a label part (`IndexInfo::label_part`) the last part
+/// is not a step.
+pub fn nearest_step(info: &IndexInfo, query_parts: &[f32], row_parts: &[f32]) -> usize {
+    let part_dim = info.part_dim.max(1);
+    let steps = info.parts.saturating_sub(usize::from(info.label_part));
+    row_parts
         .chunks_exact(part_dim)
         .zip(query_parts.chunks_exact(part_dim))
         .take(steps)
         .enumerate()
         .skip(1)
-        .map(|(t, (a, b))| (t, contents.info.metric.distance(a, b)))
+        .map(|(t, (a, b))| (t, info.metric.distance(a, b)))
         .min_by(|a, b| a.1.total_cmp(&b.1))
         .map_or(0, |(t, _)| t)
 }
 
-/// Up to `config.k` recommendations for `query` among the keys `accept` lets through.
+/// The rows a recommendation has read so far, by key: each search's hits are fetched in one
+/// read (one round trip to a database), and each row once.
+struct Fetched<'a> {
+    gallery: &'a dyn Gallery,
+    rows: HashMap<u64, StoredRow>,
+}
+
+impl Fetched<'_> {
+    fn fetch(&mut self, hits: &[Hit]) -> Result<(), IndexError> {
+        let mut missing: Vec<u64> = hits
+            .iter()
+            .map(|h| h.key)
+            .filter(|k| !self.rows.contains_key(k))
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let rows = self.gallery.rows(&missing)?;
+        self.rows
+            .extend(missing.into_iter().zip(rows).filter_map(|(key, row)| Some((key, row?))));
+        Ok(())
+    }
+
+    fn item_of(&self, key: u64) -> Option<String> {
+        self.rows.get(&key).map(|row| row.record.item_id.clone())
+    }
+}
+
+/// Up to `config.k` recommendations for `query` among the images `filter` accepts.
 pub fn recommend(
-    contents: &IndexContents,
+    gallery: &dyn Gallery,
     query: &Query,
     config: &RecommendConfig,
-    accept: Option<&(dyn Fn(u64) -> bool + Sync)>,
+    filter: &Predicate,
 ) -> Result<Vec<Recommendation>, IndexError> {
     let labelled;
-    let config = match contents.info.label_part {
+    let info = gallery.info();
+    let config = match info.label_part {
         true => {
             labelled = RecommendConfig {
                 diversity: config.diversity.clamp(0.0, 1.0).powf(config.label_diversity_power),
@@ -235,68 +261,83 @@ pub fn recommend(
         }
         false => config,
     };
-    let info = &contents.info;
     if query.vector.len() != info.dim {
         return Err(IndexError::Dimension {
             expected: info.dim,
             got: query.vector.len(),
         });
     }
-    if config.k == 0 || contents.records.is_empty() {
+    let images = gallery.image_count();
+    if config.k == 0 || images == 0 {
         return Ok(Vec::new());
     }
-    let item_of = |key: u64| -> Option<String> {
-        let row = contents.row_of(key)?;
-        contents.records.get(row).ok().map(|r| r.item_id.clone())
+    let mut fetched = Fetched {
+        gallery,
+        rows: HashMap::new(),
     };
     // A photo that is itself in the index (an upload of a catalogue photo) is its item.
     let photo_item = match query.item_id {
-        None if !config.include_own_item => same_photo(contents, query.vector)?,
+        None if !config.include_own_item => same_photo(&mut fetched, query.vector)?,
         _ => None,
     };
     let own = (!config.include_own_item)
         .then_some(query.item_id.or(photo_item.as_deref()))
         .flatten();
-    let passes = |key: u64| {
-        accept.is_none_or(|accept| accept(key)) && own.is_none_or(|own| item_of(key).as_deref() != Some(own))
-    };
-    let filter: Option<&(dyn Fn(u64) -> bool + Sync)> = match (accept, own) {
-        (None, None) => None,
-        _ => Some(&passes),
+    // The own item is left out by the search itself where the filter leaves nothing else out
+    // that way; otherwise (a filter excluding another item) by the rows read.
+    let mut predicate = filter.clone();
+    if predicate.exclude_item.is_none() {
+        predicate.exclude_item = own.map(str::to_string);
+    }
+    let keep = |fetched: &Fetched, hits: Vec<Hit>| -> Vec<Hit> {
+        hits.into_iter()
+            .filter(|h| {
+                fetched
+                    .item_of(h.key)
+                    .is_some_and(|item| own != Some(item.as_str()) && filter.exclude_item.as_ref() != Some(&item))
+            })
+            .collect()
     };
 
     // The whole picture: widened until it holds k distinct items, so that λ = 0 is
     // exactly the k nearest items however many images each has.
     let mut count = config.pool();
     let whole = loop {
-        let hits = contents.search(query.vector, count, filter, SearchMode::Auto)?;
-        let mut items: Vec<String> = hits.iter().filter_map(|h| item_of(h.key)).collect();
+        let hits = gallery.search(query.vector, count, &predicate, SearchMode::Auto)?;
+        let short = hits.len() < count;
+        fetched.fetch(&hits)?;
+        let hits = keep(&fetched, hits);
+        let mut items: Vec<String> = hits.iter().filter_map(|h| fetched.item_of(h.key)).collect();
         items.sort_unstable();
         items.dedup();
-        if items.len() >= config.k || hits.len() < count || count >= contents.records.len() {
+        if items.len() >= config.k || short || count >= images {
             break hits;
         }
-        count = (count * 2).min(contents.records.len());
+        count = (count * 2).min(images);
     };
     let mut lists: Vec<(Matched, Vec<Hit>)> = vec![(Matched::Whole, whole)];
     let (parts, part_dim) = (info.parts, info.part_dim);
     if parts > 0 && query.parts.len() == parts * part_dim {
         for (t, part) in query.parts.chunks_exact(part_dim).enumerate() {
-            lists.push((Matched::Part(t), contents.search_part(t, part, config.pool(), filter)?));
+            let hits = gallery.search_part(t, part, config.pool(), &predicate)?;
+            fetched.fetch(&hits)?;
+            lists.push((Matched::Part(t), keep(&fetched, hits)));
         }
     }
+    let item_of = |key: u64| fetched.item_of(key);
 
     // Each image once, with the list where it ranked best. The label list brings candidates
     // in but is not a part anyone can see: what it alone brought counts as the whole picture.
-    let label_list = (contents.info.label_part && lists.len() > 1).then(|| lists.len() - 1);
+    let label_list = (info.label_part && lists.len() > 1).then(|| lists.len() - 1);
     let mut by_key: HashMap<u64, (Matched, usize, f32)> = HashMap::new();
     for (list, (matched, hits)) in lists.iter().enumerate() {
         for (rank, hit) in hits.iter().enumerate() {
             if Some(list) == label_list {
                 by_key.entry(hit.key).or_insert_with(|| {
-                    let whole = contents.row_of(hit.key).map_or(hit.distance, |row| {
-                        info.metric.distance(query.vector, contents.vector_of(row))
-                    });
+                    let whole = fetched
+                        .rows
+                        .get(&hit.key)
+                        .map_or(hit.distance, |row| info.metric.distance(query.vector, &row.vector));
                     (Matched::Whole, rank, whole)
                 });
                 continue;
@@ -316,11 +357,11 @@ pub fn recommend(
     };
     // A candidate's distance in each list, in that list's scales: (in σ, in k-th distances),
     // each the mean of its `config.aspects` nearest aspects.
-    let aspects = |row: usize, whole: f32| -> (f32, f32) {
+    let aspects = |row: &StoredRow, whole: f32| -> (f32, f32) {
         let mut in_sigma = vec![whole / scales[0].sigma];
         let mut in_kth = vec![whole / scales[0].kth];
         if lists.len() > 1 {
-            for (t, part) in contents.parts_of(row).chunks_exact(part_dim.max(1)).enumerate() {
+            for (t, part) in row.parts.chunks_exact(part_dim.max(1)).enumerate() {
                 let (Some(q), Some(scale)) = (part_queries.get(t), scales.get(t + 1)) else {
                     break;
                 };
@@ -347,16 +388,12 @@ pub fn recommend(
     // Each item once: its image nearest the query.
     let mut by_item: HashMap<String, (Candidate, f32)> = HashMap::new();
     for (key, (matched, rank, matched_distance)) in by_key {
-        let Some(row) = contents.row_of(key) else { continue };
-        let Ok(record) = contents.records.get(row) else {
-            continue;
-        };
-        let whole = info.metric.distance(query.vector, contents.vector_of(row));
+        let Some(row) = fetched.rows.get(&key) else { continue };
+        let whole = info.metric.distance(query.vector, &row.vector);
         let (nearest_aspect, reach) = aspects(row, whole);
         let candidate = Candidate {
-            row,
             key,
-            item_id: record.item_id.clone(),
+            item_id: row.record.item_id.clone(),
             distance: whole,
             matched,
             matched_rank: rank + 1,
@@ -398,18 +435,20 @@ pub fn recommend(
         .map(|(candidate, _)| candidate)
         .collect();
     candidates.sort_by(|a, b| a.distance.total_cmp(&b.distance).then(a.key.cmp(&b.key)));
-    Ok(maximal_marginal_relevance(contents, candidates, config))
+    Ok(maximal_marginal_relevance(info, &fetched.rows, candidates, config))
 }
 
 /// The item of the indexed image whose vector is `vector` itself (distance ≈ 0), if any.
-fn same_photo(contents: &IndexContents, vector: &[f32]) -> Result<Option<String>, IndexError> {
+fn same_photo(fetched: &mut Fetched, vector: &[f32]) -> Result<Option<String>, IndexError> {
     let scale = vector.iter().map(|v| v * v).sum::<f32>().sqrt().max(1.0);
-    let hits = contents.search(vector, 1, None, SearchMode::Auto)?;
-    Ok(hits
-        .first()
-        .filter(|hit| hit.distance <= 1e-4 * scale)
-        .and_then(|hit| contents.row_of(hit.key))
-        .and_then(|row| contents.records.get(row).ok().map(|r| r.item_id.clone())))
+    let hits = fetched
+        .gallery
+        .search(vector, 1, &Predicate::default(), SearchMode::Auto)?;
+    let Some(hit) = hits.first().filter(|hit| hit.distance <= 1e-4 * scale) else {
+        return Ok(None);
+    };
+    fetched.fetch(&hits[..1])?;
+    Ok(fetched.item_of(hit.key))
 }
 
 /// Greedy MMR over `candidates` (sorted nearest first, so ties keep that order).
@@ -428,13 +467,14 @@ fn same_photo(contents: &IndexContents, vector: &[f32]) -> Result<Option<String>
 /// nearest (measured on H&M: results 31% further from the query than kNN's at λ = ½). The
 /// kernel only pushes away from near-copies.
 fn maximal_marginal_relevance(
-    contents: &IndexContents,
+    info: &IndexInfo,
+    rows: &HashMap<u64, StoredRow>,
     mut candidates: Vec<Candidate>,
     config: &RecommendConfig,
 ) -> Vec<Recommendation> {
     let lambda = config.diversity.clamp(0.0, 1.0);
     let relevance_weight = 1.0 - lambda * (1.0 - config.relevance_floor.clamp(0.0, 1.0));
-    let metric = contents.info.metric;
+    let metric = info.metric;
     let sigma = {
         let mut near: Vec<f32> = candidates.iter().take(config.k).map(|c| c.distance).collect();
         near.sort_by(f32::total_cmp);
@@ -460,13 +500,14 @@ fn maximal_marginal_relevance(
         let chosen = candidates.remove(best);
         redundancy.remove(best);
         relevance.remove(best);
-        let chosen_vector = contents.vector_of(chosen.row);
+        // Every candidate's row was read (a candidate is made from one).
+        let vector_of = |key: u64| rows[&key].vector.as_slice();
+        let chosen_vector = vector_of(chosen.key);
         for (i, candidate) in candidates.iter().enumerate() {
-            let d = metric.distance(chosen_vector, contents.vector_of(candidate.row)) / sigma;
+            let d = metric.distance(chosen_vector, vector_of(candidate.key)) / sigma;
             redundancy[i] = redundancy[i].max((-0.5 * d * d).exp());
         }
         picked.push(Recommendation {
-            row: chosen.row,
             key: chosen.key,
             item_id: chosen.item_id,
             distance: chosen.distance,

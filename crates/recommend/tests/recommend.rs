@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
 use lookbook_index::synthetic::Clusters;
-use lookbook_index::{IndexContents, IndexInfo, Metric, Record, SearchMode};
+use lookbook_index::{IndexContents, IndexInfo, Metric, Predicate, Record, SearchMode};
 use lookbook_recommend::{Matched, Query, RecommendConfig, RowLabels, list_stats, recommend};
 
 const DIM: usize = 16;
@@ -91,7 +91,7 @@ fn diversity_zero_is_nearest_neighbours_with_one_image_per_item() {
             parts: &parts,
             item_id: Some(&item),
         };
-        let got = recommend(&contents, &query, &config(0.0), None).unwrap();
+        let got = recommend(&contents, &query, &config(0.0), &Predicate::default()).unwrap();
         // Plain kNN over every image, then the first image of each new item.
         let all = contents
             .search(&vector, contents.records.len(), None, SearchMode::Exact)
@@ -131,12 +131,12 @@ fn diversity_rises_with_lambda_and_no_item_comes_twice() {
             item_id: Some(&item),
         };
         for (i, &lambda) in lambdas.iter().enumerate() {
-            let got = recommend(&contents, &query, &config(lambda), None).unwrap();
+            let got = recommend(&contents, &query, &config(lambda), &Predicate::default()).unwrap();
             assert_eq!(got.len(), 10);
             let items: HashSet<&str> = got.iter().map(|r| r.item_id.as_str()).collect();
             assert_eq!(items.len(), 10, "λ {lambda}: an item twice");
             assert!(!items.contains(item.as_str()), "λ {lambda}: the query's own item");
-            let rows: Vec<usize> = got.iter().map(|r| r.row).collect();
+            let rows: Vec<usize> = got.iter().map(|r| contents.row_of(r.key).unwrap()).collect();
             let item_of = |r: usize| contents.records.get(r).unwrap().item_id.clone();
             let labels = RowLabels {
                 value_of: &|_| None,
@@ -171,11 +171,15 @@ fn the_own_item_can_be_asked_for_and_a_filter_is_kept() {
         include_own_item: true,
         ..config(0.0)
     };
-    let got = recommend(&contents, &query, &with_own, None).unwrap();
+    let got = recommend(&contents, &query, &with_own, &Predicate::default()).unwrap();
     assert_eq!(got[0].item_id, item, "its own image is nearest");
     assert_eq!(got[0].distance, 0.0);
     let type3 = |key: u64| key / 3 % 7 == 3;
-    let got = recommend(&contents, &query, &config(0.5), Some(&type3)).unwrap();
+    let only_type3 = Predicate {
+        attributes: vec![("type".into(), "type3".into())],
+        exclude_item: None,
+    };
+    let got = recommend(&contents, &query, &config(0.5), &only_type3).unwrap();
     assert_eq!(got.len(), 10);
     assert!(got.iter().all(|r| type3(r.key)));
 }
@@ -210,7 +214,7 @@ fn an_item_can_qualify_by_one_part_alone() {
         radius: 2.0,
         ..RecommendConfig::default()
     };
-    let got = recommend(&contents, &query, &narrow, None).unwrap();
+    let got = recommend(&contents, &query, &narrow, &Predicate::default()).unwrap();
     let mut keys: Vec<u64> = got.iter().map(|r| r.key).collect();
     keys.sort();
     assert_eq!(keys, vec![1, 3]);
@@ -223,7 +227,7 @@ fn an_item_can_qualify_by_one_part_alone() {
         diversity: 0.0,
         ..narrow
     };
-    let keys: Vec<u64> = recommend(&contents, &query, &plain, None)
+    let keys: Vec<u64> = recommend(&contents, &query, &plain, &Predicate::default())
         .unwrap()
         .iter()
         .map(|r| r.key)
@@ -231,7 +235,7 @@ fn an_item_can_qualify_by_one_part_alone() {
     assert_eq!(keys, vec![1, 2]);
     // However tight the radius, image 3 stays within reach through its part.
     let tight = RecommendConfig { radius: 1.0, ..narrow };
-    let mut keys: Vec<u64> = recommend(&contents, &query, &tight, None)
+    let mut keys: Vec<u64> = recommend(&contents, &query, &tight, &Predicate::default())
         .unwrap()
         .iter()
         .map(|r| r.key)
@@ -250,14 +254,17 @@ fn a_photo_query_that_is_in_the_index_leaves_its_own_item_out() {
         parts: &parts,
         item_id: None,
     };
-    let got = recommend(&contents, &query, &config(0.5), None).unwrap();
+    let got = recommend(&contents, &query, &config(0.5), &Predicate::default()).unwrap();
     assert_eq!(got.len(), 10);
     assert!(got.iter().all(|r| r.item_id != item), "its own item came back");
     let with_own = RecommendConfig {
         include_own_item: true,
         ..config(0.0)
     };
-    assert_eq!(recommend(&contents, &query, &with_own, None).unwrap()[0].item_id, item);
+    assert_eq!(
+        recommend(&contents, &query, &with_own, &Predicate::default()).unwrap()[0].item_id,
+        item
+    );
 }
 
 /// 400 items of one photo each: whole-picture vectors that ignore category, a step part,
@@ -304,7 +311,7 @@ fn a_label_part_keeps_a_varied_list_in_the_query_category() {
                 parts: if label_part { query.parts } else { &[] },
                 ..query
             };
-            let picks = recommend(contents, &query, &config(1.0), None).unwrap();
+            let picks = recommend(contents, &query, &config(1.0), &Predicate::default()).unwrap();
             assert_eq!(picks.len(), 10, "row {row}: {picks:?}");
             // What the label list alone brought in is shown as the whole picture, not a part.
             assert!(
@@ -312,7 +319,10 @@ fn a_label_part_keeps_a_varied_list_in_the_query_category() {
                     .iter()
                     .all(|p| label_part.then_some(p.matched) != Some(Matched::Part(2)))
             );
-            picks.iter().filter(|p| category_of(p.row) != category_of(row)).count()
+            picks
+                .iter()
+                .filter(|p| category_of(contents.row_of(p.key).unwrap()) != category_of(row))
+                .count()
         };
         assert_eq!(off_topic(true), 0, "row {row}: the gate keeps the category");
         assert!(

@@ -54,8 +54,8 @@ fn run(live: Weak<LiveEngine>, follow: Follow) {
 
 /// Reopens the index and serves it.
 fn reload(live: &LiveEngine, location: &IndexLocation) -> Result<(), String> {
-    let contents = location.open().map_err(|e| e.to_string())?;
-    let engine = live.get().reopened(contents).map_err(|e| e.to_string())?;
+    let gallery = location.open_gallery().map_err(|e| e.to_string())?;
+    let engine = live.get().reopened(gallery).map_err(|e| e.to_string())?;
     tracing::info!(
         "{location} changed: now {} images of {} items",
         engine.images(),

@@ -19,7 +19,7 @@ use axum::Json;
 use axum::extract::{Path as UrlPath, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use lookbook_index::Record;
-use lookbook_indexer::{image_key, remove_rows, stored_boxes};
+use lookbook_indexer::{image_key, stored_boxes};
 use lookbook_query::{EmbeddedPhoto, Engine, ImageRef};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
@@ -257,7 +257,7 @@ fn text_value(name: &str, bytes: &[u8]) -> Result<String, ApiError> {
 
 /// The form's photos as index rows (its attributes checked against the index's columns first).
 fn embed_photos(engine: &Engine, form: &AddForm) -> Result<Vec<EmbeddedPhoto>, ApiError> {
-    let columns = &engine.contents().info.columns;
+    let columns = &engine.info().columns;
     if let Some(column) = form.attributes.keys().find(|c| !columns.contains(c)) {
         return Err(ApiError::bad_request(format!(
             "unknown attribute `{column}`: the index's columns are {}",
@@ -279,42 +279,30 @@ fn add_photos(
     embedded: Vec<EmbeddedPhoto>,
 ) -> Result<ItemChange, ApiError> {
     let engine = live.get();
-    let root = engine.contents().info.catalog_root.clone();
+    let root = engine.info().catalog_root.clone();
     let mut stored = StoredPhotos::default();
-    let mut contents = access.location.open_for_update().map_err(ApiError::internal)?;
-    let before = contents.records.len();
     // Without attributes, photos added to an item in the index take its attributes.
     let attributes = match form.attributes.is_empty() {
-        true => contents
-            .records
-            .iter()
-            .filter_map(Result::ok)
-            .find(|r| r.item_id == form.item_id)
-            .map(|r| r.attributes.clone())
+        true => engine
+            .item(&form.item_id)
+            .map(|item| item.attributes)
             .unwrap_or_default(),
         false => form.attributes.clone(),
     };
-    let mut keys = Vec::with_capacity(embedded.len());
-    for (photo, row) in form.photos.iter().zip(embedded) {
+    let mut rows = Vec::with_capacity(embedded.len());
+    for (photo, row) in form.photos.iter().zip(&embedded) {
         let image = stored.save(&root, photo)?;
-        let key = image_key(&image);
-        keys.push(key);
         let record = Record {
-            key,
+            key: image_key(&image),
             item_id: form.item_id.clone(),
             image,
             attributes: attributes.clone(),
             boxes: row.boxes.as_ref().map(stored_boxes),
         };
-        contents
-            .upsert(record, &row.vector, &row.parts)
-            .map_err(ApiError::internal)?;
+        rows.push((record, row.vector.as_slice(), row.parts.as_slice()));
     }
-    let added = contents.records.len() - before;
-    access
-        .location
-        .commit_rows(&mut contents, &keys, &[])
-        .map_err(ApiError::internal)?;
+    // A table takes the new rows alone; a folder is committed as a new generation.
+    let (added, _) = access.location.change_items(&rows, &[]).map_err(ApiError::internal)?;
     stored.keep();
     let change = swap(live, &engine, access, &form.item_id, added, 0)?;
     tracing::info!("added {added} photos to item `{}`", form.item_id);
@@ -324,25 +312,16 @@ fn add_photos(
 /// Drops the item's rows, commits, serves the result (the caller holds the change lock).
 fn remove(live: &LiveEngine, access: &WriteAccess, item_id: &str) -> Result<ItemChange, ApiError> {
     let engine = live.get();
-    let mut contents = access.location.open_for_update().map_err(ApiError::internal)?;
-    let images: Vec<PathBuf> = contents
-        .records
-        .iter()
-        .filter_map(Result::ok)
-        .filter(|r| r.item_id == item_id)
-        .map(|r| r.image.clone())
-        .collect();
+    let (_, images) = access
+        .location
+        .change_items(&[], &[item_id.to_string()])
+        .map_err(ApiError::internal)?;
     if images.is_empty() {
         return Err(ApiError::not_found(format!("no item `{item_id}` in the index")));
     }
-    let removed = remove_rows(&mut contents, &[item_id.to_string()], &[], &[]).map_err(ApiError::internal)?;
-    access
-        .location
-        .commit_rows(&mut contents, &[], &removed)
-        .map_err(ApiError::internal)?;
-    let removed = removed.len();
+    let removed = images.len();
     // Only photos this server stored go; a catalogue's own files are the retailer's.
-    let root = &engine.contents().info.catalog_root;
+    let root = &engine.info().catalog_root;
     for image in images.iter().filter(|i| i.starts_with(UPLOADS)) {
         if let Err(error) = fs::remove_file(root.join(image)) {
             tracing::warn!("removing {}: {error}", root.join(image).display());
@@ -362,8 +341,8 @@ fn swap(
     added: usize,
     removed: usize,
 ) -> Result<ItemChange, ApiError> {
-    let contents = access.location.open().map_err(ApiError::internal)?;
-    let next = engine.reopened(contents)?;
+    let gallery = access.location.open_gallery().map_err(ApiError::internal)?;
+    let next = engine.reopened(gallery)?;
     let images = next.item(item_id).map(|item| item.images).unwrap_or_default();
     let index_images = next.images();
     live.set(next);

@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, OnceLock};
 
+use super::gallery::ItemRows;
 use super::manifest::{IndexInfo, Record};
 use super::rows::{FloatRows, RowMap};
 use crate::{ExactIndex, Hit, HnswIndex, IndexError, IvfIndex, Records, VectorIndex, check_vector};
@@ -24,6 +25,8 @@ pub struct IndexContents {
     /// One exact index per part (`parts` of them, over `part_dim`-d vectors), built by the
     /// first part search (recommendations) and forgotten when the rows change.
     part_exact: OnceLock<Vec<ExactIndex>>,
+    /// Each item's rows, built by the first item lookup and forgotten when the rows change.
+    items: OnceLock<ItemRows>,
     /// Kept in step by upsert/remove when it is writable; dropped (and rebuilt by the next
     /// commit) when it is a read-only mapping.
     pub(super) graph: Option<HnswIndex>,
@@ -95,6 +98,7 @@ impl IndexContents {
             rows: OnceLock::new(),
             exact: OnceLock::new(),
             part_exact: OnceLock::new(),
+            items: OnceLock::new(),
             graph: None,
             ivf: None,
             external: None,
@@ -176,6 +180,16 @@ impl IndexContents {
         self.rows = OnceLock::new();
         self.exact = OnceLock::new();
         self.part_exact = OnceLock::new();
+        self.items = OnceLock::new();
+    }
+
+    /// Each item's rows (read from every record on first use).
+    pub(super) fn items(&self) -> Result<&ItemRows, IndexError> {
+        if let Some(items) = self.items.get() {
+            return Ok(items);
+        }
+        let items = ItemRows::read(self)?;
+        Ok(self.items.get_or_init(|| items))
     }
 
     pub(super) fn rows(&self) -> &RowMap {
@@ -209,6 +223,7 @@ impl IndexContents {
         let key = record.key;
         self.exact = OnceLock::new();
         self.part_exact = OnceLock::new();
+        self.items = OnceLock::new();
         self.external = None;
         match self.row_of(key) {
             Some(row) => {
@@ -352,13 +367,21 @@ impl IndexContents {
         if let (Some(external), SearchMode::Auto) = (&self.external, mode) {
             return external.search_matching(query, k, predicate);
         }
-        let accept = |key: u64| {
-            self.row_of(key)
-                .and_then(|row| self.records.get(row).ok())
-                .is_some_and(|record| predicate.accepts(&record))
-        };
-        let filter: Option<&(dyn Fn(u64) -> bool + Sync)> = if predicate.is_empty() { None } else { Some(&accept) };
-        self.search(query, k, filter, mode)
+        match self.key_filter(predicate) {
+            Some(accept) => self.search(query, k, Some(&accept), mode),
+            None => self.search(query, k, None, mode),
+        }
+    }
+
+    /// A filter by key for `predicate` (`None` when it accepts everything).
+    pub(super) fn key_filter<'a>(&'a self, predicate: &'a Predicate) -> Option<impl Fn(u64) -> bool + Sync + 'a> {
+        (!predicate.is_empty()).then(|| {
+            move |key: u64| {
+                self.row_of(key)
+                    .and_then(|row| self.records.get(row).ok())
+                    .is_some_and(|record| predicate.accepts(&record))
+            }
+        })
     }
 
     /// The `k` rows whose part `part` is nearest to `query` (a `part_dim` vector), among the

@@ -22,15 +22,17 @@
 //!
 //! The concerns, one file each (tantivy's writer / reader pairs): [`manifest`] the on-disk
 //! format, [`rows`] the float storage, [`contents`] what an open index holds and how it
-//! searches, [`writer`] and [`reader`] the two directions.
+//! searches, [`gallery`] the reads queries make (which an index in a database answers too), [`writer`] and [`reader`] the two directions.
 
 mod contents;
+mod gallery;
 mod manifest;
 mod reader;
 mod rows;
 mod writer;
 
 pub use contents::{ExternalIndex, IndexContents, Predicate, SearchMode};
+pub use gallery::{Gallery, ItemsPage, StoredRow, ValueCounts, most_frequent};
 pub(crate) use manifest::f32_bytes;
 pub use manifest::{FORMAT, IndexInfo, Record, StepBox, StepBoxes, VERSION};
 pub use reader::IndexReader;

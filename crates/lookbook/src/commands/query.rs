@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::Args;
 use lookbook_imaging::draw::{Tile, contact_sheet, write_png};
-use lookbook_index::SearchMode;
+use lookbook_index::{ExternalIndex, Gallery, SearchMode};
 use lookbook_query::{Answer, Engine, ImageRef, OpenedModel, QuerySource};
 
-use lookbook_pgvector::IndexLocation;
+use lookbook_pgvector::{IndexLocation, PgIndex};
 
 #[derive(Args)]
 pub struct QueryArgs {
@@ -52,18 +52,31 @@ impl QueryArgs {
     /// Opens the index and, for a photo query, its model; with `boxes`, the seed model for
     /// attention boxes even when the query is an item id.
     pub(crate) fn open(&self, boxes: bool) -> Result<Opened> {
-        let mut contents = self.index.open()?;
-        if let Some(ef) = self.ef {
-            contents.set_expansion_search(ef);
-        }
-        if let Some(probes) = self.probes {
-            contents.set_probes(probes);
-        }
+        // A table answers each question in SQL: a one-off query reads a few rows, not all.
+        let gallery: Box<dyn Gallery> = match self.index.postgres() {
+            Some(location) => {
+                let index = PgIndex::open(&location?).with_context(|| format!("opening the index {}", self.index))?;
+                if let Some(ef) = self.ef {
+                    index.set_expansion_search(ef);
+                }
+                Box::new(index)
+            }
+            None => {
+                let mut contents = self.index.open()?;
+                if let Some(ef) = self.ef {
+                    contents.set_expansion_search(ef);
+                }
+                if let Some(probes) = self.probes {
+                    contents.set_probes(probes);
+                }
+                Box::new(contents)
+            }
+        };
         let model = self
             .model
             .clone()
-            .unwrap_or_else(|| PathBuf::from(&contents.info.model));
-        let (engine, source) = Engine::for_query(contents, &model, &self.query, boxes)?;
+            .unwrap_or_else(|| PathBuf::from(&gallery.info().model));
+        let (engine, source) = Engine::for_query(gallery, &model, &self.query, boxes)?;
         let mode = if self.exact {
             SearchMode::Exact
         } else {

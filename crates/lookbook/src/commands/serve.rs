@@ -48,7 +48,7 @@ pub struct ServeArgs {
 
 /// The index and its model, ready to answer.
 pub fn engine(args: &ServeArgs) -> Result<Engine> {
-    let (engine, unloaded) = Engine::serving(args.index.open()?, args.model.as_deref())?;
+    let (engine, unloaded) = Engine::serving(args.index.open_gallery()?, args.model.as_deref())?;
     if let Some(error) = unloaded {
         eprintln!("warning: {error}; photo uploads are refused, queries by item id work");
     }

@@ -107,8 +107,8 @@ impl PgIndex {
              ALTER INDEX {staging}_pkey RENAME TO {table}_pkey;
              ALTER INDEX {staging}_item RENAME TO {table}_item"
         );
-        if info.ann.is_some() {
-            swap.push_str(&format!("; ALTER INDEX {staging}_hnsw RENAME TO {table}_hnsw"));
+        for suffix in schema::hnsw_suffixes(&info) {
+            swap.push_str(&format!("; ALTER INDEX {staging}_{suffix} RENAME TO {table}_{suffix}"));
         }
         tx.batch_execute(&swap).map_err(&failed)?;
         schema::write_meta(&mut tx, table, &info, n).map_err(&failed)?;

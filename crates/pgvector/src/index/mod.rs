@@ -1,6 +1,6 @@
 //! [`PgIndex`]: one lookbook index as a PostgreSQL table.
 
-use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use lookbook_index::{
@@ -11,8 +11,12 @@ use postgres::binary_copy::BinaryCopyOutIter;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::Type;
 
+mod gallery;
 mod load;
+mod search;
 mod shards;
+
+use search::Ordered;
 
 use crate::error::reason;
 use crate::pool::{self, Pool};
@@ -193,14 +197,8 @@ impl PgIndex {
                 let part_len = self.info.parts * self.info.part_dim;
                 while let Some(row) = rows.next().map_err(&failed)? {
                     let key = row.try_get::<i64>(0).map_err(&failed)? as u64;
-                    let attributes: serde_json::Value = row.try_get(3).map_err(&failed)?;
-                    let attributes: BTreeMap<String, String> = serde_json::from_value(attributes)
-                        .map_err(|e| PgError::Invalid(format!("`{table}` key {key}: attributes: {e}")))?;
-                    let boxes: Option<serde_json::Value> = row.try_get(7).map_err(&failed)?;
-                    let boxes = boxes
-                        .map(serde_json::from_value)
-                        .transpose()
-                        .map_err(|e| PgError::Invalid(format!("`{table}` key {key}: boxes: {e}")))?;
+                    let attributes = gallery::attributes_from(&table, key, row.try_get(3).map_err(&failed)?)?;
+                    let boxes = gallery::boxes_from(&table, key, row.try_get(7).map_err(&failed)?)?;
                     let record = Record {
                         key,
                         item_id: row.try_get(1).map_err(&failed)?,
@@ -240,15 +238,28 @@ impl PgIndex {
     /// Adds or replaces `rows` and removes the rows of `removed` in one transaction, row by row
     /// (pgvector's HNSW index takes the inserts: no rebuild); returns (rows added, rows removed).
     pub fn apply(&self, rows: &[(Record, &[f32], &[f32])], removed: &[u64]) -> Result<(usize, usize), PgError> {
-        self.write(rows, removed, None)
+        self.write(rows, (removed, &[]), None)
+            .map(|(added, images)| (added, images.len()))
     }
 
+    /// Removes every row of the items `items` and adds or replaces `rows`, in one transaction
+    /// (the server's write routes); returns the rows added and the removed rows' images.
+    pub fn change_items(
+        &self,
+        rows: &[(Record, &[f32], &[f32])],
+        items: &[String],
+    ) -> Result<(usize, Vec<PathBuf>), PgError> {
+        self.write(rows, (&[], items), None)
+    }
+
+    /// Deletes the rows of `removed` (keys, items), then inserts or replaces `rows` (at
+    /// `positions`, or after every row there): (rows added, removed rows' images).
     fn write(
         &self,
         rows: &[(Record, &[f32], &[f32])],
-        removed: &[u64],
+        (removed, removed_items): (&[u64], &[String]),
         positions: Option<&[i64]>,
-    ) -> Result<(usize, usize), PgError> {
+    ) -> Result<(usize, Vec<PathBuf>), PgError> {
         let table = &self.location.table;
         let part_len = self.info.parts * self.info.part_dim;
         for (record, vector, parts) in rows {
@@ -262,9 +273,10 @@ impl PgIndex {
             }
         }
         let what = format!(
-            "upserting {} rows into `{table}` and removing {}",
+            "upserting {} rows into `{table}` and removing {} (and {} items)",
             rows.len(),
-            removed.len()
+            removed.len(),
+            removed_items.len()
         );
         let failed = sql(&self.location, &what);
         let mut conn = get(&self.pool, &self.location)?;
@@ -279,11 +291,17 @@ impl PgIndex {
             .map_err(&failed)?;
         let mut tx = conn.client.transaction().map_err(&failed)?;
         let keys: Vec<i64> = removed.iter().map(|&k| k as i64).collect();
-        let removed = match keys.is_empty() {
-            true => 0,
+        let removed: Vec<PathBuf> = match keys.is_empty() && removed_items.is_empty() {
+            true => Vec::new(),
             false => tx
-                .execute(&format!("DELETE FROM {table} WHERE key = ANY($1)"), &[&keys])
-                .map_err(&failed)? as usize,
+                .query(
+                    &format!("DELETE FROM {table} WHERE key = ANY($1) OR item_id = ANY($2) RETURNING image"),
+                    &[&keys, &removed_items],
+                )
+                .map_err(&failed)?
+                .iter()
+                .map(|row| PathBuf::from(row.get::<_, &str>(0)))
+                .collect(),
         };
         // New rows go after every row there unless placed (a replaced row keeps its place).
         let first: i64 = tx
@@ -319,89 +337,14 @@ impl PgIndex {
         }
         tx.execute(
             &format!("UPDATE {META} SET rows = rows + $2 - $3, updated_at = now() WHERE name = $1"),
-            &[table, &(added as i64), &(removed as i64)],
+            &[table, &(added as i64), &(removed.len() as i64)],
         )
         .map_err(&failed)?;
         tx.commit().map_err(&failed)?;
         self.rows.fetch_add(added, Ordering::Relaxed);
         self.rows
-            .fetch_sub(removed.min(self.rows.load(Ordering::Relaxed)), Ordering::Relaxed);
+            .fetch_sub(removed.len().min(self.rows.load(Ordering::Relaxed)), Ordering::Relaxed);
         Ok((added, removed))
-    }
-
-    /// One query's `limit` nearest rows matching `predicate` (the SQL's WHERE), closest first.
-    fn query(&self, query: &[f32], limit: usize, predicate: &Predicate, exact: bool) -> Result<Vec<Hit>, PgError> {
-        let table = &self.location.table;
-        let (_, op) = schema::operators(self.info.metric);
-        let failed = sql(&self.location, &format!("searching `{table}`"));
-        let mut conn = get(&self.pool, &self.location)?;
-        let ef = self.ef_search.load(Ordering::Relaxed).max(limit.min(MAX_EF));
-        conn.settings(ef, exact).map_err(&failed)?;
-        let vector = Vector::from(query.to_vec());
-        let limit = limit as i64;
-        let rows = if predicate.is_empty() {
-            let statement = conn
-                .prepare(&format!(
-                    "SELECT key, (embedding {op} $1)::real FROM {table} ORDER BY embedding {op} $1 LIMIT $2"
-                ))
-                .map_err(&failed)?;
-            conn.client.query(&statement, &[&vector, &limit]).map_err(&failed)?
-        } else {
-            let mut wanted = serde_json::Map::new();
-            for (column, value) in &predicate.attributes {
-                match wanted.insert(column.clone(), value.clone().into()) {
-                    // One column asked to hold two values: nothing matches.
-                    Some(previous) if previous != *value => return Ok(Vec::new()),
-                    _ => {}
-                }
-            }
-            let statement = conn
-                .prepare(&format!(
-                    "SELECT key, (embedding {op} $1)::real FROM {table}
-                     WHERE attributes @> $3 AND ($4::text IS NULL OR item_id <> $4)
-                     ORDER BY embedding {op} $1 LIMIT $2"
-                ))
-                .map_err(&failed)?;
-            let wanted = serde_json::Value::Object(wanted);
-            conn.client
-                .query(&statement, &[&vector, &limit, &wanted, &predicate.exclude_item])
-                .map_err(&failed)?
-        };
-        Ok(rows
-            .iter()
-            .map(|row| Hit {
-                key: row.get::<_, i64>(0) as u64,
-                distance: row.get(1),
-            })
-            .collect())
-    }
-
-    /// `k` nearest among the keys `accept` passes: asks for more rows until k pass or the
-    /// table is exhausted; when the HNSW scan stops short (pgvector's scan cap), asks
-    /// again by sequential scan.
-    fn search_accepting(
-        &self,
-        query: &[f32],
-        k: usize,
-        accept: &(dyn Fn(u64) -> bool + Sync),
-    ) -> Result<Vec<Hit>, PgError> {
-        let total = self.rows.load(Ordering::Relaxed).max(1);
-        let exact = self.exact.load(Ordering::Relaxed);
-        let mut limit = (k * 4).max(40);
-        let mut exact_now = exact;
-        loop {
-            let rows = self.query(query, limit, &Predicate::default(), exact_now)?;
-            let short = rows.len() < limit;
-            let passed: Vec<Hit> = rows.into_iter().filter(|h| accept(h.key)).take(k).collect();
-            if passed.len() >= k || (short && exact_now) || limit >= total.saturating_mul(2) {
-                return Ok(passed);
-            }
-            if short && !exact_now {
-                exact_now = true;
-                continue;
-            }
-            limit = limit.saturating_mul(4);
-        }
     }
 }
 
@@ -528,7 +471,7 @@ impl VectorIndex for PgIndex {
         let exact = self.exact.load(Ordering::Relaxed);
         let one = |query: &[f32]| -> Result<Vec<Hit>, PgError> {
             match filter {
-                None => self.query(query, k, &Predicate::default(), exact),
+                None => self.query(Ordered::Whole, query, k, &Predicate::default(), exact),
                 Some(accept) => self.search_accepting(query, k, accept),
             }
         };
@@ -570,7 +513,7 @@ impl ExternalIndex for PgIndex {
         if k == 0 {
             return Ok(Vec::new());
         }
-        Ok(self.query(query, k, predicate, self.exact.load(Ordering::Relaxed))?)
+        Ok(self.query(Ordered::Whole, query, k, predicate, self.exact.load(Ordering::Relaxed))?)
     }
 
     fn set_expansion_search(&self, ef: usize) {

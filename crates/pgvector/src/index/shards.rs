@@ -74,7 +74,7 @@ impl PgIndex {
                 rows.len()
             )));
         }
-        self.write(rows, &[], Some(positions)).map(|(added, _)| added)
+        self.write(rows, (&[], &[]), Some(positions)).map(|(added, _)| added)
     }
 
     /// Ends a sharded build: builds the HNSW index the info asks for (unless there already),
@@ -88,7 +88,8 @@ impl PgIndex {
         tx.execute("SELECT pg_advisory_xact_lock(hashtext($1 || $2))", &[&JOIN_LOCK, table])
             .map_err(&failed)?;
         if let Some(hnsw) = schema::create_hnsw(table, &self.info) {
-            let hnsw = hnsw.replacen("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1);
+            // Also adds the part indexes to a table built before they existed.
+            let hnsw = hnsw.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS");
             tx.batch_execute(&format!(
                 "SET LOCAL maintenance_work_mem = '{}'; {hnsw}",
                 self.location.build_memory

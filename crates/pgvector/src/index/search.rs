@@ -1,0 +1,114 @@
+//! Nearest-neighbour queries in SQL: by the whole picture (`embedding`, its HNSW index) or by
+//! one part (the part's slice of `parts`, its expression index), with a record predicate as
+//! the WHERE clause.
+
+use std::sync::atomic::Ordering;
+
+use lookbook_index::{Hit, Predicate};
+use pgvector::Vector;
+
+use super::{MAX_EF, PgIndex, get, sql};
+use crate::PgError;
+use crate::schema;
+
+/// What a query orders by.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Ordered {
+    Whole,
+    Part(usize),
+}
+
+impl PgIndex {
+    /// One query's `limit` nearest rows matching `predicate` (the SQL's WHERE), closest first.
+    pub(super) fn query(
+        &self,
+        by: Ordered,
+        query: &[f32],
+        limit: usize,
+        predicate: &Predicate,
+        exact: bool,
+    ) -> Result<Vec<Hit>, PgError> {
+        let table = &self.location.table;
+        let (_, op) = schema::operators(self.info.metric);
+        let column = match by {
+            Ordered::Whole => "embedding".to_string(),
+            Ordered::Part(part) => schema::part_vector(&self.info, part),
+        };
+        let failed = sql(&self.location, &format!("searching `{table}`"));
+        let mut conn = get(&self.pool, &self.location)?;
+        let ef = self.ef_search.load(Ordering::Relaxed).max(limit.min(MAX_EF));
+        conn.settings(ef, exact).map_err(&failed)?;
+        let vector = Vector::from(query.to_vec());
+        let limit = limit as i64;
+        let rows = if predicate.is_empty() {
+            let statement = conn
+                .prepare(&format!(
+                    "SELECT key, ({column} {op} $1)::real FROM {table} ORDER BY {column} {op} $1 LIMIT $2"
+                ))
+                .map_err(&failed)?;
+            conn.client.query(&statement, &[&vector, &limit]).map_err(&failed)?
+        } else {
+            let Some(wanted) = wanted_attributes(predicate) else {
+                return Ok(Vec::new());
+            };
+            let statement = conn
+                .prepare(&format!(
+                    "SELECT key, ({column} {op} $1)::real FROM {table}
+                     WHERE attributes @> $3 AND ($4::text IS NULL OR item_id <> $4)
+                     ORDER BY {column} {op} $1 LIMIT $2"
+                ))
+                .map_err(&failed)?;
+            conn.client
+                .query(&statement, &[&vector, &limit, &wanted, &predicate.exclude_item])
+                .map_err(&failed)?
+        };
+        Ok(rows
+            .iter()
+            .map(|row| Hit {
+                key: row.get::<_, i64>(0) as u64,
+                distance: row.get(1),
+            })
+            .collect())
+    }
+
+    /// `k` nearest among the keys `accept` passes: asks for more rows until k pass or the
+    /// table is exhausted; when the HNSW scan stops short (pgvector's scan cap), asks
+    /// again by sequential scan.
+    pub(super) fn search_accepting(
+        &self,
+        query: &[f32],
+        k: usize,
+        accept: &(dyn Fn(u64) -> bool + Sync),
+    ) -> Result<Vec<Hit>, PgError> {
+        let total = self.rows.load(Ordering::Relaxed).max(1);
+        let exact = self.exact.load(Ordering::Relaxed);
+        let mut limit = (k * 4).max(40);
+        let mut exact_now = exact;
+        loop {
+            let rows = self.query(Ordered::Whole, query, limit, &Predicate::default(), exact_now)?;
+            let short = rows.len() < limit;
+            let passed: Vec<Hit> = rows.into_iter().filter(|h| accept(h.key)).take(k).collect();
+            if passed.len() >= k || (short && exact_now) || limit >= total.saturating_mul(2) {
+                return Ok(passed);
+            }
+            if short && !exact_now {
+                exact_now = true;
+                continue;
+            }
+            limit = limit.saturating_mul(4);
+        }
+    }
+}
+
+/// The predicate's attribute values as the JSON object `attributes @>` tests; `None` when one
+/// column is asked to hold two values (nothing matches).
+pub(super) fn wanted_attributes(predicate: &Predicate) -> Option<serde_json::Value> {
+    let mut wanted = serde_json::Map::new();
+    for (column, value) in &predicate.attributes {
+        match wanted.insert(column.clone(), value.clone().into()) {
+            Some(previous) if previous != *value => return None,
+            _ => {}
+        }
+    }
+    Some(serde_json::Value::Object(wanted))
+}
