@@ -1,5 +1,11 @@
 //! The connection pool: r2d2 with a manager whose connections remember their prepared
 //! statements and search settings, so a search is one round trip.
+//!
+//! r2d2 would check every connection on checkout (an empty query: a second round trip per
+//! search, measured at 824 against 1,063 QPS on one connection). It does not here: a read
+//! that finds its connection closed by the server (a restart, an idle timeout) is tried again
+//! on another ([`read`]), and writes — rare, and not to be sent twice — check theirs first
+//! ([`checked`]).
 
 use std::collections::HashMap;
 
@@ -88,10 +94,56 @@ pub(crate) fn connect(config: &postgres::Config, size: u32, shown: &str) -> Resu
         .max_size(size)
         .min_idle(Some(1))
         .connection_timeout(std::time::Duration::from_secs(30))
+        .test_on_check_out(false)
         .error_handler(Box::new(r2d2::NopErrorHandler))
         .build(manager)
         .map_err(|e| PgError::Unreachable {
             location: shown.to_string(),
             reason: e.to_string(),
         })
+}
+
+/// A connection for a write (or a statement that must not be sent twice): checked with an
+/// empty query, replaced while the check fails (a pool of connections the server closed).
+pub(crate) fn checked(pool: &Pool, shown: &str) -> Result<r2d2::PooledConnection<Manager>, PgError> {
+    loop {
+        let mut conn = checkout(pool, shown)?;
+        match conn.client.simple_query("") {
+            Ok(_) => return Ok(conn),
+            // A closed connection is dropped by the pool when it comes back (`has_broken`).
+            Err(_) if conn.client.is_closed() => continue,
+            Err(error) => {
+                return Err(PgError::Unreachable {
+                    location: shown.to_string(),
+                    reason: reason(&error),
+                });
+            }
+        }
+    }
+}
+
+/// `op` on a pooled connection; when it fails because the server had closed that connection,
+/// again on the next (every idle connection may be closed after a restart), up to the pool's
+/// size and one new connection.
+pub(crate) fn read<T>(
+    pool: &Pool,
+    shown: &str,
+    failed: impl Fn(postgres::Error) -> PgError,
+    mut op: impl FnMut(&mut Conn) -> Result<T, postgres::Error>,
+) -> Result<T, PgError> {
+    let mut tries = pool.max_size() + 1;
+    loop {
+        let mut conn = checkout(pool, shown)?;
+        match op(&mut conn) {
+            Err(_) if conn.client.is_closed() && tries > 1 => tries -= 1,
+            done => return done.map_err(failed),
+        }
+    }
+}
+
+fn checkout(pool: &Pool, shown: &str) -> Result<r2d2::PooledConnection<Manager>, PgError> {
+    pool.get().map_err(|e| PgError::Unreachable {
+        location: shown.to_string(),
+        reason: e.to_string(),
+    })
 }

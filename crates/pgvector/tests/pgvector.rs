@@ -529,3 +529,48 @@ fn a_server_stopped_in_the_middle_of_a_bulk_load_leaves_the_old_contents() {
     let reference: ExactIndex = catalogue(2000, 16, true).exact_index().unwrap();
     assert_eq!(reference.len(), index.len());
 }
+
+/// Connections are not checked on every checkout (that was a second round trip per search):
+/// after the server restarts, every pooled connection is closed, and the next search, read
+/// and write must still succeed — each on a new connection — rather than fail once per stale one.
+#[test]
+fn searches_reads_and_writes_go_on_after_the_server_restarts() {
+    if server().is_none() {
+        return;
+    }
+    let Some(private) = PrivateServer::start() else { return };
+    let location: PgLocation = format!("{}&pool=4", private.url("restart")).parse().unwrap();
+    let contents = catalogue(500, 16, true);
+    PgIndex::replace(&location, &contents).unwrap();
+    let index = PgIndex::open(&location).unwrap();
+    let query = contents.vector_of(7).to_vec();
+    // Four searches at once: four connections in the pool.
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for _ in 0..20 {
+                    assert_eq!(index.search(&query, 5, None).unwrap().len(), 5);
+                }
+            });
+        }
+    });
+    private.stop_now();
+    private.run();
+    assert_eq!(index.search(&query, 5, None).unwrap()[0].key, contents.records.keys()[7]);
+    let item = contents.records.get(7).unwrap().item_id.clone();
+    assert_eq!(
+        lookbook_index::Gallery::item_keys(&index, &item).unwrap().len(),
+        contents.records.iter().filter(|r| r.as_ref().unwrap().item_id == item).count()
+    );
+    let record = Record {
+        key: 1,
+        item_id: "after-restart".into(),
+        image: "new.jpg".into(),
+        attributes: BTreeMap::new(),
+        boxes: None,
+    };
+    private.stop_now();
+    private.run();
+    index.upsert(&[(record, &query, &[0.5; 8])]).unwrap();
+    assert_eq!(index.search(&query, 1, None).unwrap()[0].distance, 0.0);
+}

@@ -12,7 +12,8 @@ use lookbook_index::{
 use pgvector::Vector;
 
 use super::search::{Ordered, wanted_attributes};
-use super::{PgIndex, get, sql};
+use super::{PgIndex, sql};
+use crate::pool;
 use crate::PgError;
 
 /// A row's `attributes` (jsonb) as a record's.
@@ -37,17 +38,18 @@ pub(super) fn boxes_from(
 }
 
 impl PgIndex {
-    /// Runs `sql` with `params` on a pooled connection (prepared once per connection).
+    /// Runs `sql` with `params` on a pooled connection (prepared once per connection; again
+    /// on another when the server had closed it).
     fn select(
         &self,
         what: &str,
         statement: &str,
         params: &[&(dyn postgres::types::ToSql + Sync)],
     ) -> Result<Vec<postgres::Row>, PgError> {
-        let failed = sql(&self.location, what);
-        let mut conn = get(&self.pool, &self.location)?;
-        let statement = conn.prepare(statement).map_err(&failed)?;
-        conn.client.query(&statement, params).map_err(&failed)
+        pool::read(&self.pool, &self.location.shown, sql(&self.location, what), |conn| {
+            let statement = conn.prepare(statement)?;
+            conn.client.query(&statement, params)
+        })
     }
 
     /// A record from a row whose first five columns are key, item_id, image, attributes, boxes.

@@ -392,11 +392,9 @@ fn sql(location: &PgLocation, what: &str) -> impl Fn(postgres::Error) -> PgError
     }
 }
 
+/// A checked connection (see [`pool::checked`]): for writes, loads and schema changes.
 fn get(pool: &Pool, location: &PgLocation) -> Result<r2d2::PooledConnection<crate::pool::Manager>, PgError> {
-    pool.get().map_err(|e| PgError::Unreachable {
-        location: location.shown.clone(),
-        reason: e.to_string(),
-    })
+    pool::checked(pool, &location.shown)
 }
 
 impl VectorIndex for PgIndex {

@@ -7,9 +7,9 @@ use std::sync::atomic::Ordering;
 use lookbook_index::{Hit, Predicate};
 use pgvector::Vector;
 
-use super::{MAX_EF, PgIndex, get, sql};
+use super::{MAX_EF, PgIndex, sql};
 use crate::PgError;
-use crate::schema;
+use crate::{pool, schema};
 
 /// What a query orders by.
 #[derive(Debug, Clone, Copy)]
@@ -35,32 +35,32 @@ impl PgIndex {
             Ordered::Part(part) => schema::part_vector(&self.info, part),
         };
         let failed = sql(&self.location, &format!("searching `{table}`"));
-        let mut conn = get(&self.pool, &self.location)?;
         let ef = self.ef_search.load(Ordering::Relaxed).max(limit.min(MAX_EF));
-        conn.settings(ef, exact).map_err(&failed)?;
         let vector = Vector::from(query.to_vec());
         let limit = limit as i64;
         let rows = if predicate.is_empty() {
-            let statement = conn
-                .prepare(&format!(
-                    "SELECT key, ({column} {op} $1)::real FROM {table} ORDER BY {column} {op} $1 LIMIT $2"
-                ))
-                .map_err(&failed)?;
-            conn.client.query(&statement, &[&vector, &limit]).map_err(&failed)?
+            let statement =
+                format!("SELECT key, ({column} {op} $1)::real FROM {table} ORDER BY {column} {op} $1 LIMIT $2");
+            pool::read(&self.pool, &self.location.shown, failed, |conn| {
+                conn.settings(ef, exact)?;
+                let statement = conn.prepare(&statement)?;
+                conn.client.query(&statement, &[&vector, &limit])
+            })?
         } else {
             let Some(wanted) = wanted_attributes(predicate) else {
                 return Ok(Vec::new());
             };
-            let statement = conn
-                .prepare(&format!(
-                    "SELECT key, ({column} {op} $1)::real FROM {table}
-                     WHERE attributes @> $3 AND ($4::text IS NULL OR item_id <> $4)
-                     ORDER BY {column} {op} $1 LIMIT $2"
-                ))
-                .map_err(&failed)?;
-            conn.client
-                .query(&statement, &[&vector, &limit, &wanted, &predicate.exclude_item])
-                .map_err(&failed)?
+            let statement = format!(
+                "SELECT key, ({column} {op} $1)::real FROM {table}
+                 WHERE attributes @> $3 AND ($4::text IS NULL OR item_id <> $4)
+                 ORDER BY {column} {op} $1 LIMIT $2"
+            );
+            pool::read(&self.pool, &self.location.shown, failed, |conn| {
+                conn.settings(ef, exact)?;
+                let statement = conn.prepare(&statement)?;
+                conn.client
+                    .query(&statement, &[&vector, &limit, &wanted, &predicate.exclude_item])
+            })?
         };
         Ok(rows
             .iter()
