@@ -357,27 +357,31 @@ impl Engine {
             self.check_filter(&spec.filter)?;
         }
         let query = self.resolve(&spec.source, spec.boxes)?;
-        let picks: Vec<Pick> = match spec.diversity {
+        // Each pick with its row: a search reads them with the neighbours, a recommendation after.
+        let (picks, rows): (Vec<Pick>, Vec<StoredRow>) = match spec.diversity {
             None => self
                 .nearest(&query, spec.k, &spec.filter, spec.search_mode)?
                 .into_iter()
-                .map(|hit| (hit.key, hit.distance, None, None))
-                .collect(),
-            Some(diversity) => self
-                .recommend(&query, spec, diversity)?
-                .into_iter()
-                .map(|pick| {
-                    let step = match pick.matched {
-                        Matched::Whole => Some(None),
-                        Matched::Part(t) => Some(Some(t)),
-                    };
-                    let matched = Some((pick.matched_rank, pick.matched_distance));
-                    (pick.key, pick.distance, step, matched)
-                })
-                .collect(),
+                .map(|(hit, row)| ((hit.key, hit.distance, None, None), row))
+                .unzip(),
+            Some(diversity) => {
+                let picks: Vec<Pick> = self
+                    .recommend(&query, spec, diversity)?
+                    .into_iter()
+                    .map(|pick| {
+                        let step = match pick.matched {
+                            Matched::Whole => Some(None),
+                            Matched::Part(t) => Some(Some(t)),
+                        };
+                        let matched = Some((pick.matched_rank, pick.matched_distance));
+                        (pick.key, pick.distance, step, matched)
+                    })
+                    .collect();
+                let keys: Vec<u64> = picks.iter().map(|p| p.0).collect();
+                let rows = self.rows_of(&keys)?;
+                (picks, rows)
+            }
         };
-        let keys: Vec<u64> = picks.iter().map(|p| p.0).collect();
-        let rows = self.rows_of(&keys)?;
         let mut results = Vec::with_capacity(picks.len());
         for (i, ((key, distance, step, matched), row)) in picks.into_iter().zip(rows).enumerate() {
             // A search result matched by its nearest attention step; a recommendation by the
@@ -436,12 +440,10 @@ impl Engine {
             return Err(QueryError::BadRequest("k must be at least 1".into()));
         }
         let query = self.resolve(source, false)?;
-        let hits = self.nearest(&query, k, &BTreeMap::new(), mode)?;
-        let keys: Vec<u64> = hits.iter().map(|h| h.key).collect();
         let neighbours: Vec<BTreeMap<String, String>> = self
-            .rows_of(&keys)?
+            .nearest(&query, k, &BTreeMap::new(), mode)?
             .into_iter()
-            .map(|row| row.record.attributes)
+            .map(|(_, row)| row.record.attributes)
             .collect();
         let tags = self
             .info()
@@ -449,7 +451,7 @@ impl Engine {
             .iter()
             .map(|column| {
                 let values = neighbours.iter().map(|a| a.get(column).map_or("", String::as_str));
-                let mut values = knn_probabilities(values, hits.len());
+                let mut values = knn_probabilities(values, neighbours.len());
                 values.truncate(top);
                 Tagged {
                     attribute: column.clone(),
@@ -458,23 +460,23 @@ impl Engine {
             })
             .filter(|t| !t.values.is_empty())
             .collect();
-        Ok((hits.len(), tags))
+        Ok((neighbours.len(), tags))
     }
 
     /// The `k` nearest images passing `filter`, other than the query item's own — as a
-    /// predicate, which an index in PostgreSQL evaluates in SQL.
+    /// predicate, which an index in PostgreSQL evaluates in SQL — with their rows.
     fn nearest(
         &self,
         query: &Resolved,
         k: usize,
         filter: &BTreeMap<String, String>,
         mode: SearchMode,
-    ) -> Result<Vec<Hit>, QueryError> {
+    ) -> Result<Vec<(Hit, StoredRow)>, QueryError> {
         let predicate = Predicate {
             attributes: filter.iter().map(|(c, v)| (c.clone(), v.clone())).collect(),
             exclude_item: query.info.item_id.clone(),
         };
-        Ok(self.gallery.search(&query.vector, k, &predicate, mode)?)
+        Ok(self.gallery.search_rows(&query.vector, k, &predicate, mode)?)
     }
 
     fn recommend(
@@ -516,8 +518,8 @@ impl Engine {
         match source {
             QuerySource::Item(item_id) => {
                 let not_found = || QueryError::NotFound(format!("no item `{item_id}` in the index"));
-                let key = self.first_key(item_id)?.ok_or_else(not_found)?;
-                let row = self.row(key)?.ok_or_else(not_found)?;
+                let row = self.gallery.first_row(item_id)?.ok_or_else(not_found)?;
+                let key = row.record.key;
                 let regions = match boxes && self.explains() {
                     true => self
                         .boxes_for(&row.record)

@@ -219,6 +219,17 @@ struct Fetched<'a> {
 }
 
 impl Fetched<'_> {
+    /// Keeps the rows a search read with its hits; returns the hits.
+    fn keep(&mut self, found: Vec<(Hit, StoredRow)>) -> Vec<Hit> {
+        found
+            .into_iter()
+            .map(|(hit, row)| {
+                self.rows.entry(hit.key).or_insert(row);
+                hit
+            })
+            .collect()
+    }
+
     fn fetch(&mut self, hits: &[Hit]) -> Result<(), IndexError> {
         let mut missing: Vec<u64> = hits
             .iter()
@@ -303,9 +314,9 @@ pub fn recommend(
     // exactly the k nearest items however many images each has.
     let mut count = config.pool();
     let whole = loop {
-        let hits = gallery.search(query.vector, count, &predicate, SearchMode::Auto)?;
-        let short = hits.len() < count;
-        fetched.fetch(&hits)?;
+        let found = gallery.search_rows(query.vector, count, &predicate, SearchMode::Auto)?;
+        let short = found.len() < count;
+        let hits = fetched.keep(found);
         let hits = keep(&fetched, hits);
         let mut items: Vec<String> = hits.iter().filter_map(|h| fetched.item_of(h.key)).collect();
         items.sort_unstable();
@@ -319,8 +330,7 @@ pub fn recommend(
     let (parts, part_dim) = (info.parts, info.part_dim);
     if parts > 0 && query.parts.len() == parts * part_dim {
         for (t, part) in query.parts.chunks_exact(part_dim).enumerate() {
-            let hits = gallery.search_part(t, part, config.pool(), &predicate)?;
-            fetched.fetch(&hits)?;
+            let hits = fetched.keep(gallery.search_part_rows(t, part, config.pool(), &predicate)?);
             lists.push((Matched::Part(t), keep(&fetched, hits)));
         }
     }

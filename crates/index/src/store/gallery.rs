@@ -60,6 +60,46 @@ pub trait Gallery: Send + Sync {
     /// The `k` images whose part `part` is nearest `query` (a `part_dim` vector), among those
     /// `predicate` accepts.
     fn search_part(&self, part: usize, query: &[f32], k: usize, predicate: &Predicate) -> Result<Vec<Hit>, IndexError>;
+
+    /// [`Gallery::search`] with each hit's row (a database answers both in one statement).
+    fn search_rows(
+        &self,
+        query: &[f32],
+        k: usize,
+        predicate: &Predicate,
+        mode: SearchMode,
+    ) -> Result<Vec<(Hit, StoredRow)>, IndexError> {
+        with_rows(self, self.search(query, k, predicate, mode)?)
+    }
+
+    /// [`Gallery::search_part`] with each hit's row.
+    fn search_part_rows(
+        &self,
+        part: usize,
+        query: &[f32],
+        k: usize,
+        predicate: &Predicate,
+    ) -> Result<Vec<(Hit, StoredRow)>, IndexError> {
+        with_rows(self, self.search_part(part, query, k, predicate)?)
+    }
+
+    /// The row of `item_id`'s first image (a database reads it in one statement).
+    fn first_row(&self, item_id: &str) -> Result<Option<StoredRow>, IndexError> {
+        match self.item_keys(item_id)?.first() {
+            Some(&key) => Ok(self.rows(&[key])?.pop().flatten()),
+            None => Ok(None),
+        }
+    }
+}
+
+/// `hits` with their rows (a hit whose row has gone since the search is left out).
+fn with_rows<G: Gallery + ?Sized>(gallery: &G, hits: Vec<Hit>) -> Result<Vec<(Hit, StoredRow)>, IndexError> {
+    let keys: Vec<u64> = hits.iter().map(|h| h.key).collect();
+    Ok(hits
+        .into_iter()
+        .zip(gallery.rows(&keys)?)
+        .filter_map(|(hit, row)| Some((hit, row?)))
+        .collect())
 }
 
 /// Each item's rows in row order, and the items in order of their first row.

@@ -37,6 +37,9 @@ pub(super) fn boxes_from(
         .map_err(|e| PgError::Invalid(format!("`{table}` key {key}: boxes: {e}")))
 }
 
+/// The columns a stored row is read from, in the order [`PgIndex::stored_row`] reads them.
+pub(super) const ROW_COLUMNS: &str = "key, item_id, image, attributes, boxes, embedding, parts";
+
 impl PgIndex {
     /// Runs `sql` with `params` on a pooled connection (prepared once per connection; again
     /// on another when the server had closed it).
@@ -75,30 +78,34 @@ impl PgIndex {
             ),
             &[&wanted],
         )?;
-        let part_len = self.info.parts * self.info.part_dim;
         let mut found = HashMap::with_capacity(rows.len());
         for row in &rows {
-            let record = self.record_of(row)?;
-            let vector: Vector = row.get(5);
-            let parts: Option<Vec<f32>> = row.get(6);
-            let parts = parts.unwrap_or_default();
-            if parts.len() != part_len {
-                return Err(PgError::Invalid(format!(
-                    "`{table}` key {}: {} part values, expected {part_len}",
-                    record.key,
-                    parts.len()
-                )));
-            }
-            found.insert(
-                record.key,
-                StoredRow {
-                    record,
-                    vector: vector.to_vec(),
-                    parts,
-                },
-            );
+            let stored = self.stored_row(row)?;
+            found.insert(stored.record.key, stored);
         }
         Ok(keys.iter().map(|key| found.get(key).cloned()).collect())
+    }
+
+    /// A row whose first seven columns are [`ROW_COLUMNS`].
+    pub(super) fn stored_row(&self, row: &postgres::Row) -> Result<StoredRow, PgError> {
+        let record = self.record_of(row)?;
+        let part_len = self.info.parts * self.info.part_dim;
+        let vector: Vector = row.get(5);
+        let parts: Option<Vec<f32>> = row.get(6);
+        let parts = parts.unwrap_or_default();
+        if parts.len() != part_len {
+            return Err(PgError::Invalid(format!(
+                "`{}` key {}: {} part values, expected {part_len}",
+                self.location.table,
+                record.key,
+                parts.len()
+            )));
+        }
+        Ok(StoredRow {
+            record,
+            vector: vector.to_vec(),
+            parts,
+        })
     }
 
     fn first_images(&self, offset: usize, limit: usize, attributes: &[(String, String)]) -> Result<ItemsPage, PgError> {
@@ -241,19 +248,59 @@ impl Gallery for PgIndex {
         Ok(self.query(Ordered::Whole, query, k, predicate, exact)?)
     }
 
+    fn search_rows(
+        &self,
+        query: &[f32],
+        k: usize,
+        predicate: &Predicate,
+        mode: SearchMode,
+    ) -> Result<Vec<(Hit, StoredRow)>, IndexError> {
+        check_len(query, self.info.dim)?;
+        let exact = mode == SearchMode::Exact || self.exact.load(Ordering::Relaxed);
+        Ok(self.query_rows(Ordered::Whole, query, k, predicate, exact)?)
+    }
+
+    fn search_part_rows(
+        &self,
+        part: usize,
+        query: &[f32],
+        k: usize,
+        predicate: &Predicate,
+    ) -> Result<Vec<(Hit, StoredRow)>, IndexError> {
+        self.check_part(part, query)?;
+        let exact = self.exact.load(Ordering::Relaxed);
+        Ok(self.query_rows(Ordered::Part(part), query, k, predicate, exact)?)
+    }
+
+    fn first_row(&self, item_id: &str) -> Result<Option<StoredRow>, IndexError> {
+        let table = &self.location.table;
+        let rows = self.select(
+            &format!("looking up an item of `{table}`"),
+            &format!("SELECT {ROW_COLUMNS} FROM {table} WHERE item_id = $1 ORDER BY position, key LIMIT 1"),
+            &[&item_id],
+        )?;
+        Ok(rows.first().map(|row| self.stored_row(row)).transpose()?)
+    }
+
     fn search_part(&self, part: usize, query: &[f32], k: usize, predicate: &Predicate) -> Result<Vec<Hit>, IndexError> {
+        self.check_part(part, query)?;
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        let exact = self.exact.load(Ordering::Relaxed);
+        Ok(self.query(Ordered::Part(part), query, k, predicate, exact)?)
+    }
+}
+
+impl PgIndex {
+    fn check_part(&self, part: usize, query: &[f32]) -> Result<(), IndexError> {
         if part >= self.info.parts {
             return Err(IndexError::Dimension {
                 expected: self.info.part_dim,
                 got: 0,
             });
         }
-        check_len(query, self.info.part_dim)?;
-        if k == 0 {
-            return Ok(Vec::new());
-        }
-        let exact = self.exact.load(Ordering::Relaxed);
-        Ok(self.query(Ordered::Part(part), query, k, predicate, exact)?)
+        check_len(query, self.info.part_dim)
     }
 }
 

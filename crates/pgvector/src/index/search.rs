@@ -4,9 +4,10 @@
 
 use std::sync::atomic::Ordering;
 
-use lookbook_index::{Hit, Predicate};
+use lookbook_index::{Hit, Predicate, StoredRow};
 use pgvector::Vector;
 
+use super::gallery::ROW_COLUMNS;
 use super::{MAX_EF, PgIndex, sql};
 use crate::PgError;
 use crate::{pool, schema};
@@ -28,6 +29,37 @@ impl PgIndex {
         predicate: &Predicate,
         exact: bool,
     ) -> Result<Vec<Hit>, PgError> {
+        Ok(self.select_nearest(by, query, limit, predicate, exact, "key")?.iter().map(hit).collect())
+    }
+
+    /// [`PgIndex::query`] with each hit's row, in the same statement.
+    pub(super) fn query_rows(
+        &self,
+        by: Ordered,
+        query: &[f32],
+        limit: usize,
+        predicate: &Predicate,
+        exact: bool,
+    ) -> Result<Vec<(Hit, StoredRow)>, PgError> {
+        self.select_nearest(by, query, limit, predicate, exact, ROW_COLUMNS)?
+            .iter()
+            .map(|row| Ok((hit(row), self.stored_row(row)?)))
+            .collect()
+    }
+
+    /// The statement behind both: `columns`, then the distance, of the nearest rows.
+    fn select_nearest(
+        &self,
+        by: Ordered,
+        query: &[f32],
+        limit: usize,
+        predicate: &Predicate,
+        exact: bool,
+        columns: &str,
+    ) -> Result<Vec<postgres::Row>, PgError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
         let table = &self.location.table;
         let (_, op) = schema::operators(self.info.metric);
         let column = match by {
@@ -39,8 +71,9 @@ impl PgIndex {
         let vector = Vector::from(query.to_vec());
         let limit = limit as i64;
         let rows = if predicate.is_empty() {
-            let statement =
-                format!("SELECT key, ({column} {op} $1)::real FROM {table} ORDER BY {column} {op} $1 LIMIT $2");
+            let statement = format!(
+                "SELECT {columns}, ({column} {op} $1)::real FROM {table} ORDER BY {column} {op} $1 LIMIT $2"
+            );
             pool::read(&self.pool, &self.location.shown, failed, |conn| {
                 conn.settings(ef, exact)?;
                 let statement = conn.prepare(&statement)?;
@@ -51,7 +84,7 @@ impl PgIndex {
                 return Ok(Vec::new());
             };
             let statement = format!(
-                "SELECT key, ({column} {op} $1)::real FROM {table}
+                "SELECT {columns}, ({column} {op} $1)::real FROM {table}
                  WHERE attributes @> $3 AND ($4::text IS NULL OR item_id <> $4)
                  ORDER BY {column} {op} $1 LIMIT $2"
             );
@@ -62,13 +95,7 @@ impl PgIndex {
                     .query(&statement, &[&vector, &limit, &wanted, &predicate.exclude_item])
             })?
         };
-        Ok(rows
-            .iter()
-            .map(|row| Hit {
-                key: row.get::<_, i64>(0) as u64,
-                distance: row.get(1),
-            })
-            .collect())
+        Ok(rows)
     }
 
     /// `k` nearest among the keys `accept` passes: asks for more rows until k pass or the
@@ -97,6 +124,14 @@ impl PgIndex {
             }
             limit = limit.saturating_mul(4);
         }
+    }
+}
+
+/// A hit from a row whose first column is the key and last the distance.
+fn hit(row: &postgres::Row) -> Hit {
+    Hit {
+        key: row.get::<_, i64>(0) as u64,
+        distance: row.get(row.len() - 1),
     }
 }
 
