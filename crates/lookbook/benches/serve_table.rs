@@ -112,7 +112,10 @@ fn main() {
     for (i, v) in vectors.chunks_exact(dim).enumerate() {
         exact.add(i as u64, v).unwrap();
     }
-    let query_vectors: Vec<f32> = query_rows.iter().flat_map(|&r| vectors[r * dim..][..dim].to_vec()).collect();
+    let query_vectors: Vec<f32> = query_rows
+        .iter()
+        .flat_map(|&r| vectors[r * dim..][..dim].to_vec())
+        .collect();
     let truth: Vec<Vec<String>> = exact
         .search_batch(&query_vectors, 11, None)
         .unwrap()
@@ -152,7 +155,9 @@ fn main() {
     drop(contents);
     drop(vectors);
 
-    println!("| index | open s | RSS open MiB | clients | QPS | p50 ms | p99 ms | errors | RSS after MiB | recall@10 |");
+    println!(
+        "| index | open s | RSS open MiB | clients | QPS | p50 ms | p99 ms | errors | RSS after MiB | recall@10 |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for (name, index) in [("table", table_url.as_str()), ("folder", folder.to_str().unwrap())] {
         let t = Instant::now();

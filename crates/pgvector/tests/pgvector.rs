@@ -8,8 +8,7 @@
 //! skip with a printed reason when it is unset; in CI they fail.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use lookbook_index::conformance::{Backend, run};
@@ -335,146 +334,9 @@ fn unreachable_servers_missing_indexes_and_newer_schemas_are_clear_errors() {
     assert!(text.contains("IVF lists are for index folders"), "{text}");
 }
 
-/// A private PostgreSQL in a temporary folder, which this test may stop and start.
-struct PrivateServer {
-    bin: PathBuf,
-    data: PathBuf,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-fn as_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
-/// A PostgreSQL binary, run as `nobody` when we are root (PostgreSQL refuses root).
-fn pg_command(bin: &Path, program: &str) -> Command {
-    if as_root() {
-        let mut c = Command::new("setpriv");
-        c.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]);
-        c.arg(bin.join(program));
-        c
-    } else {
-        Command::new(bin.join(program))
-    }
-}
-
-fn pg(bin: &Path, program: &str, args: &[&str]) {
-    let output = pg_command(bin, program)
-        .args(args)
-        .output()
-        .expect("run a PostgreSQL binary");
-    assert!(
-        output.status.success(),
-        "{program} {args:?}: {}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-impl PrivateServer {
-    fn start() -> Option<PrivateServer> {
-        let bin = match std::env::var("LOOKBOOK_PG_BIN") {
-            Ok(bin) if !bin.is_empty() => PathBuf::from(bin),
-            _ if std::env::var_os("CI").is_some() => {
-                panic!("LOOKBOOK_PG_BIN is not set in CI (scripts/postgres.sh start)")
-            }
-            _ => {
-                eprintln!("skipped: LOOKBOOK_PG_BIN is not set (scripts/postgres.sh start prints it)");
-                return None;
-            }
-        };
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        std::fs::create_dir(&data).unwrap();
-        let chmod = |path: &Path, mode: &str| Command::new("chmod").arg(mode).arg(path).status().unwrap();
-        chmod(dir.path(), "755");
-        chmod(&data, "700");
-        if as_root() {
-            assert!(
-                Command::new("chown")
-                    .args(["-R", "nobody:nogroup"])
-                    .arg(&data)
-                    .status()
-                    .unwrap()
-                    .success()
-            );
-        }
-        pg(
-            &bin,
-            "initdb",
-            &[
-                "-D",
-                data.to_str().unwrap(),
-                "-U",
-                "lookbook",
-                "--auth=trust",
-                "--locale=C",
-            ],
-        );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let server = PrivateServer {
-            bin,
-            data,
-            port,
-            _dir: dir,
-        };
-        server.run();
-        pg(
-            &server.bin,
-            "createdb",
-            &["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "lookbook", "lookbook"],
-        );
-        Some(server)
-    }
-
-    fn run(&self) {
-        let options = format!("-h 127.0.0.1 -p {} -k ''", self.port);
-        let log = format!("{}/server.log", self.data.display());
-        pg(
-            &self.bin,
-            "pg_ctl",
-            &[
-                "-D",
-                self.data.to_str().unwrap(),
-                "-l",
-                &log,
-                "-w",
-                "-o",
-                &options,
-                "start",
-            ],
-        );
-    }
-
-    /// As a crash or a power cut would: no shutdown checkpoint, recovery on the next start.
-    fn stop_now(&self) {
-        pg(
-            &self.bin,
-            "pg_ctl",
-            &["-D", self.data.to_str().unwrap(), "-m", "immediate", "-w", "stop"],
-        );
-    }
-
-    fn url(&self, table: &str) -> String {
-        format!("postgres://lookbook@127.0.0.1:{}/lookbook?table={table}", self.port)
-    }
-}
-
-impl Drop for PrivateServer {
-    fn drop(&mut self) {
-        let _ = pg_command(&self.bin, "pg_ctl")
-            .args(["-D", self.data.to_str().unwrap(), "-m", "immediate", "stop"])
-            .output();
-    }
-}
+#[path = "support/private_server.rs"]
+mod private_server;
+use private_server::PrivateServer;
 
 #[test]
 fn a_server_stopped_in_the_middle_of_a_bulk_load_leaves_the_old_contents() {
@@ -556,11 +418,18 @@ fn searches_reads_and_writes_go_on_after_the_server_restarts() {
     });
     private.stop_now();
     private.run();
-    assert_eq!(index.search(&query, 5, None).unwrap()[0].key, contents.records.keys()[7]);
+    assert_eq!(
+        index.search(&query, 5, None).unwrap()[0].key,
+        contents.records.keys()[7]
+    );
     let item = contents.records.get(7).unwrap().item_id.clone();
     assert_eq!(
         lookbook_index::Gallery::item_keys(&index, &item).unwrap().len(),
-        contents.records.iter().filter(|r| r.as_ref().unwrap().item_id == item).count()
+        contents
+            .records
+            .iter()
+            .filter(|r| r.as_ref().unwrap().item_id == item)
+            .count()
     );
     let record = Record {
         key: 1,

@@ -86,7 +86,10 @@ impl std::fmt::Debug for WriteToken {
 #[derive(Debug, Clone)]
 pub struct WriteAccess {
     pub token: Arc<WriteToken>,
+    /// Where changes are committed (a primary, when the server reads from a standby).
     pub location: IndexLocation,
+    /// Where the server reads from: the engine is reopened there after a change.
+    pub read: IndexLocation,
 }
 
 /// The engine queries read, replaced whole after each committed change; changes one at a time.

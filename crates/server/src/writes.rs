@@ -341,7 +341,7 @@ fn swap(
     added: usize,
     removed: usize,
 ) -> Result<ItemChange, ApiError> {
-    let gallery = access.location.open_gallery().map_err(ApiError::internal)?;
+    let gallery = access.read.open_gallery().map_err(ApiError::internal)?;
     let next = engine.reopened(gallery)?;
     let images = next.item(item_id).map(|item| item.images).unwrap_or_default();
     let index_images = next.images();

@@ -40,6 +40,10 @@ pub struct ServeArgs {
     /// (at least 16 characters). Without it those routes do not exist.
     #[arg(long)]
     pub write_token_file: Option<PathBuf>,
+    /// Where the write routes commit, when `--index` is a read replica (a hot standby, or several
+    /// hosts with `target_session_attrs=read-only`): the primary's URL. Default: `--index`.
+    #[arg(long, requires = "write_token_file")]
+    pub write_index: Option<IndexLocation>,
     /// Check the index for changes other processes committed (`lookbook index add/remove`,
     /// another server) this often, in seconds, and answer from them; 0: never.
     #[arg(long, default_value_t = 1.0)]
@@ -60,7 +64,8 @@ pub fn config(args: &ServeArgs) -> Result<ServerConfig> {
     let writes = match &args.write_token_file {
         Some(path) => Some(WriteAccess {
             token: Arc::new(WriteToken::read(path)?),
-            location: args.index.clone(),
+            location: args.write_index.clone().unwrap_or_else(|| args.index.clone()),
+            read: args.index.clone(),
         }),
         None => None,
     };

@@ -13,8 +13,8 @@ use pgvector::Vector;
 
 use super::search::{Ordered, wanted_attributes};
 use super::{PgIndex, sql};
-use crate::pool;
 use crate::PgError;
+use crate::pool;
 
 /// A row's `attributes` (jsonb) as a record's.
 pub(super) fn attributes_from(

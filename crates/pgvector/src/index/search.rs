@@ -29,7 +29,11 @@ impl PgIndex {
         predicate: &Predicate,
         exact: bool,
     ) -> Result<Vec<Hit>, PgError> {
-        Ok(self.select_nearest(by, query, limit, predicate, exact, "key")?.iter().map(hit).collect())
+        Ok(self
+            .select_nearest(by, query, limit, predicate, exact, "key")?
+            .iter()
+            .map(hit)
+            .collect())
     }
 
     /// [`PgIndex::query`] with each hit's row, in the same statement.
@@ -71,9 +75,8 @@ impl PgIndex {
         let vector = Vector::from(query.to_vec());
         let limit = limit as i64;
         let rows = if predicate.is_empty() {
-            let statement = format!(
-                "SELECT {columns}, ({column} {op} $1)::real FROM {table} ORDER BY {column} {op} $1 LIMIT $2"
-            );
+            let statement =
+                format!("SELECT {columns}, ({column} {op} $1)::real FROM {table} ORDER BY {column} {op} $1 LIMIT $2");
             pool::read(&self.pool, &self.location.shown, failed, |conn| {
                 conn.settings(ef, exact)?;
                 let statement = conn.prepare(&statement)?;
