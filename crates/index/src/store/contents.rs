@@ -375,13 +375,12 @@ impl IndexContents {
 
     /// A filter by key for `predicate` (`None` when it accepts everything).
     pub(super) fn key_filter<'a>(&'a self, predicate: &'a Predicate) -> Option<impl Fn(u64) -> bool + Sync + 'a> {
-        (!predicate.is_empty()).then(|| {
-            move |key: u64| {
-                self.row_of(key)
-                    .and_then(|row| self.records.get(row).ok())
-                    .is_some_and(|record| predicate.accepts(&record))
-            }
-        })
+        let accept = move |key: u64| {
+            self.row_of(key)
+                .and_then(|row| self.records.get(row).ok())
+                .is_some_and(|record| predicate.accepts(&record))
+        };
+        (!predicate.is_empty()).then_some(accept)
     }
 
     /// The `k` rows whose part `part` is nearest to `query` (a `part_dim` vector), among the
