@@ -7,6 +7,7 @@
 //! drops rows by item, image or attribute. What a person sees of it — progress bars,
 //! summaries — is the caller's: [`Event`]s tell it what happened.
 
+mod add;
 mod records;
 mod shards;
 
@@ -21,6 +22,7 @@ use lookbook_imaging::BadImage;
 use lookbook_index::{HnswConfig, IndexContents, IndexError, IndexInfo, IvfConfig, Record};
 use lookbook_pgvector::{IndexLocation, PgError};
 
+pub use add::AddBase;
 pub use records::{catalog_root, image_key, record_of, relative_image, same_build, stored_boxes};
 pub use shards::{Shard, ShardPlan, embed_shard, finish_shards, plan_shard};
 
@@ -257,13 +259,13 @@ pub fn plan_build(
 /// The entries `index add` embeds: the given photos (embedded again if already there), or
 /// every photo of the catalogue the index does not hold.
 pub fn entries_to_add(
-    contents: &IndexContents,
+    holds: impl Fn(u64) -> bool,
     catalog: &Catalog,
     images: &[PathBuf],
 ) -> Result<Vec<usize>, IndexerError> {
     if images.is_empty() {
         return Ok((0..catalog.entries.len())
-            .filter(|&i| contents.row_of(image_key(&catalog.entries[i].image)).is_none())
+            .filter(|&i| !holds(image_key(&catalog.entries[i].image)))
             .collect());
     }
     images

@@ -215,6 +215,16 @@ fn an_index_in_postgres_answers_eval_search_recommend_and_serve_as_the_folder_do
     }
     drop(servers);
 
+    // An add into a table reads none of its other rows: no sequential scan of the table (it asks
+    // for the added photos' keys, inserts them, and places them after the last position by index).
+    let (writes_before, scans_before) = (table_writes(&built), seq_scans(&built));
+    let out = stdout(&lookbook_ok(&["-q", "index", "add", "--index", &built, &fresh[10]]));
+    assert!(out.contains("1 images embedded (1 new"), "{out}");
+    assert!(out.contains(&format!("{} in all", images + 11)), "{out}");
+    let writes_after = writes_since(&built, writes_before);
+    assert_eq!(writes_after.1 - writes_before.1, 1, "one row inserted");
+    assert_eq!(seq_scans(&built), scans_before, "an add scanned the table");
+
     // A server that reloaded a table stops cleanly on SIGTERM: the engines and the watch hold
     // blocking PostgreSQL connections, which must not be dropped on the runtime's threads (a
     // panic there went to stderr while the exit status stayed 0).
@@ -235,7 +245,7 @@ fn an_index_in_postgres_answers_eval_search_recommend_and_serve_as_the_folder_do
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1500));
     lookbook_ok(&["-q", "index", "remove", "--index", &built, "--item", "0"]);
-    let second = fresh[10].clone();
+    let second = fresh[11].clone();
     lookbook_ok(&["-q", "index", "add", "--index", &built, &second]);
     std::thread::sleep(std::time::Duration::from_millis(1000));
     let pid = child.id().to_string();
@@ -275,6 +285,19 @@ fn table_writes(url: &str) -> (u32, i64, i64) {
         )
         .unwrap();
     (row.get(0), row.get(1), row.get(2))
+}
+
+/// Sequential scans of the table of `url` so far (PostgreSQL's statistics).
+fn seq_scans(url: &str) -> i64 {
+    let location: lookbook_pgvector::PgLocation = url.parse().unwrap();
+    let mut client = location.config.connect(postgres::NoTls).unwrap();
+    client
+        .query_one(
+            "SELECT coalesce(seq_scan, 0) FROM pg_stat_user_tables WHERE relname = $1",
+            &[&location.table],
+        )
+        .unwrap()
+        .get(0)
 }
 
 /// [`table_writes`] once it differs from `before` (another process's statistics reach the

@@ -259,7 +259,7 @@ fn part_searches_use_their_own_hnsw_indexes() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    let want: Vec<String> = ["hnsw", "item", "part0", "part1", "part2", "pkey"]
+    let want: Vec<String> = ["hnsw", "item", "part0", "part1", "part2", "pkey", "position"]
         .iter()
         .map(|s| format!("{table}_{s}"))
         .collect();

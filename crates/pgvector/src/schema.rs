@@ -124,7 +124,8 @@ pub(crate) fn create_table(table: &str, info: &IndexInfo) -> String {
              parts real[],
              position bigint NOT NULL DEFAULT 0,
              boxes jsonb);
-         CREATE INDEX {table}_item ON {table} (item_id)",
+         CREATE INDEX {table}_item ON {table} (item_id);
+         CREATE INDEX {table}_position ON {table} (position)",
         dim = info.dim
     )
 }

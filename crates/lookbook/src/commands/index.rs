@@ -12,8 +12,8 @@ use lookbook_catalog::Catalog;
 use lookbook_embed::Embedder;
 use lookbook_index::{HnswConfig, IndexContents, IndexInfo, IvfConfig, Metric, Quantization};
 use lookbook_indexer::{
-    Event, IndexerError, IndexingOptions, Shard, build_summary, catalog_root, describe, embed_into, embed_shard,
-    entries_to_add, finish_shards, plan_build, plan_shard, remove_rows, settle_copy,
+    AddBase, Event, IndexerError, IndexingOptions, Shard, build_summary, catalog_root, describe, embed_into,
+    embed_shard, finish_shards, plan_build, plan_shard, remove_rows, settle_copy,
 };
 use lookbook_pgvector::IndexLocation;
 
@@ -333,37 +333,33 @@ fn open_for_update(index: &IndexLocation) -> Result<IndexContents> {
 }
 
 fn add(args: AddArgs, quiet: bool) -> Result<ExitCode> {
-    let mut contents = open_for_update(&args.index)?;
-    let catalog_dir = args
-        .catalog
-        .clone()
-        .unwrap_or_else(|| contents.info.catalog_root.clone());
-    let catalog = open_catalog(&catalog_dir)?;
-    let (embedder, model) = embedder_for(Path::new(&contents.info.model))?;
-    if model != contents.info.model || embedder.dim() != contents.info.dim {
+    let mut base = AddBase::open(&args.index)?;
+    let info = base.contents.info.clone();
+    let catalog = open_catalog(args.catalog.as_ref().unwrap_or(&info.catalog_root))?;
+    let (embedder, model) = embedder_for(Path::new(&info.model))?;
+    if model != info.model || embedder.dim() != info.dim {
         bail!(
             "the index was built with {}, which now loads as {model} ({}-d); rebuild it",
-            contents.info.model,
+            info.model,
             embedder.dim()
         );
     }
-    let todo = entries_to_add(&contents, &catalog, &args.images)?;
-    let before = contents.records.len();
+    let todo = base.todo(&catalog, &args.images)?;
     let options = IndexingOptions {
         batch: args.batch,
         rows_only: true,
         ..IndexingOptions::default()
     };
     let skipped = with_bar(todo.len(), quiet, |on| {
-        embed_into(&mut contents, &args.index, embedder, &catalog, &todo, options, on)
+        embed_into(&mut base.contents, &args.index, embedder, &catalog, &todo, options, on)
     })?;
     println!(
         "index {}: {} images embedded ({} new, {} skipped); {} in all",
         args.index,
         todo.len() - skipped,
-        contents.records.len() - before,
+        base.added(),
         skipped,
-        contents.records.len()
+        base.images()
     );
     Ok(ExitCode::SUCCESS)
 }

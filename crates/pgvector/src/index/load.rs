@@ -105,7 +105,8 @@ impl PgIndex {
             "DROP TABLE IF EXISTS {table};
              ALTER TABLE {staging} RENAME TO {table};
              ALTER INDEX {staging}_pkey RENAME TO {table}_pkey;
-             ALTER INDEX {staging}_item RENAME TO {table}_item"
+             ALTER INDEX {staging}_item RENAME TO {table}_item;
+             ALTER INDEX {staging}_position RENAME TO {table}_position"
         );
         for suffix in schema::hnsw_suffixes(&info) {
             swap.push_str(&format!("; ALTER INDEX {staging}_{suffix} RENAME TO {table}_{suffix}"));

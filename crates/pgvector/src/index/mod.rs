@@ -134,9 +134,10 @@ impl PgIndex {
                 table: table.clone(),
             });
         }
+        // The count every write keeps in `lookbook_indexes` (counting the table would scan it).
         let rows: i64 = tx
-            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
-            .map_err(sql(location, &format!("counting `{table}`")))?
+            .query_one(&format!("SELECT rows FROM {META} WHERE name = $1"), &[table])
+            .map_err(sql(location, &format!("reading the row count of `{table}`")))?
             .get(0);
         tx.commit().map_err(sql(location, "committing"))?;
         Ok(PgIndex::new(pool, location.clone(), info, rows as usize))

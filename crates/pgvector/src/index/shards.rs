@@ -63,6 +63,18 @@ impl PgIndex {
         Ok(rows.iter().map(|row| row.get::<_, i64>(0) as u64).collect())
     }
 
+    /// Which of `keys` the table holds (by its primary key: the rest of the table is not read).
+    pub fn held_keys(&self, keys: &[u64]) -> Result<Vec<u64>, PgError> {
+        let table = &self.location.table;
+        let wanted: Vec<i64> = keys.iter().map(|&k| k as i64).collect();
+        let mut conn = get(&self.pool, &self.location)?;
+        let rows = conn
+            .client
+            .query(&format!("SELECT key FROM {table} WHERE key = ANY($1)"), &[&wanted])
+            .map_err(sql(&self.location, &format!("looking up keys of `{table}`")))?;
+        Ok(rows.iter().map(|row| row.get::<_, i64>(0) as u64).collect())
+    }
+
     /// Adds or replaces `rows` at the given row `positions` (one each) in one transaction: how
     /// shards of one build ([`PgIndex::join_build`]) write, each row where a single build would
     /// have put it (its place in the catalogue), whatever order the shards commit in.
@@ -96,6 +108,11 @@ impl PgIndex {
             ))
             .map_err(&failed)?;
         }
+        // A table made before the position index existed gets it here too (new rows' places).
+        tx.batch_execute(&format!(
+            "CREATE INDEX IF NOT EXISTS {table}_position ON {table} (position)"
+        ))
+        .map_err(&failed)?;
         tx.execute(
             &format!("UPDATE {META} SET rows = (SELECT count(*) FROM {table}), updated_at = now() WHERE name = $1"),
             &[table],
