@@ -240,11 +240,7 @@ impl Gallery for PgIndex {
     }
 
     fn search(&self, query: &[f32], k: usize, predicate: &Predicate, mode: SearchMode) -> Result<Vec<Hit>, IndexError> {
-        check_len(query, self.info.dim)?;
-        let exact = mode == SearchMode::Exact || self.exact.load(Ordering::Relaxed);
-        if k == 0 {
-            return Ok(Vec::new());
-        }
+        let exact = self.whole_search(query, mode)?;
         Ok(self.query(Ordered::Whole, query, k, predicate, exact)?)
     }
 
@@ -255,8 +251,7 @@ impl Gallery for PgIndex {
         predicate: &Predicate,
         mode: SearchMode,
     ) -> Result<Vec<(Hit, StoredRow)>, IndexError> {
-        check_len(query, self.info.dim)?;
-        let exact = mode == SearchMode::Exact || self.exact.load(Ordering::Relaxed);
+        let exact = self.whole_search(query, mode)?;
         Ok(self.query_rows(Ordered::Whole, query, k, predicate, exact)?)
     }
 
@@ -284,15 +279,18 @@ impl Gallery for PgIndex {
 
     fn search_part(&self, part: usize, query: &[f32], k: usize, predicate: &Predicate) -> Result<Vec<Hit>, IndexError> {
         self.check_part(part, query)?;
-        if k == 0 {
-            return Ok(Vec::new());
-        }
         let exact = self.exact.load(Ordering::Relaxed);
         Ok(self.query(Ordered::Part(part), query, k, predicate, exact)?)
     }
 }
 
 impl PgIndex {
+    /// Whether a search by the whole picture with `query` scans exactly (its length checked).
+    fn whole_search(&self, query: &[f32], mode: SearchMode) -> Result<bool, IndexError> {
+        check_len(query, self.info.dim)?;
+        Ok(mode == SearchMode::Exact || self.exact.load(Ordering::Relaxed))
+    }
+
     fn check_part(&self, part: usize, query: &[f32]) -> Result<(), IndexError> {
         if part >= self.info.parts {
             return Err(IndexError::Dimension {

@@ -349,6 +349,38 @@ impl PgIndex {
     }
 }
 
+impl PgIndex {
+    /// One row's insert or delete (`statement`, returning a row whose first column says whether
+    /// it counted) and the row count in `lookbook_indexes` moved by `step` when it did, in one
+    /// transaction — the count `open` reads. Whether it counted.
+    fn change_one(
+        &self,
+        what: &str,
+        statement: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+        step: i64,
+    ) -> Result<bool, PgError> {
+        let table = &self.location.table;
+        let failed = sql(&self.location, what);
+        let mut conn = get(&self.pool, &self.location)?;
+        let statement = conn.prepare(statement).map_err(&failed)?;
+        let mut tx = conn.client.transaction().map_err(&failed)?;
+        let counted = tx
+            .query_opt(&statement, params)
+            .map_err(&failed)?
+            .is_some_and(|row| row.get::<_, bool>(0));
+        if counted {
+            tx.execute(
+                &format!("UPDATE {META} SET rows = rows + $2, updated_at = now() WHERE name = $1"),
+                &[table, &step],
+            )
+            .map_err(&failed)?;
+        }
+        tx.commit().map_err(&failed)?;
+        Ok(counted)
+    }
+}
+
 /// The columns a bulk load writes and a snapshot reads, in order, and their types (pgvector's
 /// `vector` has no fixed OID: the server names it).
 const COPY_COLUMNS: &str = "key, item_id, image, attributes, embedding, parts, position, boxes";
@@ -416,19 +448,15 @@ impl VectorIndex for PgIndex {
     fn add(&mut self, key: u64, vector: &[f32]) -> Result<(), IndexError> {
         check_vector(self.info.dim, key, vector)?;
         let table = &self.location.table;
-        let failed = sql(&self.location, "adding a vector");
-        let mut conn = get(&self.pool, &self.location)?;
-        let statement = conn
-            .prepare(&format!(
+        let inserted = self.change_one(
+            "adding a vector",
+            &format!(
                 "INSERT INTO {table} (key, embedding) VALUES ($1, $2)
                  ON CONFLICT (key) DO UPDATE SET embedding = $2 RETURNING (xmax = 0)"
-            ))
-            .map_err(&failed)?;
-        let inserted: bool = conn
-            .client
-            .query_one(&statement, &[&(key as i64), &Vector::from(vector.to_vec())])
-            .map_err(&failed)?
-            .get(0);
+            ),
+            &[&(key as i64), &Vector::from(vector.to_vec())],
+            1,
+        )?;
         if inserted {
             self.rows.fetch_add(1, Ordering::Relaxed);
         }
@@ -437,12 +465,8 @@ impl VectorIndex for PgIndex {
 
     fn remove(&mut self, key: u64) -> Result<bool, IndexError> {
         let table = &self.location.table;
-        let failed = sql(&self.location, "removing a vector");
-        let mut conn = get(&self.pool, &self.location)?;
-        let statement = conn
-            .prepare(&format!("DELETE FROM {table} WHERE key = $1"))
-            .map_err(&failed)?;
-        let removed = conn.client.execute(&statement, &[&(key as i64)]).map_err(&failed)? > 0;
+        let sql = format!("DELETE FROM {table} WHERE key = $1 RETURNING true");
+        let removed = self.change_one("removing a vector", &sql, &[&(key as i64)], -1)?;
         if removed {
             self.rows.fetch_sub(1, Ordering::Relaxed);
         }

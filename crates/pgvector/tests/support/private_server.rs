@@ -92,24 +92,12 @@ impl PrivateServer {
     /// starts as a standby of this one), started on a port of its own.
     pub fn standby(&self) -> PrivateServer {
         let (dir, data) = data_folder();
+        let mut args = self.client_args();
+        args.extend(["-D", data.to_str().unwrap(), "-R", "-X", "stream", "-c", "fast"].map(String::from));
         pg(
             &self.bin,
             "pg_basebackup",
-            &[
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "lookbook",
-                "-D",
-                data.to_str().unwrap(),
-                "-R",
-                "-X",
-                "stream",
-                "-c",
-                "fast",
-            ],
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
         );
         let standby = PrivateServer {
             bin: self.bin.clone(),
@@ -124,17 +112,8 @@ impl PrivateServer {
     /// The result of one SQL statement's first column, as text (`psql -Atc`).
     pub fn sql(&self, statement: &str) -> String {
         let output = pg_command(&self.bin, "psql")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "lookbook",
-                "-Atc",
-                statement,
-                "lookbook",
-            ])
+            .args(self.client_args())
+            .args(["-Atc", statement, "lookbook"])
             .output()
             .expect("psql runs");
         assert!(
@@ -143,6 +122,13 @@ impl PrivateServer {
             String::from_utf8_lossy(&output.stderr)
         );
         String::from_utf8_lossy(&output.stdout).trim().to_string()
+    }
+
+    /// How a client program reaches this server: `-h 127.0.0.1 -p PORT -U lookbook`.
+    fn client_args(&self) -> Vec<String> {
+        ["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "lookbook"]
+            .map(String::from)
+            .to_vec()
     }
 
     pub fn run(&self) {
