@@ -120,12 +120,30 @@ impl PgIndex {
                 first_images: Vec::new(),
             });
         };
+        let what = format!("listing the items of `{table}`");
+        if attributes.is_empty() {
+            // Unfiltered (the page's first view): walk the position index, keeping the rows no
+            // earlier row of their item precedes — a page costs its offset, not the table.
+            let rows = self.select(
+                &what,
+                &format!(
+                    "SELECT key, item_id, image, attributes, NULL::jsonb FROM {table} t
+                     WHERE NOT EXISTS (SELECT 1 FROM {table} o
+                                       WHERE o.item_id = t.item_id AND (o.position, o.key) < (t.position, t.key))
+                     ORDER BY position, key OFFSET $1 LIMIT $2"
+                ),
+                &[&(offset as i64), &(limit as i64)],
+            )?;
+            return Ok(ItemsPage {
+                total: self.items()?,
+                first_images: rows.iter().map(|row| self.record_of(row)).collect::<Result<_, _>>()?,
+            });
+        }
         // Each item's first image (lowest position), then the page of those that match.
         let firsts = format!(
             "SELECT DISTINCT ON (item_id) key, item_id, image, attributes, position FROM {table}
              ORDER BY item_id, position, key"
         );
-        let what = format!("listing the items of `{table}`");
         let rows = self.select(
             &what,
             &format!(
@@ -148,6 +166,22 @@ impl PgIndex {
             total,
             first_images: rows.iter().map(|row| self.record_of(row)).collect::<Result<_, _>>()?,
         })
+    }
+
+    /// Distinct items: counted once (a scan of the item index), kept until this handle writes.
+    fn items(&self) -> Result<usize, PgError> {
+        if let Some(items) = *self.items.lock().expect("not poisoned") {
+            return Ok(items);
+        }
+        let table = &self.location.table;
+        let rows = self.select(
+            &format!("counting the items of `{table}`"),
+            &format!("SELECT count(DISTINCT item_id) FROM {table}"),
+            &[],
+        )?;
+        let items = rows[0].get::<_, i64>(0) as usize;
+        *self.items.lock().expect("not poisoned") = Some(items);
+        Ok(items)
     }
 
     fn counted_values(&self, values: usize) -> Result<Vec<ValueCounts>, PgError> {
@@ -193,13 +227,7 @@ impl Gallery for PgIndex {
     }
 
     fn item_count(&self) -> Result<usize, IndexError> {
-        let table = &self.location.table;
-        let rows = self.select(
-            &format!("counting the items of `{table}`"),
-            &format!("SELECT count(DISTINCT item_id) FROM {table}"),
-            &[],
-        )?;
-        Ok(rows[0].get::<_, i64>(0) as usize)
+        Ok(self.items()?)
     }
 
     fn rows(&self, keys: &[u64]) -> Result<Vec<Option<StoredRow>>, IndexError> {

@@ -48,6 +48,9 @@ pub struct PgIndex {
     ef_search: AtomicUsize,
     /// Searches by sequential scan (exact) instead of the HNSW index.
     exact: AtomicBool,
+    /// Distinct items, once counted (other processes' writes reach a server as a new handle:
+    /// it reopens the table when `lookbook_indexes` changes); forgotten by this handle's writes.
+    items: std::sync::Mutex<Option<usize>>,
 }
 
 impl std::fmt::Debug for PgIndex {
@@ -162,6 +165,7 @@ impl PgIndex {
             rows: AtomicUsize::new(rows),
             ef_search: AtomicUsize::new(ef),
             exact: AtomicBool::new(false),
+            items: std::sync::Mutex::new(None),
         }
     }
 
@@ -343,6 +347,7 @@ impl PgIndex {
         .map_err(&failed)?;
         tx.commit().map_err(&failed)?;
         self.rows.fetch_add(added, Ordering::Relaxed);
+        *self.items.lock().expect("not poisoned") = None;
         self.rows
             .fetch_sub(removed.len().min(self.rows.load(Ordering::Relaxed)), Ordering::Relaxed);
         Ok((added, removed))
@@ -377,6 +382,7 @@ impl PgIndex {
             .map_err(&failed)?;
         }
         tx.commit().map_err(&failed)?;
+        *self.items.lock().expect("not poisoned") = None;
         Ok(counted)
     }
 }
