@@ -66,13 +66,32 @@ impl IndexLocation {
     /// asked each question in SQL, its rows never read into this process (a server on a
     /// table of any size holds none of them).
     pub fn open_gallery(&self) -> Result<Box<dyn Gallery>> {
+        self.open_tuned(None, None)
+    }
+
+    /// [`IndexLocation::open_gallery`] searching with `ef` graph candidates (HNSW, in a folder or
+    /// a table) and `probes` IVF lists (a folder's) instead of the index's own settings.
+    pub fn open_tuned(&self, ef: Option<usize>, probes: Option<usize>) -> Result<Box<dyn Gallery>> {
         let opened: Result<Box<dyn Gallery>> = match self {
             IndexLocation::Folder(path) => IndexReader::open_mapped(path)
-                .map(|contents| Box::new(contents) as Box<dyn Gallery>)
+                .map(|mut contents| {
+                    if let Some(ef) = ef {
+                        contents.set_expansion_search(ef);
+                    }
+                    if let Some(probes) = probes {
+                        contents.set_probes(probes);
+                    }
+                    Box::new(contents) as Box<dyn Gallery>
+                })
                 .map_err(PgError::from),
             IndexLocation::Postgres(url) => Self::postgres_url(url)
                 .and_then(|location| PgIndex::open(&location))
-                .map(|index| Box::new(index) as Box<dyn Gallery>),
+                .map(|index| {
+                    if let Some(ef) = ef {
+                        lookbook_index::ExternalIndex::set_expansion_search(&index, ef);
+                    }
+                    Box::new(index) as Box<dyn Gallery>
+                }),
         };
         opened.map_err(|error| self.failed("opening", error))
     }

@@ -1,9 +1,9 @@
 //! What an open index holds, in row order, and how it routes a search: the external index,
 //! the HNSW graph or the IVF lists when there is one, exact otherwise.
 
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
-use super::gallery::ItemRows;
 use super::manifest::{IndexInfo, Record};
 use super::rows::{FloatRows, RowMap};
 use crate::{ExactIndex, Hit, HnswIndex, IndexError, IvfIndex, Records, VectorIndex, check_vector};
@@ -422,5 +422,27 @@ impl IndexContents {
     pub fn parts_of(&self, row: usize) -> &[f32] {
         let len = self.info.parts * self.info.part_dim;
         &self.parts[row * len..][..len]
+    }
+}
+
+/// Each item's rows in row order, and the items in order of their first row.
+#[derive(Debug, Default)]
+pub(super) struct ItemRows {
+    pub(super) rows: HashMap<String, Vec<usize>>,
+    pub(super) order: Vec<String>,
+}
+
+impl ItemRows {
+    fn read(contents: &IndexContents) -> Result<Self, IndexError> {
+        let mut items = ItemRows::default();
+        for (row, record) in contents.records.iter().enumerate() {
+            let record = record?;
+            let rows = items.rows.entry(record.item_id.clone()).or_default();
+            if rows.is_empty() {
+                items.order.push(record.item_id.clone());
+            }
+            rows.push(row);
+        }
+        Ok(items)
     }
 }

@@ -102,28 +102,6 @@ fn with_rows<G: Gallery + ?Sized>(gallery: &G, hits: Vec<Hit>) -> Result<Vec<(Hi
         .collect())
 }
 
-/// Each item's rows in row order, and the items in order of their first row.
-#[derive(Debug, Default)]
-pub(super) struct ItemRows {
-    pub(super) rows: HashMap<String, Vec<usize>>,
-    pub(super) order: Vec<String>,
-}
-
-impl ItemRows {
-    pub(super) fn read(contents: &IndexContents) -> Result<Self, IndexError> {
-        let mut items = ItemRows::default();
-        for (row, record) in contents.records.iter().enumerate() {
-            let record = record?;
-            let rows = items.rows.entry(record.item_id.clone()).or_default();
-            if rows.is_empty() {
-                items.order.push(record.item_id.clone());
-            }
-            rows.push(row);
-        }
-        Ok(items)
-    }
-}
-
 impl Gallery for IndexContents {
     fn info(&self) -> &IndexInfo {
         &self.info

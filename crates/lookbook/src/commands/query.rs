@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::Args;
 use lookbook_imaging::draw::{Tile, contact_sheet, write_png};
-use lookbook_index::{ExternalIndex, Gallery, SearchMode};
+use lookbook_index::SearchMode;
 use lookbook_query::{Answer, Engine, ImageRef, OpenedModel, QuerySource};
 
-use lookbook_pgvector::{IndexLocation, PgIndex};
+use lookbook_pgvector::IndexLocation;
 
 #[derive(Args)]
 pub struct QueryArgs {
@@ -53,25 +53,7 @@ impl QueryArgs {
     /// attention boxes even when the query is an item id.
     pub(crate) fn open(&self, boxes: bool) -> Result<Opened> {
         // A table answers each question in SQL: a one-off query reads a few rows, not all.
-        let gallery: Box<dyn Gallery> = match self.index.postgres() {
-            Some(location) => {
-                let index = PgIndex::open(&location?).with_context(|| format!("opening the index {}", self.index))?;
-                if let Some(ef) = self.ef {
-                    index.set_expansion_search(ef);
-                }
-                Box::new(index)
-            }
-            None => {
-                let mut contents = self.index.open()?;
-                if let Some(ef) = self.ef {
-                    contents.set_expansion_search(ef);
-                }
-                if let Some(probes) = self.probes {
-                    contents.set_probes(probes);
-                }
-                Box::new(contents)
-            }
-        };
+        let gallery = self.index.open_tuned(self.ef, self.probes)?;
         let model = self
             .model
             .clone()

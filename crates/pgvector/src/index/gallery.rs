@@ -12,7 +12,7 @@ use lookbook_index::{
 use pgvector::Vector;
 
 use super::search::{Ordered, wanted_attributes};
-use super::{PgIndex, sql};
+use super::{PgIndex, ROW_COLUMNS, sql};
 use crate::PgError;
 use crate::pool;
 
@@ -36,9 +36,6 @@ pub(super) fn boxes_from(
         .transpose()
         .map_err(|e| PgError::Invalid(format!("`{table}` key {key}: boxes: {e}")))
 }
-
-/// The columns a stored row is read from, in the order [`PgIndex::stored_row`] reads them.
-pub(super) const ROW_COLUMNS: &str = "key, item_id, image, attributes, boxes, embedding, parts";
 
 impl PgIndex {
     /// Runs `sql` with `params` on a pooled connection (prepared once per connection; again

@@ -387,6 +387,10 @@ impl PgIndex {
     }
 }
 
+/// The columns a stored row is read from (queries and lookups), in the order
+/// `PgIndex::stored_row` reads them.
+const ROW_COLUMNS: &str = "key, item_id, image, attributes, boxes, embedding, parts";
+
 /// The columns a bulk load writes and a snapshot reads, in order, and their types (pgvector's
 /// `vector` has no fixed OID: the server names it).
 const COPY_COLUMNS: &str = "key, item_id, image, attributes, embedding, parts, position, boxes";

@@ -7,8 +7,7 @@ use std::sync::atomic::Ordering;
 use lookbook_index::{Hit, Predicate, StoredRow};
 use pgvector::Vector;
 
-use super::gallery::ROW_COLUMNS;
-use super::{MAX_EF, PgIndex, sql};
+use super::{MAX_EF, PgIndex, ROW_COLUMNS, sql};
 use crate::PgError;
 use crate::{pool, schema};
 
