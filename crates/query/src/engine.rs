@@ -239,12 +239,7 @@ impl Engine {
 
     /// Whether `item_id` is an item of the index.
     pub fn has_item(&self, item_id: &str) -> Result<bool, QueryError> {
-        Ok(self.first_key(item_id)?.is_some())
-    }
-
-    /// The key of `item_id`'s first image.
-    fn first_key(&self, item_id: &str) -> Result<Option<u64>, QueryError> {
-        Ok(self.gallery.item_keys(item_id)?.first().copied())
+        Ok(self.gallery.first_row(item_id)?.is_some())
     }
 
     /// The stored row of the image `key`, if the index has it.

@@ -192,6 +192,15 @@ impl IndexContents {
         Ok(self.items.get_or_init(|| items))
     }
 
+    /// The first row of `item_id`: from the item map once built, else by a scan of the records
+    /// that stops there (a one-off query need not read them all).
+    pub(super) fn first_row_of(&self, item_id: &str) -> Result<Option<usize>, IndexError> {
+        match self.items.get() {
+            Some(items) => Ok(items.rows.get(item_id).and_then(|rows| rows.first().copied())),
+            None => self.records.find_item(item_id),
+        }
+    }
+
     pub(super) fn rows(&self) -> &RowMap {
         self.rows.get_or_init(|| {
             let mut rows = RowMap::with_capacity_and_hasher(self.records.len(), Default::default());

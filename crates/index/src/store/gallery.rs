@@ -145,6 +145,13 @@ impl Gallery for IndexContents {
             .unwrap_or_default())
     }
 
+    fn first_row(&self, item_id: &str) -> Result<Option<StoredRow>, IndexError> {
+        match self.first_row_of(item_id)? {
+            Some(row) => Ok(Gallery::rows(self, &[self.records.keys()[row]])?.pop().flatten()),
+            None => Ok(None),
+        }
+    }
+
     fn items_page(
         &self,
         offset: usize,

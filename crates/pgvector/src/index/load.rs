@@ -44,9 +44,13 @@ impl PgIndex {
         let what = format!("bulk load of {n} rows into `{table}` (rolled back: the table holds its previous contents)");
         let failed = sql(location, &what);
         let mut conn = get(&pool, location)?;
+        // The extension and `lookbook_indexes` in a transaction of their own: it holds the schema
+        // lock, which would otherwise keep every other table's creation waiting for this load.
         let mut tx = conn.client.transaction().map_err(&failed)?;
         schema::ensure_extension(&mut tx, &location.shown, true)?;
         schema::ensure_meta(&mut tx).map_err(&failed)?;
+        tx.commit().map_err(&failed)?;
+        let mut tx = conn.client.transaction().map_err(&failed)?;
         // One load per table at a time; a second waits here rather than failing on the swap.
         tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&table])
             .map_err(&failed)?;
