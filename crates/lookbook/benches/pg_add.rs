@@ -9,6 +9,8 @@
 
 #[path = "../../../benches/support/args.rs"]
 mod args;
+#[path = "../../../benches/support/rows.rs"]
+mod rows;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -17,11 +19,11 @@ use std::time::Instant;
 
 use args::BenchArgs;
 use lookbook_embed::{Embedder, HistogramEmbedder};
-use lookbook_index::synthetic::Clusters;
-use lookbook_index::{HnswConfig, IndexContents, IndexInfo, Metric, Quantization, Record, VectorIndex};
+use lookbook_index::{IndexInfo, Metric, Record, VectorIndex};
 use lookbook_indexer::image_key;
 use lookbook_pgvector::{PgIndex, PgLocation};
 use lookbook_query::HISTOGRAM_MODEL;
+use rows::{hnsw, synthetic_rows};
 
 fn main() {
     let args = BenchArgs::from_env();
@@ -81,28 +83,16 @@ fn main() {
                 model: HISTOGRAM_MODEL.into(),
                 catalog_root: catalog.clone(),
                 columns: Vec::new(),
-                ann: Some(HnswConfig {
-                    connectivity: 16,
-                    expansion_add: 64,
-                    expansion_search: 64,
-                    quantization: Quantization::F32,
-                }),
+                ann: Some(hnsw(64)),
                 ivf: None,
             };
-            let vectors = Clusters::new(dim, 1000).sample(n, 0, 1);
-            let part_values = Clusters::new(part_dim.max(1), 50).sample(n * parts, 0, 2);
-            let mut contents = IndexContents::new(info);
-            for i in 0..n {
-                let record = Record {
-                    key: u64::MAX - i as u64,
-                    item_id: format!("synthetic{i}"),
-                    image: PathBuf::from(format!("synthetic/{i}.jpg")),
-                    attributes: BTreeMap::new(),
-                    boxes: None,
-                };
-                let row_parts = &part_values[i * parts * part_dim..][..parts * part_dim];
-                contents.upsert(record, &vectors[i * dim..][..dim], row_parts).unwrap();
-            }
+            let contents = synthetic_rows(info, n, |i| Record {
+                key: u64::MAX - i as u64,
+                item_id: format!("synthetic{i}"),
+                image: PathBuf::from(format!("synthetic/{i}.jpg")),
+                attributes: BTreeMap::new(),
+                boxes: None,
+            });
             let t = Instant::now();
             PgIndex::replace(&location, &contents).expect("bulk load");
             println!("  (table of {n} built in {:.1} s)", t.elapsed().as_secs_f64());

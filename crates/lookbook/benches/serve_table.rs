@@ -13,6 +13,8 @@
 mod args;
 #[path = "../../../benches/support/load.rs"]
 mod load;
+#[path = "../../../benches/support/rows.rs"]
+mod rows;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,10 +22,10 @@ use std::time::Instant;
 
 use args::BenchArgs;
 use load::{Served, load, percentile};
-use lookbook_index::synthetic::Clusters;
-use lookbook_index::{ExactIndex, HnswConfig, IndexContents, IndexInfo, Metric, Quantization, Record, VectorIndex};
+use lookbook_index::{ExactIndex, IndexInfo, Metric, Record, VectorIndex};
 use lookbook_pgvector::{IndexLocation, PgIndex, PgLocation};
 use reqwest::blocking::Client;
+use rows::{hnsw, synthetic_rows};
 use serde_json::{Value, json};
 
 const COLOURS: [&str; 5] = ["black", "blue", "red", "white", "green"];
@@ -79,30 +81,17 @@ fn main() {
         model: "none".into(),
         catalog_root: "/nowhere".into(),
         columns: vec!["colour".into()],
-        ann: Some(HnswConfig {
-            connectivity: 16,
-            expansion_add: 64,
-            expansion_search: ef,
-            quantization: Quantization::F32,
-        }),
+        ann: Some(hnsw(ef)),
         ivf: None,
     };
-    let vectors = Clusters::new(dim, 1000).sample(n, 0, 1);
-    let part_values = Clusters::new(part_dim.max(1), 50).sample(n * parts, 0, 2);
-    let mut contents = IndexContents::new(info);
-    for i in 0..n {
-        let record = Record {
-            key: i as u64 * 7 + 3,
-            item_id: format!("i{i}"),
-            image: PathBuf::from(format!("img/{i}.jpg")),
-            attributes: BTreeMap::from([("colour".to_string(), COLOURS[i % 5].to_string())]),
-            boxes: None,
-        };
-        let row_parts = &part_values[i * parts * part_dim..][..parts * part_dim];
-        contents
-            .upsert(record, &vectors[i * dim..][..dim], row_parts)
-            .expect("synthetic rows");
-    }
+    let mut contents = synthetic_rows(info, n, |i| Record {
+        key: i as u64 * 7 + 3,
+        item_id: format!("i{i}"),
+        image: PathBuf::from(format!("img/{i}.jpg")),
+        attributes: BTreeMap::from([("colour".to_string(), COLOURS[i % 5].to_string())]),
+        boxes: None,
+    });
+    let vectors = contents.vectors.to_vec();
 
     // The queries: items spread over the table; truth: their 10 nearest other images.
     let stride = (n / queries_n.max(1)).max(1);
