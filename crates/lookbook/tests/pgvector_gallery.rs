@@ -165,6 +165,16 @@ fn a_table_answers_each_read_as_the_rows_in_memory_do() {
             assert_eq!(rounded(a), rounded(b), "part {part} {predicate:?}");
         }
     }
+
+    // A row written without part vectors (`VectorIndex::add`: a key and a vector only) is never a
+    // part neighbour, and reading it back is an error that names it, not a panic.
+    let mut sql = sql;
+    lookbook_index::VectorIndex::add(&mut sql, 9, &probe.vector).unwrap();
+    let everything = Gallery::search_part(&sql, 0, &probe.parts[..PART_DIM], 1000, &Predicate::default()).unwrap();
+    assert_eq!(everything.len(), 600);
+    assert!(everything.iter().all(|h| h.key != 9));
+    let error = sql.rows(&[9]).unwrap_err().to_string();
+    assert!(error.contains("key 9") && error.contains("part values"), "{error}");
 }
 
 /// An answer as JSON without its timing.

@@ -52,16 +52,28 @@ impl PgIndex {
         })
     }
 
+    /// Column `i` of `row`: a value of another type or a NULL where lookbook writes none (a
+    /// table changed by hand) is an error naming the table, not a panic.
+    fn cell<'a, T: postgres::types::FromSql<'a>>(&self, row: &'a postgres::Row, i: usize) -> Result<T, PgError> {
+        row.try_get(i).map_err(|e| {
+            PgError::Invalid(format!(
+                "`{}`, column {}: {e}",
+                self.location.table,
+                row.columns()[i].name()
+            ))
+        })
+    }
+
     /// A record from a row whose first five columns are key, item_id, image, attributes, boxes.
     fn record_of(&self, row: &postgres::Row) -> Result<Record, PgError> {
         let table = &self.location.table;
-        let key = row.get::<_, i64>(0) as u64;
+        let key = self.cell::<i64>(row, 0)? as u64;
         Ok(Record {
             key,
-            item_id: row.get(1),
-            image: row.get::<_, &str>(2).into(),
-            attributes: attributes_from(table, key, row.get(3))?,
-            boxes: boxes_from(table, key, row.get(4))?,
+            item_id: self.cell(row, 1)?,
+            image: self.cell::<&str>(row, 2)?.into(),
+            attributes: attributes_from(table, key, self.cell(row, 3)?)?,
+            boxes: boxes_from(table, key, self.cell(row, 4)?)?,
         })
     }
 
@@ -70,9 +82,7 @@ impl PgIndex {
         let wanted: Vec<i64> = keys.iter().map(|&k| k as i64).collect();
         let rows = self.select(
             &format!("reading {} rows of `{table}`", keys.len()),
-            &format!(
-                "SELECT key, item_id, image, attributes, boxes, embedding, parts FROM {table} WHERE key = ANY($1)"
-            ),
+            &format!("SELECT {ROW_COLUMNS} FROM {table} WHERE key = ANY($1)"),
             &[&wanted],
         )?;
         let mut found = HashMap::with_capacity(rows.len());
@@ -87,8 +97,8 @@ impl PgIndex {
     pub(super) fn stored_row(&self, row: &postgres::Row) -> Result<StoredRow, PgError> {
         let record = self.record_of(row)?;
         let part_len = self.info.parts * self.info.part_dim;
-        let vector: Vector = row.get(5);
-        let parts: Option<Vec<f32>> = row.get(6);
+        let vector: Vector = self.cell(row, 5)?;
+        let parts: Option<Vec<f32>> = self.cell(row, 6)?;
         let parts = parts.unwrap_or_default();
         if parts.len() != part_len {
             return Err(PgError::Invalid(format!(
@@ -150,7 +160,7 @@ impl PgIndex {
             &[&wanted, &(offset as i64), &(limit as i64)],
         )?;
         let total = match rows.first() {
-            Some(row) => row.get::<_, i64>(5) as usize,
+            Some(row) => self.cell::<i64>(row, 5)? as usize,
             // Past the end (or nothing matches): the count alone.
             None => self.select(
                 &what,
@@ -198,9 +208,9 @@ impl PgIndex {
         )?;
         let mut by_column: HashMap<String, (usize, Vec<(String, usize)>)> = HashMap::new();
         for row in &rows {
-            let entry = by_column.entry(row.get(0)).or_default();
-            entry.0 = row.get::<_, i64>(3) as usize;
-            entry.1.push((row.get(1), row.get::<_, i64>(2) as usize));
+            let entry = by_column.entry(self.cell(row, 0)?).or_default();
+            entry.0 = self.cell::<i64>(row, 3)? as usize;
+            entry.1.push((self.cell(row, 1)?, self.cell::<i64>(row, 2)? as usize));
         }
         Ok(self
             .info

@@ -31,7 +31,7 @@ impl PgIndex {
         Ok(self
             .select_nearest(by, query, limit, predicate, exact, "key")?
             .iter()
-            .map(hit)
+            .filter_map(hit)
             .collect())
     }
 
@@ -46,7 +46,7 @@ impl PgIndex {
     ) -> Result<Vec<(Hit, StoredRow)>, PgError> {
         self.select_nearest(by, query, limit, predicate, exact, ROW_COLUMNS)?
             .iter()
-            .map(|row| Ok((hit(row), self.stored_row(row)?)))
+            .filter_map(|row| hit(row).map(|hit| Ok((hit, self.stored_row(row)?))))
             .collect()
     }
 
@@ -129,12 +129,13 @@ impl PgIndex {
     }
 }
 
-/// A hit from a row whose first column is the key and last the distance.
-fn hit(row: &postgres::Row) -> Hit {
-    Hit {
-        key: row.get::<_, i64>(0) as u64,
-        distance: row.get(row.len() - 1),
-    }
+/// A hit from a row whose first column is the key and last the distance; none when the
+/// distance is NULL (a row without part vectors, in a part search: never a neighbour).
+fn hit(row: &postgres::Row) -> Option<Hit> {
+    Some(Hit {
+        key: row.try_get::<_, i64>(0).ok()? as u64,
+        distance: row.try_get::<_, Option<f32>>(row.len() - 1).ok()??,
+    })
 }
 
 /// The predicate's attribute values as the JSON object `attributes @>` tests; `None` when one
