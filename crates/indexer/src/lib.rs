@@ -20,7 +20,7 @@ use lookbook_catalog::Catalog;
 use lookbook_embed::{DEFAULT_BATCH, EmbedError, EmbedProgress, Embedder, embed_images, loader_options};
 use lookbook_imaging::BadImage;
 use lookbook_index::{HnswConfig, IndexContents, IndexError, IndexInfo, IvfConfig, Record};
-use lookbook_pgvector::{IndexLocation, PgError};
+use lookbook_pgvector::{IndexLocation, PgError, PgIndex};
 
 pub use add::AddBase;
 pub use records::{catalog_root, image_key, record_of, relative_image, same_build, stored_boxes};
@@ -291,14 +291,7 @@ pub fn remove_rows(
     images: &[PathBuf],
     filter: &[(String, String)],
 ) -> Result<Vec<u64>, IndexerError> {
-    let root = contents.info.catalog_root.clone();
-    let images: HashSet<PathBuf> = images
-        .iter()
-        .map(|p| match p.canonicalize() {
-            Ok(full) => full.strip_prefix(&root).map(Path::to_path_buf).unwrap_or(full),
-            Err(_) => p.clone(),
-        })
-        .collect();
+    let images = rows_images(&contents.info.catalog_root, images);
     let goes = |r: &Record| {
         items.contains(&r.item_id)
             || images.contains(&r.image)
@@ -313,6 +306,42 @@ pub fn remove_rows(
     }
     contents.remove_where(goes)?;
     Ok(keys)
+}
+
+/// Photo paths (on disk, or as the rows hold them) as the rows hold them: relative to `root`.
+fn rows_images(root: &Path, images: &[PathBuf]) -> HashSet<PathBuf> {
+    images
+        .iter()
+        .map(|p| match p.canonicalize() {
+            Ok(full) => full.strip_prefix(root).map(Path::to_path_buf).unwrap_or(full),
+            Err(_) => p.clone(),
+        })
+        .collect()
+}
+
+/// `index remove`: [`remove_rows`] committed at `location` — a folder as a new generation, a
+/// table by one DELETE that reads none of its other rows. Returns (images removed, images left).
+pub fn remove_from(
+    location: &IndexLocation,
+    items: &[String],
+    images: &[PathBuf],
+    filter: &[(String, String)],
+) -> Result<(usize, usize), IndexerError> {
+    if let Some(table) = location.postgres() {
+        let index = PgIndex::open(&table?)?;
+        let images: Vec<String> = rows_images(&index.info().catalog_root, images)
+            .into_iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        let removed = index.remove_matching(items, &images, filter)?;
+        return Ok((removed, lookbook_index::VectorIndex::len(&index)));
+    }
+    let mut contents = location.open_for_update()?;
+    let removed = remove_rows(&mut contents, items, images, filter)?;
+    if !removed.is_empty() {
+        location.commit_rows(&mut contents, &[], &removed)?;
+    }
+    Ok((removed.len(), contents.records.len()))
 }
 
 /// The search settings a copy of `contents` keeps at `to`: into PostgreSQL an HNSW index or

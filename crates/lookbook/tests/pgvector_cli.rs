@@ -123,7 +123,7 @@ fn an_index_in_postgres_answers_eval_search_recommend_and_serve_as_the_folder_do
     // remove and verify change the table itself, row by row: the same table (no rewrite), as
     // many rows deleted as the item had images, none inserted.
     let before = from_folder_images(folder_str);
-    let writes_before = table_writes(&built);
+    let (writes_before, scans_before) = (table_writes(&built), seq_scans(&built));
     let out = stdout(&lookbook_ok(&["index", "remove", "--index", &built, "--item", &item]));
     assert!(out.contains("images removed"), "{out}");
     let gone: usize = out
@@ -143,6 +143,8 @@ fn an_index_in_postgres_answers_eval_search_recommend_and_serve_as_the_folder_do
         (0, gone as i64),
         "rows (inserted, deleted) by removing {gone} images"
     );
+    // By one DELETE on the item index: no sequential scan of the table.
+    assert_eq!(seq_scans(&built), scans_before, "a remove scanned the table");
     let out = stdout(&lookbook_ok(&["index", "verify", "--index", &built]));
     assert!(out.contains(": ok"), "{out}");
     assert!(out.contains("PostgreSQL + pgvector"), "{out}");

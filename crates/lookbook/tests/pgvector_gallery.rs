@@ -302,3 +302,30 @@ fn part_searches_use_their_own_hnsw_indexes() {
     let found = a.iter().filter(|h| b.iter().any(|e| e.key == h.key)).count();
     assert!(found >= 8, "{a:?} against {b:?}");
 }
+
+#[test]
+fn removing_by_item_photo_and_attributes_on_a_table_removes_what_it_does_in_memory() {
+    let Some(base) = pg_server() else { return };
+    let mut memory = catalogue(false);
+    let location = table(&base, "gallery_remove", &memory);
+    let sql = PgIndex::open(&location).unwrap();
+    let items = ["item002".to_string(), "item150".to_string(), "nothing".to_string()];
+    let images = [PathBuf::from("img/0000.jpg"), PathBuf::from("img/0599.jpg")];
+    let filter = [
+        ("colour".to_string(), "red".to_string()),
+        ("type".to_string(), "type1".to_string()),
+    ];
+    let gone = lookbook_indexer::remove_rows(&mut memory, &items, &images, &filter).unwrap();
+    let image_names: Vec<String> = images.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    assert_eq!(sql.remove_matching(&items, &image_names, &filter).unwrap(), gone.len());
+    assert!(gone.len() > 10, "{} removed", gone.len());
+    let left = PgIndex::open(&location).unwrap();
+    assert_eq!(lookbook_index::VectorIndex::len(&left), memory.image_count());
+    let mut keys = left.keys().unwrap();
+    keys.sort_unstable();
+    let mut want = memory.records.keys().to_vec();
+    want.sort_unstable();
+    assert_eq!(keys, want);
+    // Nothing asked for removes nothing.
+    assert_eq!(left.remove_matching(&[], &[], &[]).unwrap(), 0);
+}

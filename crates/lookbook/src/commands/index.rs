@@ -10,10 +10,10 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use lookbook_catalog::Catalog;
 use lookbook_embed::Embedder;
-use lookbook_index::{HnswConfig, IndexContents, IndexInfo, IvfConfig, Metric, Quantization};
+use lookbook_index::{HnswConfig, IndexInfo, IvfConfig, Metric, Quantization};
 use lookbook_indexer::{
     AddBase, Event, IndexerError, IndexingOptions, Shard, build_summary, catalog_root, describe, embed_into,
-    embed_shard, finish_shards, plan_build, plan_shard, remove_rows, settle_copy,
+    embed_shard, finish_shards, plan_build, plan_shard, remove_from, settle_copy,
 };
 use lookbook_pgvector::IndexLocation;
 
@@ -328,10 +328,6 @@ fn finish(index: &IndexLocation) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn open_for_update(index: &IndexLocation) -> Result<IndexContents> {
-    Ok(index.open_for_update()?)
-}
-
 fn add(args: AddArgs, quiet: bool) -> Result<ExitCode> {
     let mut base = AddBase::open(&args.index)?;
     let info = base.contents.info.clone();
@@ -368,17 +364,8 @@ fn remove(args: RemoveArgs) -> Result<ExitCode> {
     if args.item.is_empty() && args.image.is_empty() && args.filter.is_empty() {
         bail!("say what to remove: --item ID, --image PATH or --filter COLUMN=VALUE");
     }
-    let mut contents = open_for_update(&args.index)?;
-    let removed = remove_rows(&mut contents, &args.item, &args.image, &args.filter)?;
-    if !removed.is_empty() {
-        args.index.commit_rows(&mut contents, &[], &removed)?;
-    }
-    let removed = removed.len();
-    println!(
-        "index {}: {removed} images removed; {} left",
-        args.index,
-        contents.records.len()
-    );
+    let (removed, left) = remove_from(&args.index, &args.item, &args.image, &args.filter)?;
+    println!("index {}: {removed} images removed; {left} left", args.index);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -13,6 +13,7 @@ use postgres::types::Type;
 
 mod gallery;
 mod load;
+mod remove;
 mod search;
 mod shards;
 
