@@ -76,6 +76,21 @@ fn an_index_in_postgres_answers_eval_search_recommend_and_serve_as_the_folder_do
     let client = reqwest::blocking::Client::new();
     let page: serde_json::Value = get_json(&client, &format!("{}/api/items?limit=3", server.url));
     let item = page["items"][0]["item_id"].as_str().expect("an item").to_string();
+    // An item's page and its photo, read from the table (each a SQL lookup on a blocking thread:
+    // on the runtime's threads the driver panicked, and the page showed no photos).
+    let detail = get_json(&client, &format!("{}/api/items/{item}", server.url));
+    assert_eq!(detail["item_id"], item.as_str(), "{detail}");
+    let photo = client
+        .get(format!(
+            "{}{}",
+            server.url,
+            detail["images"][0]["url"].as_str().unwrap()
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(photo.status(), 200);
+    assert_eq!(photo.headers()["content-type"], "image/jpeg");
+    assert!(photo.bytes().unwrap().len() > 1000);
     let health: serde_json::Value = get_json(&client, &format!("{}/api/health", server.url));
     assert_eq!(
         health["images"],

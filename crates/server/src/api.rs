@@ -182,7 +182,9 @@ pub(crate) async fn list_items(
     responses((status = 200, body = ItemDetail), (status = 404, body = ErrorBody))
 )]
 pub(crate) async fn item(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ItemDetail>, ApiError> {
-    Ok(Json(state.engine.get().item(&id)?))
+    // On a table the lookup is SQL over a blocking connection: never on the runtime's threads.
+    let engine = state.engine.get();
+    Ok(Json(blocking(move || Ok(engine.item(&id)?)).await?))
 }
 
 /// A photo of the index, by its image id (never by a path).
@@ -201,7 +203,10 @@ pub(crate) async fn item(State(state): State<AppState>, Path(id): Path<String>) 
 pub(crate) async fn image(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let not_found = || ApiError::not_found(format!("no image `{id}` in the index"));
     let key: u64 = id.parse().map_err(|_| not_found())?;
-    let path = state.engine.get().image_path(key).ok_or_else(not_found)?;
+    let engine = state.engine.get();
+    let path = blocking(move || Ok(engine.image_path(key)))
+        .await?
+        .ok_or_else(not_found)?;
     let bytes = tokio::fs::read(&path).await.map_err(|error| {
         ApiError::new(
             StatusCode::NOT_FOUND,
