@@ -32,6 +32,8 @@ ln -s "$(cd "$hm" && pwd)/images" "$work/hm/images"
 "$bin" -q train --catalog "$work/hm" --config tests/api-fuzz/tiny.toml --out "$work/run" 2>"$work/train.log" \
     || { cat "$work/train.log" >&2; exit 1; }
 "$bin" -q index --model "$work/run" --catalog "$work/hm" --out "$work/index"
+# A text model (in the run folder, where serve finds it), so word queries are fuzzed for real.
+"$bin" -q text train --index "$work/index" --catalog "$work/hm" --epochs 2 >/dev/null
 port=$((20000 + RANDOM % 20000))
 token=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 printf '%s\n' "$token" >"$work/token"

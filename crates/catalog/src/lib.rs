@@ -27,7 +27,7 @@ pub use detect::detect_format;
 pub use entry::{Catalog, CatalogFormat, Entry, Problem, ProblemKind, Split};
 pub use error::CatalogError;
 pub use formats::labelled::LabelledListConfig;
-pub use names::{KEY_COLUMNS, NAME_COLUMNS, display_name, key_attributes};
+pub use names::{DESCRIPTION_COLUMNS, KEY_COLUMNS, NAME_COLUMNS, display_name, is_free_text_column, key_attributes};
 pub use split::{SplitFractions, split_for_item};
 pub use summary::{CatalogSummary, ImagesPerItem};
 pub use vocabulary::{FREE_LABEL_COLUMN, Label, LabelEncoder, LabelVocabulary, VocabularyConfig, is_colour_column};

@@ -8,6 +8,15 @@ use std::path::Path;
 /// then generic ones. In-shop and image folders have none: the photo's file stem stands in.
 pub const NAME_COLUMNS: [&str; 4] = ["prod_name", "productDisplayName", "name", "title"];
 
+/// Columns holding a product's free-text description (H&M `detail_desc`): words for the text
+/// encoder (issue 23), not a filter — too many distinct values to list.
+pub const DESCRIPTION_COLUMNS: [&str; 2] = ["detail_desc", "description"];
+
+/// Whether `column` holds free text (a name or a description) rather than a value to filter by.
+pub fn is_free_text_column(column: &str) -> bool {
+    NAME_COLUMNS.contains(&column) || DESCRIPTION_COLUMNS.contains(&column)
+}
+
 /// Columns a one-line result shows after the name, most telling first: the category, the
 /// colour, then the pattern or who it is for.
 pub const KEY_COLUMNS: [&str; 9] = [

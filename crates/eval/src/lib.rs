@@ -13,6 +13,7 @@ pub mod attention;
 pub mod catalogue;
 pub mod leave_one_out;
 pub mod recommend;
+pub mod text;
 
 use lookbook_index::{ExactIndex, Hit, IndexError, Metric, VectorIndex};
 use serde::Serialize;

@@ -23,7 +23,7 @@ use lookbook_index::{HnswConfig, IndexContents, IndexError, IndexInfo, IvfConfig
 use lookbook_pgvector::{IndexLocation, PgError, PgIndex};
 
 pub use add::AddBase;
-pub use records::{catalog_root, image_key, record_of, relative_image, same_build, stored_boxes};
+pub use records::{catalog_root, image_key, record_of, relative_image, same_build, split_rows, stored_boxes};
 pub use shards::{Shard, ShardPlan, embed_shard, finish_shards, plan_shard};
 
 #[derive(Debug, thiserror::Error)]

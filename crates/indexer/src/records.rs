@@ -3,9 +3,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use lookbook_catalog::Catalog;
+use lookbook_catalog::{Catalog, Split};
 use lookbook_embed::PhotoBoxes;
-use lookbook_index::{IndexInfo, Record, StepBox, StepBoxes};
+use lookbook_index::{IndexContents, IndexInfo, Record, StepBox, StepBoxes};
 
 /// A stable key for an image: its path inside the catalogue, hashed.
 pub fn image_key(image: &Path) -> u64 {
@@ -29,6 +29,25 @@ pub fn record_of(catalog: &Catalog, entry: usize) -> Record {
         attributes,
         boxes: None,
     }
+}
+
+/// The photos of `split` that `contents` holds, in catalogue order: each one's record (its
+/// attributes from the catalogue, which may hold columns an older index lacks) and its vector,
+/// concatenated (`contents.info.dim` floats each). What trains and evaluates on an index's
+/// vectors by the catalogue's splits (the text encoder) reads.
+pub fn split_rows(catalog: &Catalog, contents: &IndexContents, split: Split) -> (Vec<Record>, Vec<f32>) {
+    let dim = contents.info.dim;
+    let (mut records, mut vectors) = (Vec::new(), Vec::new());
+    for (i, entry) in catalog.entries.iter().enumerate() {
+        if entry.split != split {
+            continue;
+        }
+        if let Some(row) = contents.row_of(image_key(&entry.image)) {
+            records.push(record_of(catalog, i));
+            vectors.extend_from_slice(&contents.vector_of(row)[..dim]);
+        }
+    }
+    (records, vectors)
 }
 
 /// An image's attention boxes as its record keeps them (step 0, the whole photo, left out).

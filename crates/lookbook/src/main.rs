@@ -45,6 +45,10 @@ enum Command {
     Explain(commands::explain::ExplainArgs),
     /// The study's top-k table for a model or baseline on a catalogue.
     Eval(commands::eval::EvalArgs),
+    /// Search by words: train a text encoder into an index's embedding space from the
+    /// catalogue's own names, attribute values and descriptions.
+    #[command(subcommand)]
+    Text(commands::text::TextCommand),
     /// The HTTP API and web page over an index: search, recommend, items, images.
     Serve(commands::serve::ServeArgs),
     /// The whole system on a catalogue: train (or reuse) a quick model, index, evaluate,
@@ -77,6 +81,7 @@ fn main() -> ExitCode {
         Command::Recommend(args) => commands::recommend::run(args, cli.quiet),
         Command::Explain(args) => commands::explain::run(args, cli.quiet),
         Command::Eval(args) => commands::eval::run(args, cli.quiet),
+        Command::Text(cmd) => commands::text::run(cmd, cli.quiet),
         Command::Serve(args) => commands::serve::run(args, cli.quiet),
         Command::Demo(args) => commands::demo::run(args, cli.quiet),
     };

@@ -58,6 +58,54 @@ pub fn checkpoint_dir(path: &Path) -> Result<PathBuf, ModelError> {
     }
 }
 
+/// Writes `files` (name, bytes) as checkpoint `name` of `run_dir` and makes it the latest: a
+/// fresh `NAME.tmp` folder, every file fsynced, renamed to `NAME`, and only then `latest.json`
+/// replaced (temp file, fsync, rename) — a run killed at any point leaves `latest.json` naming
+/// a complete checkpoint. The previous checkpoint is removed once nothing names it. Both
+/// trainers (the image model's and the text encoder's) write through here.
+pub fn commit_checkpoint(run_dir: &Path, name: &str, files: &[(&str, &[u8])]) -> Result<PathBuf, ModelError> {
+    let tmp = run_dir.join(format!("{name}.tmp"));
+    let dir = run_dir.join(name);
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp).map_err(|e| ModelError::io(&tmp, e))?;
+    }
+    fs::create_dir_all(&tmp).map_err(|e| ModelError::io(&tmp, e))?;
+    for (file, bytes) in files {
+        write_synced(&tmp.join(file), bytes)?;
+    }
+    sync_dir(&tmp)?;
+    if dir.exists() {
+        fs::remove_dir_all(&dir).map_err(|e| ModelError::io(&dir, e))?;
+    }
+    fs::rename(&tmp, &dir).map_err(|e| ModelError::io(&dir, e))?;
+    let previous = read_latest(run_dir).ok();
+    let latest_tmp = run_dir.join(format!("{LATEST}.tmp"));
+    let pointer = serde_json::to_vec(&Latest {
+        checkpoint: name.to_string(),
+    })
+    .map_err(|e| ModelError::checkpoint(run_dir, e))?;
+    write_synced(&latest_tmp, &pointer)?;
+    fs::rename(&latest_tmp, run_dir.join(LATEST)).map_err(|e| ModelError::io(run_dir, e))?;
+    sync_dir(run_dir)?;
+    // Only now is the previous checkpoint unreferenced.
+    if let Some(old) = previous.filter(|old| old != name) {
+        let _ = fs::remove_dir_all(run_dir.join(old));
+    }
+    Ok(dir)
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
+    let mut file = fs::File::create(path).map_err(|e| ModelError::io(path, e))?;
+    std::io::Write::write_all(&mut file, bytes).map_err(|e| ModelError::io(path, e))?;
+    file.sync_all().map_err(|e| ModelError::io(path, e))
+}
+
+fn sync_dir(dir: &Path) -> Result<(), ModelError> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| ModelError::io(dir, e))
+}
+
 /// The model part of `meta.json`: what a reader needs to rebuild and describe the network.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelMeta {

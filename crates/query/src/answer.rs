@@ -51,6 +51,13 @@ pub struct QueryInfo {
     /// Where the model looked in the query photo, one box per attention step (empty
     /// when the index's model has no attention steps).
     pub regions: Vec<RegionBox>,
+    /// The words searched for (alone, or mixed into the photo's vector).
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Words of `text` the text model never saw in the catalogue's text (normalised: lower
+    /// case, no accents): it knows at most their pieces, so they weigh little.
+    #[serde(default)]
+    pub unknown_words: Vec<String>,
 }
 
 /// One result.

@@ -2,6 +2,7 @@
 //! attribute (the page's filters). Asked of the index once per engine — an index in
 //! PostgreSQL counts them in SQL — and kept, since an engine lives until the index changes.
 
+use lookbook_catalog::DESCRIPTION_COLUMNS;
 use lookbook_index::Gallery;
 
 use crate::answer::AttributeValues;
@@ -20,6 +21,8 @@ impl Catalogue {
         let facets = gallery
             .value_counts(FACET_VALUES)?
             .into_iter()
+            // A description is words to search, not a value to filter by.
+            .filter(|counts| !DESCRIPTION_COLUMNS.contains(&counts.column.as_str()))
             .map(|counts| AttributeValues {
                 attribute: counts.column,
                 distinct: counts.distinct,

@@ -49,6 +49,7 @@ impl Engine {
     pub fn reopened(&self, gallery: Box<dyn Gallery>) -> Result<Engine, QueryError> {
         let mut engine = Engine::new(gallery, self.embedder.clone(), self.seed.clone());
         engine.max_k = self.max_k;
+        engine.text = self.text.clone();
         engine.browsable()
     }
 }

@@ -3,7 +3,7 @@
 //! tokio's blocking pool.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -16,8 +16,9 @@ use lookbook_recommend::{Matched, Query, RecommendConfig, nearest_step, recommen
 use crate::answer::{Answer, AttributeValues, ImageRef, ItemDetail, ItemPage, QueryInfo, ResultItem, Tagged};
 use crate::catalogue::Catalogue;
 use crate::error::QueryError;
-use crate::models::OpenedModel;
 use crate::regions::{BoxCache, region_boxes, stored};
+use crate::words::mix;
+use lookbook_text::TextModel;
 
 /// Where the query vector comes from.
 #[derive(Debug, Clone)]
@@ -28,6 +29,8 @@ pub enum QuerySource {
     Photo(Vec<u8>),
     /// A photo file.
     File(PathBuf),
+    /// Words ("black ribbed jumper"), through the engine's text model.
+    Text(String),
 }
 
 /// One search or recommend request.
@@ -50,6 +53,9 @@ pub struct QuerySpec {
     /// A filter on an attribute the index lacks is refused (the API: a typo should say so),
     /// or matches nothing (the CLI, as a filter on a value no image has).
     pub refuse_unknown_attributes: bool,
+    /// Words mixed into a photo or item query ("like this, but red"), with their weight in
+    /// 0..1: the query vector is (1 − w)·photo + w·words.
+    pub text: Option<(String, f32)>,
 }
 
 impl QuerySpec {
@@ -64,6 +70,7 @@ impl QuerySpec {
             boxes: true,
             search_mode: SearchMode::Auto,
             refuse_unknown_attributes: true,
+            text: None,
         }
     }
 
@@ -85,7 +92,7 @@ struct Resolved {
 }
 
 /// Whether the index's builder stored each image's boxes (any record tells).
-fn stores_boxes(gallery: &dyn Gallery) -> bool {
+pub(crate) fn stores_boxes(gallery: &dyn Gallery) -> bool {
     gallery.any_record().ok().flatten().is_some_and(|r| r.boxes.is_some())
 }
 
@@ -99,6 +106,8 @@ pub struct Engine {
     pub(crate) embedder: Option<Arc<dyn Embedder>>,
     /// The seed model behind the index, when it is one: attention boxes.
     pub(crate) seed: Option<Arc<SeedEmbedder>>,
+    /// Embeds text queries into the index's space (`lookbook text train`), when there is one.
+    pub(crate) text: Option<Arc<TextModel>>,
     /// Counted on first use: a one-off CLI query by photo need not read a million records.
     catalogue: OnceLock<Catalogue>,
     boxes: BoxCache,
@@ -119,73 +128,12 @@ impl Engine {
             gallery,
             embedder,
             seed,
+            text: None,
             catalogue: OnceLock::new(),
             boxes: BoxCache::default(),
             stored_boxes,
             max_k: usize::MAX,
         }
-    }
-
-    /// The engine one command-line query needs: `query` is a photo file (embedded by `model`)
-    /// or an item id of the index; `boxes` loads the seed model behind `model` for attention
-    /// boxes of an item-id query too (without one, answers carry no boxes: logged, not an error).
-    pub fn for_query(
-        gallery: Box<dyn Gallery>,
-        model: &Path,
-        query: &str,
-        boxes: bool,
-    ) -> Result<(Engine, QuerySource), QueryError> {
-        let photo = PathBuf::from(query);
-        let (embedder, seed) = match photo.is_file() {
-            true => {
-                let opened = OpenedModel::open(model).map_err(|error| QueryError::Model {
-                    model: model.display().to_string(),
-                    error,
-                })?;
-                (Some(opened.embedder), opened.seed)
-            }
-            // An index that stores its boxes needs no model for an item-id query.
-            false if boxes && !stores_boxes(&*gallery) => match OpenedModel::open_seed(model) {
-                Ok(seed) => (None, seed),
-                Err(error) => {
-                    tracing::warn!("no part boxes: {error}");
-                    (None, None)
-                }
-            },
-            false => (None, None),
-        };
-        let engine = Engine::new(gallery, embedder, seed);
-        let source = match photo.is_file() {
-            true => QuerySource::File(photo),
-            false if engine.has_item(query)? => QuerySource::Item(query.to_string()),
-            false => {
-                return Err(QueryError::NotFound(format!(
-                    "`{query}` is neither a readable image file nor an item id in the index"
-                )));
-            }
-        };
-        Ok((engine, source))
-    }
-
-    /// The engine a server answers with, its items read: `model` (default: the index's)
-    /// loaded once as embedder and box source. A model that does not load leaves photo
-    /// queries refused; its error comes back beside the engine.
-    pub fn serving(
-        gallery: Box<dyn Gallery>,
-        model: Option<&Path>,
-    ) -> Result<(Engine, Option<QueryError>), QueryError> {
-        let model = model.map_or_else(|| PathBuf::from(&gallery.info().model), Path::to_path_buf);
-        let (engine, unloaded) = match OpenedModel::open(&model) {
-            Ok(opened) => (Engine::new(gallery, Some(opened.embedder), opened.seed), None),
-            Err(error) => {
-                let error = QueryError::Model {
-                    model: model.display().to_string(),
-                    error,
-                };
-                (Engine::new(gallery, None, None), Some(error))
-            }
-        };
-        Ok((engine.browsable()?, unloaded))
     }
 
     /// Counts the items and attribute values now (a server does, before it listens).
@@ -351,7 +299,20 @@ impl Engine {
         if spec.refuse_unknown_attributes {
             self.check_filter(&spec.filter)?;
         }
-        let query = self.resolve(&spec.source, spec.boxes)?;
+        let mut query = self.resolve(&spec.source, spec.boxes)?;
+        if let Some((text, weight)) = &spec.text {
+            if !(0.0..=1.0).contains(weight) {
+                return Err(QueryError::BadRequest(format!(
+                    "the text's weight is in 0..1, not {weight}"
+                )));
+            }
+            if !matches!(spec.source, QuerySource::Text(_)) {
+                let words = self.words(text)?;
+                query.vector = mix(&query.vector, &words.vector, *weight);
+                query.info.text = Some(text.clone());
+                query.info.unknown_words = words.unknown_words;
+            }
+        }
         // Each pick with its row: a search reads them with the neighbours, a recommendation after.
         let (picks, rows): (Vec<Pick>, Vec<StoredRow>) = match spec.diversity {
             None => self
@@ -509,8 +470,23 @@ impl Engine {
             item_id: None,
             image: None,
             regions: Vec::new(),
+            text: None,
+            unknown_words: Vec::new(),
         };
         match source {
+            QuerySource::Text(text) => {
+                let words = self.words(text)?;
+                Ok(Resolved {
+                    vector: words.vector,
+                    // Words have no parts: a recommendation goes by the whole picture.
+                    parts: Vec::new(),
+                    info: QueryInfo {
+                        text: Some(text.clone()),
+                        unknown_words: words.unknown_words,
+                        ..no_info
+                    },
+                })
+            }
             QuerySource::Item(item_id) => {
                 let not_found = || QueryError::NotFound(format!("no item `{item_id}` in the index"));
                 let row = self.gallery.first_row(item_id)?.ok_or_else(not_found)?;
@@ -529,6 +505,7 @@ impl Engine {
                         item_id: Some(item_id.clone()),
                         image: Some(ImageRef::new(key)),
                         regions,
+                        ..no_info
                     },
                 })
             }
@@ -538,7 +515,7 @@ impl Engine {
                     let explanation = match source {
                         QuerySource::Photo(bytes) => seed.explain_bytes(bytes)?,
                         QuerySource::File(path) => seed.explain(path).map_err(QueryError::BadFile)?,
-                        QuerySource::Item(_) => unreachable!("matched above"),
+                        QuerySource::Item(_) | QuerySource::Text(_) => unreachable!("matched above"),
                     };
                     let regions = region_boxes(&PhotoBoxes::of(&explanation));
                     return Ok(Resolved {
@@ -564,7 +541,7 @@ impl Engine {
                 match source {
                     QuerySource::Photo(bytes) => embedder.load_bytes(bytes, &mut item)?,
                     QuerySource::File(path) => embedder.load_item(path, &mut item).map_err(QueryError::BadFile)?,
-                    QuerySource::Item(_) => unreachable!("matched above"),
+                    QuerySource::Item(_) | QuerySource::Text(_) => unreachable!("matched above"),
                 }
                 let (vector, parts) = embedder.embed_batch(&item, 1);
                 Ok(Resolved {

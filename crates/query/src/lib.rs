@@ -17,8 +17,10 @@ mod changes;
 mod engine;
 mod error;
 mod models;
+mod open;
 mod regions;
 pub mod text;
+mod words;
 
 pub use answer::{
     Answer, AttributeValues, ImageRef, ItemDetail, ItemPage, QueryInfo, RegionBox, ResultItem, Tagged, ValueCount,
@@ -27,4 +29,5 @@ pub use changes::EmbeddedPhoto;
 pub use engine::{Engine, QuerySource, QuerySpec};
 pub use error::QueryError;
 pub use lookbook_embed::PhotoBoxes;
+pub use lookbook_text::TextModel;
 pub use models::{HISTOGRAM_MODEL, IMAGENET_PREFIX, ModelName, OpenedModel};

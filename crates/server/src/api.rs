@@ -20,12 +20,25 @@ use lookbook_query::{Answer, AttributeValues, ItemDetail, ItemPage, QuerySource,
 /// Bytes of multipart framing allowed on top of the upload cap.
 pub(crate) const MULTIPART_SLACK: usize = 64 << 10;
 
-/// A search or recommend request by item id (`application/json`).
+/// The words' weight in a photo or item query when the request does not say.
+const DEFAULT_TEXT_WEIGHT: f32 = 0.5;
+
+/// A search or recommend request by item id or words (`application/json`).
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QueryBody {
     /// An item in the index: its first image is the query, its own images are left out.
-    pub item_id: String,
+    /// Give it, `text`, or both.
+    #[serde(default)]
+    pub item_id: Option<String>,
+    /// Words to search for ("black ribbed jumper"), through the server's text model; with
+    /// `item_id`, mixed into the item's vector ("like this, but red").
+    #[serde(default)]
+    pub text: Option<String>,
+    /// The words' weight when mixed into an item's vector (0..1, default 0.5).
+    #[serde(default)]
+    #[schema(minimum = 0.0, maximum = 1.0)]
+    pub text_weight: Option<f32>,
     /// How many results (1..=200).
     #[serde(default = "default_k")]
     #[schema(default = 10, minimum = 1, maximum = 200)]
@@ -55,6 +68,12 @@ pub struct UploadForm {
     /// The photo (JPEG, PNG, WebP, BMP, GIF or TIFF; at most the upload cap, 10 MiB by default).
     #[schema(value_type = String, format = Binary)]
     pub image: Vec<u8>,
+    /// Words mixed into the photo's vector ("like this, but red").
+    #[schema(required = false)]
+    pub text: String,
+    /// The words' weight (0..1, default 0.5).
+    #[schema(required = false, minimum = 0.0, maximum = 1.0)]
+    pub text_weight: f32,
     /// How many results (1..=200; default 10).
     #[schema(required = false, minimum = 1, maximum = 200)]
     pub k: usize,
@@ -82,6 +101,8 @@ pub struct Health {
     pub embeds_photos: bool,
     /// Whether answers carry attention boxes.
     pub explains: bool,
+    /// Whether words can be searched for (a text model is loaded).
+    pub searches_text: bool,
     pub uptime_seconds: f64,
 }
 
@@ -129,6 +150,7 @@ pub(crate) async fn health(State(state): State<AppState>) -> Json<Health> {
         model: engine.model().to_string(),
         embeds_photos: engine.embeds_photos(),
         explains: engine.explains(),
+        searches_text: engine.searches_text(),
         uptime_seconds: state.started.elapsed().as_secs_f64(),
     })
 }
@@ -332,6 +354,12 @@ async fn parse_query(state: &AppState, request: Request, recommending: bool) -> 
                 };
                 ApiError::new(status, rejection.body_text())
             })?;
+        let weight = body.text_weight.unwrap_or(DEFAULT_TEXT_WEIGHT);
+        let (source, text) = match (body.item_id, body.text) {
+            (Some(item_id), text) => (QuerySource::Item(item_id), text.map(|text| (text, weight))),
+            (None, Some(text)) => (QuerySource::Text(text), None),
+            (None, None) => return Err(ApiError::bad_request("give `item_id`, `text`, or both")),
+        };
         return Ok(QuerySpec {
             filter: body.filter,
             diversity: if recommending {
@@ -340,7 +368,8 @@ async fn parse_query(state: &AppState, request: Request, recommending: bool) -> 
                 None
             },
             boxes: body.boxes,
-            ..QuerySpec::search(QuerySource::Item(body.item_id), body.k)
+            text,
+            ..QuerySpec::search(source, body.k)
         });
     }
     if content_type.starts_with("multipart/form-data") {
@@ -350,10 +379,17 @@ async fn parse_query(state: &AppState, request: Request, recommending: bool) -> 
             ..QuerySpec::search(QuerySource::Photo(Vec::new()), default_k())
         };
         let mut photo = None;
+        let (mut words, mut weight) = (None, DEFAULT_TEXT_WEIGHT);
         while let Some((name, bytes)) = next_field(&mut form).await? {
             let text = || String::from_utf8_lossy(&bytes).trim().to_string();
             match name.as_str() {
                 "image" => photo = Some(bytes.to_vec()),
+                "text" => words = Some(text()),
+                "text_weight" => {
+                    weight = text().parse().map_err(|_| {
+                        ApiError::bad_request(format!("`text_weight` must be a number, not `{}`", text()))
+                    })?
+                }
                 "k" => {
                     spec.k = text()
                         .parse()
@@ -390,7 +426,7 @@ async fn parse_query(state: &AppState, request: Request, recommending: bool) -> 
                 }
                 other => {
                     return Err(ApiError::bad_request(format!(
-                        "unknown form field `{other}`: expected image, k, diversity, filter, boxes"
+                        "unknown form field `{other}`: expected image, text, text_weight, k, diversity, filter, boxes"
                     )));
                 }
             }
@@ -398,12 +434,13 @@ async fn parse_query(state: &AppState, request: Request, recommending: bool) -> 
         let photo = photo.ok_or_else(|| ApiError::bad_request("the form has no `image` field"))?;
         check_pixels(&photo, state.config.max_pixels)?;
         spec.source = QuerySource::Photo(photo);
+        spec.text = words.map(|words| (words, weight));
         return Ok(spec);
     }
     Err(ApiError::new(
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
         format!(
-            "send application/json ({{\"item_id\": ...}}) or multipart/form-data (an `image` field), not `{content_type}`"
+            "send application/json ({{\"item_id\": ...}} or {{\"text\": ...}}) or multipart/form-data (an `image` field), not `{content_type}`"
         ),
     ))
 }

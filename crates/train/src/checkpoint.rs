@@ -7,12 +7,11 @@
 //! writes checkpoints and reads back the whole meta and the training state.
 //!
 //! A checkpoint is written into a fresh `epoch-NNNN.tmp` folder, every file fsynced,
-//! the folder renamed to `epoch-NNNN`, and only then `latest.json` is replaced (write
-//! to a temp file, fsync, rename). A run killed at any point leaves `latest.json`
-//! naming a complete checkpoint.
+//! the folder renamed to `epoch-NNNN`, and only then `latest.json` is replaced
+//! (`lookbook_model::saved::commit_checkpoint`). A run killed at any point leaves
+//! `latest.json` naming a complete checkpoint.
 
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use burn::module::{AutodiffModule, Module};
@@ -22,7 +21,7 @@ use burn::store::{ModuleSnapshot, SafetensorsStore};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use lookbook_catalog::LabelVocabulary;
 use lookbook_model::saved::{
-    LATEST, Latest, META_FILE, MODEL_FILE, ModelMeta, check_version, checkpoint_dir, load_weights,
+    META_FILE, MODEL_FILE, ModelMeta, check_version, checkpoint_dir, commit_checkpoint, load_weights,
 };
 use lookbook_model::{SavedModel, SeedConfig, SeedModel};
 use serde::{Deserialize, Serialize};
@@ -72,18 +71,6 @@ fn bad(path: &Path, message: impl ToString) -> TrainError {
     }
 }
 
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
-    let mut file = File::create(path).map_err(|e| TrainError::io(path, e))?;
-    file.write_all(bytes).map_err(|e| TrainError::io(path, e))?;
-    file.sync_all().map_err(|e| TrainError::io(path, e))
-}
-
-fn sync_dir(dir: &Path) -> Result<(), TrainError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| TrainError::io(dir, e))
-}
-
 /// Write a checkpoint of `model` and `optimizer` into `run_dir` and make it the latest.
 pub fn save<B, O>(
     run_dir: &Path,
@@ -96,46 +83,19 @@ where
     O: Optimizer<SeedModel<B>, B>,
 {
     let name = format!("epoch-{:04}", meta.epoch);
-    let tmp = run_dir.join(format!("{name}.tmp"));
-    let dir = run_dir.join(&name);
-    if tmp.exists() {
-        fs::remove_dir_all(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
-    }
-    fs::create_dir_all(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
-
     let mut store = SafetensorsStore::from_bytes(None)
         .metadata("lookbook_format_version", FORMAT_VERSION.to_string())
         .metadata("labels", meta.vocabulary.len().to_string());
-    model.valid().save_into(&mut store).map_err(|e| bad(&tmp, e))?;
-    let weights = store.get_bytes().map_err(|e| bad(&tmp, e))?;
-    write_synced(&tmp.join(MODEL_FILE), &weights)?;
+    model.valid().save_into(&mut store).map_err(|e| bad(run_dir, e))?;
+    let weights = store.get_bytes().map_err(|e| bad(run_dir, e))?;
 
     let recorder = BinBytesRecorder::<FullPrecisionSettings>::default();
-    let model_state = Recorder::<B>::record(&recorder, model.clone().into_record(), ()).map_err(|e| bad(&tmp, e))?;
-    let optim_state = Recorder::<B>::record(&recorder, optimizer.to_record(), ()).map_err(|e| bad(&tmp, e))?;
+    let model_state = Recorder::<B>::record(&recorder, model.clone().into_record(), ()).map_err(|e| bad(run_dir, e))?;
+    let optim_state = Recorder::<B>::record(&recorder, optimizer.to_record(), ()).map_err(|e| bad(run_dir, e))?;
     let state = bincode_pair(&model_state, &optim_state);
-    write_synced(&tmp.join(STATE_FILE), &state)?;
-    let meta_json = serde_json::to_vec_pretty(meta).map_err(|e| bad(&tmp, e))?;
-    write_synced(&tmp.join(META_FILE), &meta_json)?;
-    sync_dir(&tmp)?;
-
-    if dir.exists() {
-        fs::remove_dir_all(&dir).map_err(|e| TrainError::io(&dir, e))?;
-    }
-    fs::rename(&tmp, &dir).map_err(|e| TrainError::io(&dir, e))?;
-    let previous = lookbook_model::saved::read_latest(run_dir).ok();
-    let latest_tmp = run_dir.join(format!("{LATEST}.tmp"));
-    let pointer = serde_json::to_vec(&Latest {
-        checkpoint: name.clone(),
-    })
-    .map_err(|e| bad(run_dir, e))?;
-    write_synced(&latest_tmp, &pointer)?;
-    fs::rename(&latest_tmp, run_dir.join(LATEST)).map_err(|e| TrainError::io(run_dir, e))?;
-    sync_dir(run_dir)?;
-    // Only now is the previous checkpoint unreferenced.
-    if let Some(old) = previous.filter(|old| *old != name) {
-        let _ = fs::remove_dir_all(run_dir.join(old));
-    }
+    let meta_json = serde_json::to_vec_pretty(meta).map_err(|e| bad(run_dir, e))?;
+    let files: [(&str, &[u8]); 3] = [(MODEL_FILE, &weights), (STATE_FILE, &state), (META_FILE, &meta_json)];
+    let dir = commit_checkpoint(run_dir, &name, &files)?;
     Ok(Checkpoint {
         dir,
         meta: meta.clone(),

@@ -23,8 +23,8 @@ pub const ATTRIBUTE_COLUMNS: &[&str] = &[
     "department_name",
 ];
 
-/// Shown to people, never a label.
-pub const DISPLAY_COLUMNS: &[&str] = &["prod_name"];
+/// Shown to people and read by the text encoder (issue 23), never a label.
+pub const DISPLAY_COLUMNS: &[&str] = &["prod_name", "detail_desc"];
 
 /// Article ids are 10 digits with a leading zero; spreadsheets that re-saved the
 /// file as numbers dropped it, so shorter ids are padded back.

@@ -115,7 +115,22 @@ pub fn run(args: DemoArgs, quiet: bool) -> Result<ExitCode> {
             println!("\n== no evaluation: no product has two photos and no column is a category to rank by")
         }
     }
-    let query = first_item(&args.run.join("index"))?;
+    let (query, words) = first_item(&args.run.join("index"))?;
+    // Words to learn from: a catalogue with colours and types (a folder of photos has none).
+    if words.is_some() {
+        let text = args.run.join("text");
+        if text.join("latest.json").is_file() {
+            println!(
+                "\n== reusing the text model in {} (delete it to train again)",
+                text.display()
+            );
+        } else {
+            step(
+                "learning the catalogue's words into the index's space (search by words)",
+                &["text", "train", "--index", index, "--catalog", cat],
+            )?;
+        }
+    }
     let search_sheet = args.run.join("search.png");
     let recommend_sheet = args.run.join("recommend.png");
     step(
@@ -131,6 +146,23 @@ pub fn run(args: DemoArgs, quiet: bool) -> Result<ExitCode> {
             search_sheet.to_str().unwrap_or("search.png"),
         ],
     )?;
+    if let Some(words) = words {
+        let text_sheet = args.run.join("search-text.png");
+        step(
+            &format!("photos matching the words \"{words}\""),
+            &[
+                "search",
+                "--index",
+                index,
+                "--text",
+                &words,
+                "-k",
+                "10",
+                "--sheet",
+                text_sheet.to_str().unwrap_or("search-text.png"),
+            ],
+        )?;
+    }
     step(
         &format!("varied alternatives to item {query}, each with the part that brought it in"),
         &[
@@ -173,12 +205,15 @@ fn evaluation(catalog: &Path) -> Result<FittingTable> {
     Ok(fitting_table(&opened, &test))
 }
 
-/// The item of the index's first image: a query every catalogue has.
-fn first_item(index: &Path) -> Result<String> {
+/// The item of the index's first image (a query every catalogue has), and its colour + type +
+/// pattern as words to search for (when it has a colour and a type).
+fn first_item(index: &Path) -> Result<(String, Option<String>)> {
     let contents = lookbook_index::IndexReader::open_mapped(index)
         .with_context(|| format!("opening the index {}", index.display()))?;
     if contents.records.is_empty() {
         bail!("the index {} is empty", index.display());
     }
-    Ok(contents.records.get(0)?.item_id.clone())
+    let first = contents.records.get(0)?;
+    let words = lookbook_text::attribute_query(&first.attributes).map(|(words, _)| words);
+    Ok((first.item_id.clone(), words))
 }

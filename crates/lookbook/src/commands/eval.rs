@@ -40,6 +40,10 @@ pub enum Protocol {
     /// default product_type_name or articleType) and items, share with the query's value and
     /// its group (--group, default product_group_name or subCategory); for λ = 0 … 1.
     Recommend,
+    /// Text → image (a text model from `lookbook text train`; needs --catalog and --index):
+    /// each photo's caption of the split (full text, name, colour + type + pattern) as the
+    /// query among the split's photos; recall@k and median rank beside chance.
+    Text,
     /// Whether the attention steps find parts of the garment (a seed model's run): share of
     /// step boxes mostly garment, garment share inside a box, garment covered by the boxes,
     /// pairwise IoU of the steps, box area; and a grid of explained photos (--png).
@@ -56,8 +60,11 @@ pub struct EvalArgs {
     /// Evaluate an index as built (folder or postgres://...?table=NAME) instead of embedding
     /// a catalogue: its vectors, searched as it searches them (HNSW, pgvector), every row a
     /// query against all the others (product-code, category).
-    #[arg(long, conflicts_with_all = ["catalog", "model", "baseline"])]
+    #[arg(long, conflicts_with_all = ["model", "baseline"])]
     index: Option<IndexLocation>,
+    /// The text model of `--protocol text` (default: `text` in the index's model run folder).
+    #[arg(long)]
+    text_model: Option<PathBuf>,
     #[arg(long, value_enum)]
     protocol: Protocol,
     /// The attribute column of `--protocol category`, e.g. subCategory (for `tag`: only
@@ -166,8 +173,21 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<ExitCode> {
     {
         bail!("--expand applies to --protocol product-code, inshop and category on a catalogue (not --index)");
     }
-    if let Some(index) = &args.index {
-        return index_report(&args, index);
+    match (&args.index, &args.catalog) {
+        (Some(index), Some(catalog)) if args.protocol == Protocol::Text => {
+            let [split] = Split::ALL
+                .into_iter()
+                .filter(|&s| args.split.accepts(s))
+                .collect::<Vec<_>>()[..]
+            else {
+                bail!("--protocol text takes one --split (default test)");
+            };
+            return super::text::eval_report(catalog, index, args.text_model.as_deref(), split, &args.ks, args.json);
+        }
+        (_, _) if args.protocol == Protocol::Text => bail!("--protocol text needs --catalog and --index"),
+        (Some(_), Some(_)) => bail!("--catalog and --index together are for --protocol text"),
+        (Some(index), None) => return index_report(&args, index),
+        (None, _) => {}
     }
     let catalog = open_catalog(args.catalog.as_ref().expect("clap requires --catalog without --index"))?;
     if args.protocol == Protocol::Attention {
@@ -313,6 +333,7 @@ fn protocol_title(protocol: Protocol) -> &'static str {
         Protocol::Tag => "kNN tagging accuracy",
         Protocol::Recommend => "recommendations against kNN",
         Protocol::Attention => "attention steps on the garment",
+        Protocol::Text => "text → image recall",
     }
 }
 

@@ -10,4 +10,5 @@ pub mod recommend;
 pub mod search;
 pub mod serve;
 pub mod tag;
+pub mod text;
 pub mod train;

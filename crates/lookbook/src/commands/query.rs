@@ -3,11 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use lookbook_imaging::draw::{Tile, contact_sheet, write_png};
 use lookbook_index::SearchMode;
-use lookbook_query::{Answer, Engine, ImageRef, OpenedModel, QuerySource};
+use lookbook_query::{Answer, Engine, ImageRef, OpenedModel, QuerySource, TextModel};
 
 use lookbook_pgvector::IndexLocation;
 
@@ -16,8 +18,19 @@ pub struct QueryArgs {
     /// Index folder (from `lookbook index`), or postgres://user@host:port/db?table=NAME.
     #[arg(long)]
     pub(crate) index: IndexLocation,
-    /// A photo, or the item id of an image in the index.
-    pub(crate) query: String,
+    /// A photo, or the item id of an image in the index (or neither, with --text).
+    #[arg(required_unless_present = "text")]
+    pub(crate) query: Option<String>,
+    /// Words to search for ("black ribbed jumper"); with a photo or item, mixed into its vector
+    /// ("like this, but red"). Needs a text model (`lookbook text train`).
+    #[arg(long)]
+    pub(crate) text: Option<String>,
+    /// The words' weight when mixed into a photo or item query (0..1).
+    #[arg(long, default_value_t = 0.5)]
+    text_weight: f32,
+    /// The text model (default: `text` in the index's model run folder).
+    #[arg(long)]
+    text_model: Option<PathBuf>,
     /// The model to embed a photo query with (default: the one the index was built with).
     #[arg(long)]
     pub(crate) model: Option<PathBuf>,
@@ -46,6 +59,8 @@ pub(crate) struct Opened {
     pub(crate) engine: Engine,
     pub(crate) source: QuerySource,
     pub(crate) mode: SearchMode,
+    /// Words mixed into a photo or item query, with their weight.
+    pub(crate) text: Option<(String, f32)>,
 }
 
 impl QueryArgs {
@@ -58,13 +73,33 @@ impl QueryArgs {
             .model
             .clone()
             .unwrap_or_else(|| PathBuf::from(&gallery.info().model));
-        let (engine, source) = Engine::for_query(gallery, &model, &self.query, boxes)?;
+        let (mut engine, source) = match (&self.query, &self.text) {
+            (Some(query), _) => Engine::for_query(gallery, &model, query, boxes)?,
+            (None, Some(text)) => (Engine::new(gallery, None, None), QuerySource::Text(text.clone())),
+            (None, None) => bail!("give a photo, an item id or --text"),
+        };
+        if self.text.is_some() {
+            let Some(path) = super::text::text_model_path(self.text_model.as_deref(), &engine.info().model) else {
+                bail!("--text needs a text model: `lookbook text train`, or give --text-model");
+            };
+            let text = TextModel::open(&path).with_context(|| format!("opening the text model {}", path.display()))?;
+            engine = engine.with_text(Arc::new(text))?;
+        }
         let mode = if self.exact {
             SearchMode::Exact
         } else {
             SearchMode::Auto
         };
-        Ok(Opened { engine, source, mode })
+        let text = match source {
+            QuerySource::Text(_) => None,
+            _ => self.text.clone().map(|text| (text, self.text_weight)),
+        };
+        Ok(Opened {
+            engine,
+            source,
+            mode,
+            text,
+        })
     }
 }
 
@@ -103,6 +138,16 @@ impl Opened {
             .key()
             .and_then(|key| self.engine.image_path(key))
             .with_context(|| format!("image {} came back from a search but has no record", image.id))
+    }
+}
+
+/// Says which words of a text query the text model never saw (they weigh little).
+pub(crate) fn warn_unknown_words(answer: &Answer) {
+    if !answer.query.unknown_words.is_empty() {
+        eprintln!(
+            "words not in the catalogue's text (they weigh little): {}",
+            answer.query.unknown_words.join(", ")
+        );
     }
 }
 

@@ -118,9 +118,11 @@ pub fn run(args: RecommendArgs, _quiet: bool) -> Result<ExitCode> {
         },
         search_mode: opened.mode,
         refuse_unknown_attributes: false,
+        text: opened.text.clone(),
         ..QuerySpec::recommend(opened.source.clone(), args.k, args.diversity)
     };
     let answer = opened.engine.query(&spec)?;
+    super::query::warn_unknown_words(&answer);
     let mut results = Vec::with_capacity(answer.results.len());
     let mut fractions = Vec::with_capacity(answer.results.len());
     for r in &answer.results {

@@ -46,9 +46,11 @@ pub fn run(args: SearchArgs, _quiet: bool) -> Result<ExitCode> {
         boxes: args.sheet.is_some(),
         search_mode: opened.mode,
         refuse_unknown_attributes: false,
+        text: opened.text.clone(),
         ..QuerySpec::search(opened.source.clone(), args.k)
     };
     let answer = opened.engine.query(&spec)?;
+    super::query::warn_unknown_words(&answer);
     let results: Vec<Found> = answer
         .results
         .iter()

@@ -4,10 +4,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use std::sync::Arc;
 
+use lookbook_query::TextModel;
 use lookbook_server::{Engine, Follow, ServerConfig, WriteAccess, WriteToken};
 
 use lookbook_pgvector::IndexLocation;
@@ -44,17 +45,28 @@ pub struct ServeArgs {
     /// hosts with `target_session_attrs=read-only`): the primary's URL. Default: `--index`.
     #[arg(long, requires = "write_token_file")]
     pub write_index: Option<IndexLocation>,
+    /// The text model for word queries (default: `text` in the model's run folder, when there).
+    #[arg(long)]
+    pub text_model: Option<PathBuf>,
     /// Check the index for changes other processes committed (`lookbook index add/remove`,
     /// another server) this often, in seconds, and answer from them; 0: never.
     #[arg(long, default_value_t = 1.0)]
     pub follow_every: f64,
 }
 
-/// The index and its model, ready to answer.
+/// The index and its model (and text model, when there is one), ready to answer.
 pub fn engine(args: &ServeArgs) -> Result<Engine> {
-    let (engine, unloaded) = Engine::serving(args.index.open_gallery()?, args.model.as_deref())?;
+    let (mut engine, unloaded) = Engine::serving(args.index.open_gallery()?, args.model.as_deref())?;
     if let Some(error) = unloaded {
         eprintln!("warning: {error}; photo uploads are refused, queries by item id work");
+    }
+    let image_model = args
+        .model
+        .as_ref()
+        .map_or_else(|| engine.model().to_string(), |m| m.display().to_string());
+    if let Some(path) = super::text::text_model_path(args.text_model.as_deref(), &image_model) {
+        let text = TextModel::open(&path).with_context(|| format!("opening the text model {}", path.display()))?;
+        engine = engine.with_text(Arc::new(text))?;
     }
     Ok(engine)
 }
