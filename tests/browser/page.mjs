@@ -1,11 +1,13 @@
 // Drives lookbook's web page in headless Chromium: upload a photo, expect at least 10
 // results, move the similar ↔ diverse slider with the keyboard, expect the list to change,
-// open a result with the keyboard, and save a screenshot.
-//   node page.mjs URL PHOTO SCREENSHOT.png
+// open a result with the keyboard, and save a screenshot; with WORDS.png, search by words
+// (one of them unknown to the catalogue), expect results and the unknown word named, and save
+// that screenshot too.
+//   node page.mjs URL PHOTO SCREENSHOT.png [WORDS.png]
 // Prints one JSON line of what it saw; exits 1 with the reason when a step fails.
 import { chromium } from "playwright-core";
 
-const [url, photo, screenshot] = process.argv.slice(2);
+const [url, photo, screenshot, wordsShot] = process.argv.slice(2);
 if (!url || !photo || !screenshot) {
   console.error("usage: node page.mjs URL PHOTO SCREENSHOT.png");
   process.exit(2);
@@ -53,6 +55,20 @@ try {
   await page.keyboard.press("Enter");
   await page.waitForFunction((id) => document.getElementById("results-title").textContent === "Like item " + id, first, { timeout: 60000 });
   seen.by_item = await items();
+
+  if (wordsShot) {
+    await page.fill("#words", "black jersey top zqxj");
+    await page.press("#words", "Enter");
+    await page.waitForFunction(() => /^Matching/.test(document.getElementById("results-title").textContent)
+      && /results, λ/.test(document.getElementById("status").textContent), null, { timeout: 60000 });
+    seen.words_title = await page.textContent("#results-title");
+    seen.words_results = await items();
+    seen.words_status = await page.textContent("#status");
+    seen.words_names = await page.$$eval("#results .card .name", (names) => names.map((n) => n.textContent));
+    if (seen.words_results.length < 5) throw new Error(`only ${seen.words_results.length} results for the words`);
+    if (!/zqxj/.test(seen.words_status)) throw new Error("the unknown word is not named");
+    await page.screenshot({ path: wordsShot, fullPage: true });
+  }
   seen.page_errors = errors;
   if (errors.length) throw new Error("the page threw: " + errors.join("; "));
   console.log(JSON.stringify(seen));

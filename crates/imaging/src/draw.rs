@@ -167,6 +167,7 @@ pub fn line_chart(title: &str, x_label: &str, lines: &[Line], size: (u32, u32)) 
 /// One picture of a contact sheet and the text under it.
 #[derive(Debug, Clone)]
 pub struct Tile {
+    /// The photo; an empty path makes a words cell (a text query), its caption written inside.
     pub image: PathBuf,
     pub caption: String,
     /// Boxes to draw on the photo, as fractions of its width and height
@@ -193,30 +194,35 @@ pub fn contact_sheet(tiles: &[Tile], columns: usize) -> Result<RgbImage, DrawErr
     let mut placed: Vec<(u32, u32, u32, u32)> = Vec::with_capacity(tiles.len());
     for (i, tile) in tiles.iter().enumerate() {
         let (x, y) = (GAP + (i as u32 % columns) * cell_w, GAP + (i as u32 / columns) * cell_h);
-        match crate::decode_file(
-            &tile.image,
-            &crate::DecodeLimits::default(),
-            Some((TILE_HEIGHT, TILE_WIDTH)),
-            [255, 255, 255],
-        ) {
-            Ok(photo) => {
-                let thumb = image::imageops::thumbnail(
-                    &photo,
-                    fit(photo.width(), photo.height()).0,
-                    fit(photo.width(), photo.height()).1,
-                );
-                let (dx, dy) = ((TILE_WIDTH - thumb.width()) / 2, (TILE_HEIGHT - thumb.height()) / 2);
-                image::imageops::overlay(&mut sheet, &thumb, (x + dx) as i64, (y + dy) as i64);
-                placed.push((dx, dy, thumb.width(), thumb.height()));
-            }
-            Err(_) => {
-                placed.push((u32::MAX, 0, 0, 0));
-                for py in y..y + TILE_HEIGHT {
-                    for px in x..x + TILE_WIDTH {
-                        sheet.put_pixel(px, py, Rgb([200, 200, 200]));
-                    }
+        if tile.image.as_os_str().is_empty() {
+            // A words cell (a text query): its caption is written inside, below.
+            placed.push((u32::MAX, 0, 0, 0));
+        } else {
+            match crate::decode_file(
+                &tile.image,
+                &crate::DecodeLimits::default(),
+                Some((TILE_HEIGHT, TILE_WIDTH)),
+                [255, 255, 255],
+            ) {
+                Ok(photo) => {
+                    let thumb = image::imageops::thumbnail(
+                        &photo,
+                        fit(photo.width(), photo.height()).0,
+                        fit(photo.width(), photo.height()).1,
+                    );
+                    let (dx, dy) = ((TILE_WIDTH - thumb.width()) / 2, (TILE_HEIGHT - thumb.height()) / 2);
+                    image::imageops::overlay(&mut sheet, &thumb, (x + dx) as i64, (y + dy) as i64);
+                    placed.push((dx, dy, thumb.width(), thumb.height()));
                 }
-                unreadable.push(i);
+                Err(_) => {
+                    placed.push((u32::MAX, 0, 0, 0));
+                    for py in y..y + TILE_HEIGHT {
+                        for px in x..x + TILE_WIDTH {
+                            sheet.put_pixel(px, py, Rgb([200, 200, 200]));
+                        }
+                    }
+                    unreadable.push(i);
+                }
             }
         }
         if let Some(&(dx, dy, tw, th)) = placed.last().filter(|p| p.0 != u32::MAX) {
@@ -248,6 +254,17 @@ pub fn contact_sheet(tiles: &[Tile], columns: usize) -> Result<RgbImage, DrawErr
         let root = BitMapBackend::with_buffer(sheet.as_mut(), (w, h)).into_drawing_area();
         for (i, tile) in tiles.iter().enumerate() {
             let (x, y) = (GAP + (i as u32 % columns) * cell_w, GAP + (i as u32 / columns) * cell_h);
+            if tile.image.as_os_str().is_empty() {
+                for (n, line) in wrap(&tile.caption, 22).iter().take(12).enumerate() {
+                    root.draw(&Text::new(
+                        line.clone(),
+                        ((x + 10) as i32, (y + 16 + 18 * n as u32) as i32),
+                        (FONT_FAMILY, 15).into_font().color(&BLACK),
+                    ))
+                    .map_err(DrawError::plot)?;
+                }
+                continue;
+            }
             let mut lines: Vec<String> = tile.caption.lines().map(str::to_string).collect();
             if unreadable.contains(&i) {
                 lines.insert(0, "(unreadable)".into());
@@ -265,6 +282,26 @@ pub fn contact_sheet(tiles: &[Tile], columns: usize) -> Result<RgbImage, DrawErr
         root.present().map_err(DrawError::plot)?;
     }
     Ok(sheet)
+}
+
+/// `text` in lines of at most `width` characters, broken between words (and at its own line
+/// breaks).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    for paragraph in text.lines() {
+        let mut line = String::new();
+        for word in paragraph.split_whitespace() {
+            if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+                lines.push(std::mem::take(&mut line));
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+        lines.push(line);
+    }
+    lines
 }
 
 /// A photo's size scaled to fit one cell, aspect kept.

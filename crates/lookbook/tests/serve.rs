@@ -725,6 +725,18 @@ fn the_web_page_uploads_a_real_photo_and_the_slider_changes_the_list() {
     std::os::unix::fs::symlink(hm.join("images").canonicalize().unwrap(), catalogue.join("images")).unwrap();
     let (run, index) = (dir.path().join("run"), dir.path().join("index"));
     train_and_index(&catalogue, dir.path(), &run, &index);
+    // A text model in the run folder, where the server finds it: the page's word search.
+    common::lookbook_ok(&[
+        "-q",
+        "text",
+        "train",
+        "--index",
+        index.to_str().unwrap(),
+        "--catalog",
+        catalogue.to_str().unwrap(),
+        "--epochs",
+        "5",
+    ]);
     let server = Server::start(&index, &[]);
 
     // The query: the first of these articles photographed whole on a plain background (a
@@ -749,13 +761,16 @@ fn the_web_page_uploads_a_real_photo_and_the_slider_changes_the_list() {
     let shots = repo.join("target/browser");
     fs::create_dir_all(&shots).unwrap();
     let screenshot = shots.join("search-and-slider.png");
+    let words_shot = shots.join("search-by-words.png");
     let _ = fs::remove_file(&screenshot);
+    let _ = fs::remove_file(&words_shot);
     let out = Command::new("node")
         .arg(script_dir.join("page.mjs"))
         .args([
             format!("{}/", server.url).as_str(),
             photo.to_str().unwrap(),
             screenshot.to_str().unwrap(),
+            words_shot.to_str().unwrap(),
         ])
         .env("CHROMIUM", &chromium)
         .output()
@@ -773,6 +788,11 @@ fn the_web_page_uploads_a_real_photo_and_the_slider_changes_the_list() {
     assert!(similar.len() >= 10, "{seen}");
     assert!(diverse.len() >= 10, "{seen}");
     assert_ne!(similar, diverse, "the slider changed the list");
+    // Words typed into the search box: results, and the word the catalogue never used named.
+    assert!(seen["words_title"].as_str().unwrap().contains("black jersey top"), "{seen}");
+    assert!(seen["words_results"].as_array().unwrap().len() >= 5, "{seen}");
+    assert!(seen["words_status"].as_str().unwrap().contains("zqxj"), "{seen}");
+    assert!(words_shot.is_file());
     assert_eq!(seen["lambda"], "1");
     assert_eq!(seen["alt_missing"], 0, "every picture has an alt text");
     // Each card is named by the product (H&M prod_name: words), not by its numeric id.

@@ -121,11 +121,20 @@ impl Opened {
         query_caption: String,
         results: Vec<Tile>,
     ) -> Result<()> {
-        let query = self.photo(answer.query.image.as_ref()).map(|image| Tile {
-            image,
-            caption: query_caption,
+        // A query by words alone gets a cell with its words instead of a photo.
+        let words = answer.query.text.as_ref().map(|text| Tile {
+            image: PathBuf::new(),
+            caption: format!("words:\n\u{201c}{text}\u{201d}"),
             boxes: Vec::new(),
         });
+        let query = self
+            .photo(answer.query.image.as_ref())
+            .map(|image| Tile {
+                image,
+                caption: query_caption,
+                boxes: Vec::new(),
+            })
+            .or(words);
         let tiles: Vec<Tile> = query.into_iter().chain(results).collect();
         write_png(path, &contact_sheet(&tiles, 6)?)?;
         eprintln!("contact sheet: {}", path.display());
