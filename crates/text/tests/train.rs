@@ -105,3 +105,16 @@ fn the_encoder_learns_resumes_and_reopens() {
     let refused = train_text(&run, &train, &val, |_| {}).unwrap_err().to_string();
     assert!(refused.contains("runs/other"), "{refused}");
 }
+
+#[test]
+fn the_quick_configs_text_section_reads_as_the_defaults_it_documents() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/quick.toml");
+    assert_eq!(TextConfig::read(&path).unwrap(), TextConfig::default());
+    // A file without the section gets the defaults; a misspelt key is refused.
+    let dir = tempfile::tempdir().unwrap();
+    let (plain, typo) = (dir.path().join("plain.toml"), dir.path().join("typo.toml"));
+    std::fs::write(&plain, "seed = 1\n[model]\nsteps = 2\n").unwrap();
+    std::fs::write(&typo, "[text]\nepoch = 3\n").unwrap();
+    assert_eq!(TextConfig::read(&plain).unwrap(), TextConfig::default());
+    assert!(TextConfig::read(&typo).unwrap_err().to_string().contains("epoch"));
+}

@@ -23,6 +23,10 @@ pub struct TrainConfig {
     pub loss: LossSection,
     pub augment: AugmentSection,
     pub data: DataSection,
+    /// `[text]`: the text encoder's section, which `lookbook text train --config` reads
+    /// (`lookbook_text::TextConfig`); kept here only so one file can configure a whole run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -112,6 +116,7 @@ impl Default for TrainConfig {
             loss: LossSection::default(),
             augment: AugmentSection::default(),
             data: DataSection::default(),
+            text: None,
         }
     }
 }
