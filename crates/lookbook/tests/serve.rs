@@ -789,7 +789,10 @@ fn the_web_page_uploads_a_real_photo_and_the_slider_changes_the_list() {
     assert!(diverse.len() >= 10, "{seen}");
     assert_ne!(similar, diverse, "the slider changed the list");
     // Words typed into the search box: results, and the word the catalogue never used named.
-    assert!(seen["words_title"].as_str().unwrap().contains("black jersey top"), "{seen}");
+    assert!(
+        seen["words_title"].as_str().unwrap().contains("black jersey top"),
+        "{seen}"
+    );
     assert!(seen["words_results"].as_array().unwrap().len() >= 5, "{seen}");
     assert!(seen["words_status"].as_str().unwrap().contains("zqxj"), "{seen}");
     assert!(words_shot.is_file());

@@ -17,7 +17,6 @@ use crate::answer::{Answer, AttributeValues, ImageRef, ItemDetail, ItemPage, Que
 use crate::catalogue::Catalogue;
 use crate::error::QueryError;
 use crate::regions::{BoxCache, region_boxes, stored};
-use crate::words::mix;
 use lookbook_text::TextModel;
 
 /// Where the query vector comes from.
@@ -85,10 +84,10 @@ impl QuerySpec {
 
 /// The query resolved: its vectors, its own item (left out of answers) and what the answer
 /// says about it.
-struct Resolved {
-    vector: Vec<f32>,
-    parts: Vec<f32>,
-    info: QueryInfo,
+pub(crate) struct Resolved {
+    pub(crate) vector: Vec<f32>,
+    pub(crate) parts: Vec<f32>,
+    pub(crate) info: QueryInfo,
 }
 
 /// Whether the index's builder stored each image's boxes (any record tells).
@@ -300,18 +299,10 @@ impl Engine {
             self.check_filter(&spec.filter)?;
         }
         let mut query = self.resolve(&spec.source, spec.boxes)?;
-        if let Some((text, weight)) = &spec.text {
-            if !(0.0..=1.0).contains(weight) {
-                return Err(QueryError::BadRequest(format!(
-                    "the text's weight is in 0..1, not {weight}"
-                )));
-            }
-            if !matches!(spec.source, QuerySource::Text(_)) {
-                let words = self.words(text)?;
-                query.vector = mix(&query.vector, &words.vector, *weight);
-                query.info.text = Some(text.clone());
-                query.info.unknown_words = words.unknown_words;
-            }
+        if let Some((text, weight)) = &spec.text
+            && !matches!(spec.source, QuerySource::Text(_))
+        {
+            self.mix_words(&mut query, text, *weight)?;
         }
         // Each pick with its row: a search reads them with the neighbours, a recommendation after.
         let (picks, rows): (Vec<Pick>, Vec<StoredRow>) = match spec.diversity {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use lookbook_text::{TextError, TextModel, TextVector};
 
-use crate::engine::Engine;
+use crate::engine::{Engine, Resolved};
 use crate::error::QueryError;
 
 impl Engine {
@@ -22,6 +22,20 @@ impl Engine {
     /// Whether words can be queried (a text model is loaded).
     pub fn searches_text(&self) -> bool {
         self.text.is_some()
+    }
+
+    /// The query's vector moved towards `text`'s: (1 − weight)·query + weight·words.
+    pub(crate) fn mix_words(&self, query: &mut Resolved, text: &str, weight: f32) -> Result<(), QueryError> {
+        if !(0.0..=1.0).contains(&weight) {
+            return Err(QueryError::BadRequest(format!(
+                "the text's weight is in 0..1, not {weight}"
+            )));
+        }
+        let words = self.words(text)?;
+        query.vector = mix(&query.vector, &words.vector, weight);
+        query.info.text = Some(text.to_string());
+        query.info.unknown_words = words.unknown_words;
+        Ok(())
     }
 
     /// Words as a vector in the index's space, and the words the text model never saw.

@@ -14,79 +14,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
 use crate::error::{ApiError, ErrorBody};
+use crate::request::{DEFAULT_TEXT_WEIGHT, QueryBody, UploadForm, default_k};
 use crate::state::AppState;
 use lookbook_query::{Answer, AttributeValues, ItemDetail, ItemPage, QuerySource, QuerySpec};
 
 /// Bytes of multipart framing allowed on top of the upload cap.
 pub(crate) const MULTIPART_SLACK: usize = 64 << 10;
-
-/// The words' weight in a photo or item query when the request does not say.
-const DEFAULT_TEXT_WEIGHT: f32 = 0.5;
-
-/// A search or recommend request by item id or words (`application/json`).
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct QueryBody {
-    /// An item in the index: its first image is the query, its own images are left out.
-    /// Give it, `text`, or both.
-    #[serde(default)]
-    pub item_id: Option<String>,
-    /// Words to search for ("black ribbed jumper"), through the server's text model; with
-    /// `item_id`, mixed into the item's vector ("like this, but red").
-    #[serde(default)]
-    pub text: Option<String>,
-    /// The words' weight when mixed into an item's vector (0..1, default 0.5).
-    #[serde(default)]
-    #[schema(minimum = 0.0, maximum = 1.0)]
-    pub text_weight: Option<f32>,
-    /// How many results (1..=200).
-    #[serde(default = "default_k")]
-    #[schema(default = 10, minimum = 1, maximum = 200)]
-    pub k: usize,
-    /// Attribute → value every result must have, e.g. `{"product_group_name": "Trousers"}`.
-    #[serde(default)]
-    pub filter: BTreeMap<String, String>,
-    /// Recommend only: λ in 0..1, 0 = the nearest items, 1 = the most varied.
-    #[serde(default)]
-    #[schema(minimum = 0.0, maximum = 1.0)]
-    pub diversity: Option<f32>,
-    /// Attention boxes for the results and the query (stored in the index; for an index built
-    /// before they were, the model runs on each photo not seen before); `false` answers with
-    /// the list alone.
-    #[serde(default = "default_boxes")]
-    #[schema(default = true)]
-    pub boxes: bool,
-}
-
-/// A search or recommend request with a photo (`multipart/form-data`). Every field but the
-/// photo may be left out, none may be `null` (a form has no null), and no other field is
-/// allowed: a misspelt `dversity` is an error, not a silent default.
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)] // documents the form; the handler reads its fields one by one
-pub struct UploadForm {
-    /// The photo (JPEG, PNG, WebP, BMP, GIF or TIFF; at most the upload cap, 10 MiB by default).
-    #[schema(value_type = String, format = Binary)]
-    pub image: Vec<u8>,
-    /// Words mixed into the photo's vector ("like this, but red").
-    #[schema(required = false)]
-    pub text: String,
-    /// The words' weight (0..1, default 0.5).
-    #[schema(required = false, minimum = 0.0, maximum = 1.0)]
-    pub text_weight: f32,
-    /// How many results (1..=200; default 10).
-    #[schema(required = false, minimum = 1, maximum = 200)]
-    pub k: usize,
-    /// Recommend only: λ in 0..1 (default 0.5).
-    #[schema(required = false, minimum = 0.0, maximum = 1.0)]
-    pub diversity: f32,
-    /// `attribute=value`; repeat the field for several.
-    #[schema(required = false)]
-    pub filter: Vec<String>,
-    /// `true` (default) or `false`: attention boxes of the results.
-    #[schema(required = false)]
-    pub boxes: bool,
-}
 
 /// The server is up.
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
@@ -104,14 +37,6 @@ pub struct Health {
     /// Whether words can be searched for (a text model is loaded).
     pub searches_text: bool,
     pub uptime_seconds: f64,
-}
-
-fn default_k() -> usize {
-    10
-}
-
-fn default_boxes() -> bool {
-    true
 }
 
 #[derive(OpenApi)]

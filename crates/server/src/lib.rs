@@ -12,6 +12,7 @@ mod error;
 mod follow;
 mod metrics;
 mod page;
+mod request;
 mod state;
 mod writes;
 
