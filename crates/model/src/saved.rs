@@ -239,6 +239,37 @@ impl SavedModel {
     }
 }
 
+/// Loads the safetensors file at `path` into `module`; every tensor must be there, and f32 (a
+/// tensor of another type would make burn's loader panic — found by fuzzing — so the header is
+/// checked first and names it). Both models' checkpoints (the image model's, the text encoder's)
+/// load through here.
+pub fn load_safetensors<B: Backend, M: ModuleSnapshot<B>>(path: &Path, module: &mut M) -> Result<(), ModelError> {
+    let bytes = fs::read(path).map_err(|e| ModelError::io(path, e))?;
+    let file = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| ModelError::checkpoint(path, e))?;
+    if let Some((name, view)) = file
+        .tensors()
+        .into_iter()
+        .find(|(_, view)| view.dtype() != safetensors::Dtype::F32)
+    {
+        return Err(ModelError::checkpoint(
+            path,
+            format!("tensor {name} is {:?}; a checkpoint holds f32 tensors", view.dtype()),
+        ));
+    }
+    drop(file);
+    let mut store = SafetensorsStore::from_bytes(Some(bytes));
+    let result = module
+        .load_from(&mut store)
+        .map_err(|e| ModelError::checkpoint(path, e))?;
+    if !result.missing.is_empty() {
+        return Err(ModelError::checkpoint(
+            path,
+            format!("missing tensors: {:?}", result.missing),
+        ));
+    }
+    Ok(())
+}
+
 /// The network `config` describes with the weights of checkpoint folder `dir`; every tensor
 /// must be there.
 pub fn load_weights<B: Backend>(
@@ -246,32 +277,7 @@ pub fn load_weights<B: Backend>(
     config: &SeedConfig,
     device: &B::Device,
 ) -> Result<SeedModel<B>, ModelError> {
-    let path = dir.join(MODEL_FILE);
-    let bytes = fs::read(&path).map_err(|e| ModelError::io(&path, e))?;
-    // lookbook writes every tensor as f32; another type would make burn's loader panic
-    // (found by fuzzing), so the header is checked first and names the tensor.
-    let file = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| ModelError::checkpoint(&path, e))?;
-    if let Some((name, view)) = file
-        .tensors()
-        .into_iter()
-        .find(|(_, view)| view.dtype() != safetensors::Dtype::F32)
-    {
-        return Err(ModelError::checkpoint(
-            &path,
-            format!("tensor {name} is {:?}; a checkpoint holds f32 tensors", view.dtype()),
-        ));
-    }
-    drop(file);
     let mut model = SeedModel::<B>::new(config, device);
-    let mut store = SafetensorsStore::from_bytes(Some(bytes));
-    let result = model
-        .load_from(&mut store)
-        .map_err(|e| ModelError::checkpoint(&path, e))?;
-    if !result.missing.is_empty() {
-        return Err(ModelError::checkpoint(
-            &path,
-            format!("missing tensors: {:?}", result.missing),
-        ));
-    }
+    load_safetensors(&dir.join(MODEL_FILE), &mut model)?;
     Ok(model)
 }

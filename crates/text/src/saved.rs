@@ -19,7 +19,7 @@ use std::sync::Mutex;
 use burn::backend::Flex;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 use burn::tensor::backend::Backend;
-use lookbook_model::saved::{META_FILE, checkpoint_dir};
+use lookbook_model::saved::{META_FILE, checkpoint_dir, load_safetensors};
 use serde::{Deserialize, Serialize};
 
 use crate::TextError;
@@ -124,30 +124,8 @@ pub(crate) fn load_encoder<B: Backend>(
     meta: &TextMeta,
     device: &B::Device,
 ) -> Result<TextEncoder<B>, TextError> {
-    let path = dir.join(WEIGHTS_FILE);
-    let bytes = fs::read(&path).map_err(|e| TextError::io(&path, e))?;
-    // burn's loader panics on a tensor of another type: check the header first.
-    let file = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| TextError::saved(&path, e))?;
-    if let Some((name, view)) = file
-        .tensors()
-        .into_iter()
-        .find(|(_, view)| view.dtype() != safetensors::Dtype::F32)
-    {
-        return Err(TextError::saved(
-            &path,
-            format!("tensor {name} is {:?}, not f32", view.dtype()),
-        ));
-    }
-    drop(file);
     let mut encoder = TextEncoder::<B>::new(&meta.shape, device);
-    let mut store = SafetensorsStore::from_bytes(Some(bytes));
-    let result = encoder.load_from(&mut store).map_err(|e| TextError::saved(&path, e))?;
-    if !result.missing.is_empty() {
-        return Err(TextError::saved(
-            &path,
-            format!("missing tensors: {:?}", result.missing),
-        ));
-    }
+    load_safetensors(&dir.join(WEIGHTS_FILE), &mut encoder)?;
     Ok(encoder)
 }
 
