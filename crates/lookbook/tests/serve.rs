@@ -737,6 +737,8 @@ fn the_web_page_uploads_a_real_photo_and_the_slider_changes_the_list() {
         "--epochs",
         "5",
     ]);
+    // Beside the checkpoints (the index names `run/epoch-0001`, which a later checkpoint replaces).
+    assert!(run.join("text/latest.json").is_file());
     let server = Server::start(&index, &[]);
 
     // The query: the first of these articles photographed whole on a plain background (a

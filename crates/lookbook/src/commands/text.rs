@@ -10,6 +10,7 @@ use clap::{Args, Subcommand};
 use lookbook_catalog::Split;
 use lookbook_eval::text::text_report;
 use lookbook_indexer::split_rows;
+use lookbook_model::saved::LATEST;
 use lookbook_pgvector::IndexLocation;
 use lookbook_text::{Caption, Pairs, TextConfig, TextModel, TextTraining, is_text_model, train_text};
 
@@ -47,7 +48,17 @@ pub struct TrainArgs {
 pub(crate) fn text_model_path(given: Option<&Path>, image_model: &str) -> Option<PathBuf> {
     given
         .map(Path::to_path_buf)
-        .or_else(|| Some(Path::new(image_model).join("text")).filter(|p| is_text_model(p)))
+        .or_else(|| Some(run_folder(image_model).join("text")).filter(|p| is_text_model(p)))
+}
+
+/// The run folder of an index's model: indexes name the checkpoint (`RUN/epoch-0003`), which a
+/// later checkpoint replaces, so the text model lives beside the checkpoints, in `RUN/text`.
+fn run_folder(image_model: &str) -> PathBuf {
+    let model = Path::new(image_model);
+    match model.parent() {
+        Some(run) if !model.join(LATEST).is_file() && run.join(LATEST).is_file() => run.to_path_buf(),
+        _ => model.to_path_buf(),
+    }
 }
 
 pub fn run(command: TextCommand, quiet: bool) -> Result<ExitCode> {
@@ -74,7 +85,7 @@ pub fn run(command: TextCommand, quiet: bool) -> Result<ExitCode> {
     let image_model = contents.info.model.clone();
     let out = match &args.out {
         Some(out) => out.clone(),
-        None if Path::new(&image_model).is_dir() => Path::new(&image_model).join("text"),
+        None if Path::new(&image_model).is_dir() => run_folder(&image_model).join("text"),
         None => bail!("the index's model `{image_model}` is not a run folder: give --out"),
     };
     let run = TextTraining {
