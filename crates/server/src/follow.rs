@@ -12,11 +12,15 @@ use lookbook_pgvector::{IndexLocation, IndexWatch};
 
 use crate::state::LiveEngine;
 
-/// Where to look, and how often.
+/// Where to look, how often, and from which version.
 #[derive(Debug, Clone)]
 pub struct Follow {
     pub location: IndexLocation,
     pub every: Duration,
+    /// The version read *before* the served index was opened (`IndexWatch::version`), when it
+    /// could be: without it, a change committed between the open and the thread's first look
+    /// would be taken for the version served, and never loaded.
+    pub opened_at: Option<String>,
 }
 
 /// Follows on a thread of its own (a PostgreSQL watch keeps a blocking connection, which must
@@ -33,7 +37,7 @@ pub(crate) fn spawn(live: &Arc<LiveEngine>, follow: Follow) {
 
 fn run(live: Weak<LiveEngine>, follow: Follow) {
     let mut watch = IndexWatch::new(follow.location.clone());
-    let mut last: Option<String> = None;
+    let mut last = follow.opened_at.clone();
     loop {
         let Some(engine) = live.upgrade() else { return };
         {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use lookbook_query::TextModel;
 use lookbook_server::{Engine, Follow, ServerConfig, WriteAccess, WriteToken};
 
-use lookbook_pgvector::IndexLocation;
+use lookbook_pgvector::{IndexLocation, IndexWatch};
 
 #[derive(Args, Clone)]
 pub struct ServeArgs {
@@ -87,6 +87,8 @@ pub fn config(args: &ServeArgs) -> Result<ServerConfig> {
         .map(|every| Follow {
             location: args.index.clone(),
             every,
+            // Read here, before `engine` opens the index (`run` calls this first).
+            opened_at: IndexWatch::new(args.index.clone()).version().ok(),
         });
     Ok(ServerConfig {
         writes,
