@@ -263,7 +263,8 @@ fn items_are_added_and_removed_over_http_with_the_token_only() {
     let big = vec![0u8; 11 << 20];
     let status = (1..=3)
         .find_map(|attempt| {
-            let request = bearer(fresh.post(&items_url)).multipart(form(&[big.clone()], &[("item_id", "x")]));
+            let request =
+                bearer(fresh.post(&items_url)).multipart(form(std::slice::from_ref(&big), &[("item_id", "x")]));
             match request.send() {
                 Ok(response) => Some(response.status().as_u16()),
                 Err(error) => {
