@@ -168,7 +168,102 @@ pub fn identity_loss<B: Backend>(
 }
 
 /// The identity losses a run may use (`loss.identity_kind`).
-pub const IDENTITY_KINDS: [&str; 2] = ["softmax", "proxy-anchor"];
+pub const IDENTITY_KINDS: [&str; 3] = ["softmax", "proxy-anchor", "multi-similarity"];
+
+/// The identity loss named `kind` (one of [`IDENTITY_KINDS`]; anything else is the softmax):
+/// `scale` is the softmax's s and Proxy-Anchor's α, `margin` Proxy-Anchor's δ; multi-similarity
+/// uses its paper's constants and no proxies.
+pub fn identity_loss_of_kind<B: Backend>(
+    kind: &str,
+    embedding: Tensor<B, 2>,
+    proxies: Tensor<B, 2>,
+    items: Tensor<B, 1, burn::tensor::Int>,
+    scale: f64,
+    margin: f64,
+) -> Tensor<B, 1> {
+    match kind {
+        "proxy-anchor" => proxy_anchor_loss(embedding, proxies, items, scale, margin),
+        "multi-similarity" => multi_similarity_loss(embedding, items, MultiSimilarity::default()),
+        _ => identity_loss(embedding, proxies, items, scale),
+    }
+}
+
+/// Multi-similarity's constants (Wang et al., CVPR 2019; the defaults of
+/// pytorch-metric-learning's `MultiSimilarityLoss` and `MultiSimilarityMiner`).
+#[derive(Debug, Clone, Copy)]
+pub struct MultiSimilarity {
+    /// α: how sharply positives are weighed.
+    pub alpha: f64,
+    /// β: how sharply negatives are weighed.
+    pub beta: f64,
+    /// λ: the similarity positives are pulled above and negatives pushed below.
+    pub base: f64,
+    /// ε: the mining margin (a negative is kept when it is within ε of the hardest positive).
+    pub epsilon: f64,
+}
+
+impl Default for MultiSimilarity {
+    fn default() -> Self {
+        MultiSimilarity {
+            alpha: 2.0,
+            beta: 50.0,
+            base: 0.5,
+            epsilon: 0.1,
+        }
+    }
+}
+
+/// Multi-similarity loss over the pairs of one batch, S = cosine similarity: for each anchor i
+/// with another photo of its item in the batch, its pairs are mined — a negative k is kept when
+/// S_ik + ε > min over positives S_ij, a positive j when S_ij − ε < max over negatives S_ik (on
+/// the similarities without their gradient) — and it adds
+/// 1/α · log(1 + Σ_kept positives e^(−α(S − λ))) + 1/β · log(1 + Σ_kept negatives e^(β(S − λ))).
+/// The mean over those anchors (0 when the batch holds no two photos of one item: batches need
+/// an identity-grouped order, `data.photos_per_identity`).
+pub fn multi_similarity_loss<B: Backend>(
+    embedding: Tensor<B, 2>,
+    items: Tensor<B, 1, burn::tensor::Int>,
+    ms: MultiSimilarity,
+) -> Tensor<B, 1> {
+    let [n, _] = embedding.dims();
+    let device = embedding.device();
+    let unit = crate::encoding::l2_normalise(embedding);
+    let similarity = unit.clone().matmul(unit.transpose());
+    let ids = items.float();
+    let same = ids
+        .clone()
+        .reshape([n, 1])
+        .sub(ids.reshape([1, n]))
+        .abs()
+        .lower_elem(0.5)
+        .float();
+    let eye = Tensor::<B, 2>::eye(n, &device);
+    let positive = same.clone() - eye;
+    let negative = same.neg().add_scalar(1.0);
+    // Mining on values: outside the mask, ±2 (cosines lie in [−1, 1]) never wins the min/max.
+    let fixed = similarity.clone().detach();
+    let hardest_positive = (fixed.clone() + negative.clone().add(Tensor::eye(n, &device)).mul_scalar(2.0)).min_dim(1);
+    let hardest_negative = (fixed.clone() - positive.clone().add(Tensor::eye(n, &device)).mul_scalar(2.0)).max_dim(1);
+    let kept_negative = fixed
+        .clone()
+        .add_scalar(ms.epsilon)
+        .sub(hardest_positive)
+        .greater_elem(0.0)
+        .float()
+        * negative;
+    let kept_positive = fixed
+        .sub_scalar(ms.epsilon)
+        .sub(hardest_negative)
+        .lower_elem(0.0)
+        .float()
+        * positive.clone();
+    let pulls = (similarity.clone().sub_scalar(ms.base).mul_scalar(-ms.alpha).exp() * kept_positive).sum_dim(1);
+    let pushes = (similarity.sub_scalar(ms.base).mul_scalar(ms.beta).exp() * kept_negative).sum_dim(1);
+    let per_anchor = pulls.log1p().div_scalar(ms.alpha) + pushes.log1p().div_scalar(ms.beta);
+    let anchors = positive.sum_dim(1).clamp_max(1.0);
+    let count = anchors.clone().sum().clamp_min(1.0);
+    ((per_anchor * anchors).sum() / count).reshape([1])
+}
 
 /// Proxy-Anchor (Kim et al., CVPR 2020) over one proxy per training item, with
 /// s = cos(e, proxy), α = `scale`, δ = `margin`: the mean over proxies with a photo in the
@@ -204,7 +299,7 @@ mod tests {
     use burn::backend::Flex;
     use burn::tensor::{Int, Tensor, TensorData};
 
-    use super::{identity_loss, proxy_anchor_loss};
+    use super::{MultiSimilarity, identity_loss, multi_similarity_loss, proxy_anchor_loss};
 
     /// Two photos, e₀ = (1, 0) of item 0 and e₁ = (0, 1) of item 1; proxies (1, 0), (0, 1),
     /// (−1, 0): cosines [[1, 0, −1], [0, 1, 0]].
@@ -248,5 +343,57 @@ mod tests {
             (2.0 * (1.0 + (2.0f64 * 0.1).exp()).ln() + (1.0 + (2.0f64 * -0.9).exp() + (2.0f64 * 0.1).exp()).ln()) / 3.0;
         let got = scalar(proxy_anchor_loss(embedding, proxies, items, 2.0, 0.1));
         assert!((got - (pull + push)).abs() < 1e-5, "{got} vs {}", pull + push);
+    }
+
+    fn batch(points: &[[f32; 2]], ids: &[i64]) -> (Tensor<Flex, 2>, Tensor<Flex, 1, Int>) {
+        let device = Default::default();
+        let values: Vec<f32> = points.iter().flatten().copied().collect();
+        (
+            Tensor::from_data(TensorData::new(values, [points.len(), 2]), &device),
+            Tensor::from_data(TensorData::new(ids.to_vec(), [ids.len()]), &device),
+        )
+    }
+
+    /// e₀ = (1, 0), e₁ = (0.6, 0.8) of item 0; e₂ = (0.8, 0.6), e₃ = (−1, 0) of item 1 (e₂ given
+    /// at twice its length: cosines count). Cosines: S₀₁ 0.6, S₀₂ 0.8, S₀₃ −1, S₁₂ 0.96,
+    /// S₁₃ −0.6, S₂₃ −0.8. Mining with ε 0.1 drops e₃ as a negative of anchors 0 and 1
+    /// (−1 + 0.1 and −0.6 + 0.1 are not above their positives' 0.6) and e₀ as one of anchor 3
+    /// (−0.9 is not above −0.8); every positive is kept (each below its anchor's hardest
+    /// negative + ε).
+    #[test]
+    fn the_multi_similarity_loss_on_a_hand_computed_case() {
+        let (embedding, ids) = batch(&[[1.0, 0.0], [0.6, 0.8], [1.6, 1.2], [-1.0, 0.0]], &[0, 0, 1, 1]);
+        let ms = MultiSimilarity::default();
+        let (a, b, l) = (ms.alpha, ms.beta, ms.base);
+        let pos = |s: f64| (1.0 + (-a * (s - l)).exp()).ln() / a;
+        let neg = |s: &[f64]| (1.0 + s.iter().map(|s| (b * (s - l)).exp()).sum::<f64>()).ln() / b;
+        let want = [
+            pos(0.6) + neg(&[0.8]),
+            pos(0.6) + neg(&[0.96]),
+            pos(-0.8) + neg(&[0.8, 0.96]),
+            pos(-0.8) + neg(&[-0.6]),
+        ]
+        .iter()
+        .sum::<f64>()
+            / 4.0;
+        let got = scalar(multi_similarity_loss(embedding, ids, ms));
+        assert!((got - want).abs() < 1e-4 * want, "{got} against {want}");
+    }
+
+    /// Two identical photos of one item and one opposite photo of another: no pair survives
+    /// mining (the positive is easy, the negative far), and an anchor without a positive in the
+    /// batch does not count — the loss is 0, and 0 for a batch without pairs.
+    #[test]
+    fn the_multi_similarity_loss_of_an_easy_batch_or_one_without_pairs_is_zero() {
+        let (embedding, ids) = batch(&[[1.0, 0.0], [1.0, 0.0], [-1.0, 0.0]], &[0, 0, 1]);
+        assert_eq!(
+            scalar(multi_similarity_loss(embedding, ids, MultiSimilarity::default())),
+            0.0
+        );
+        let (embedding, ids) = batch(&[[1.0, 0.0], [0.0, 1.0]], &[0, 1]);
+        assert_eq!(
+            scalar(multi_similarity_loss(embedding, ids, MultiSimilarity::default())),
+            0.0
+        );
     }
 }

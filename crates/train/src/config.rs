@@ -73,8 +73,9 @@ pub struct LossSection {
     pub identity: f64,
     /// Its scale s (inverse temperature) on cosine similarities (Proxy-Anchor's α).
     pub identity_scale: f64,
-    /// `softmax` (a normalised softmax over the proxies) or `proxy-anchor` (Kim et al.
-    /// 2020; `identity_scale` is its α, `identity_margin` its δ).
+    /// `softmax` (a normalised softmax over the proxies), `proxy-anchor` (Kim et al.
+    /// 2020; `identity_scale` is its α, `identity_margin` its δ) or `multi-similarity` (Wang et
+    /// al. 2019, over a batch's pairs; wants `data.photos_per_identity`).
     pub identity_kind: String,
     pub identity_margin: f64,
 }
@@ -104,6 +105,10 @@ pub struct DataSection {
     /// Use at most this many training / validation images (0 = all), for quick runs.
     pub max_train_images: usize,
     pub max_val_images: usize,
+    /// Order each epoch in groups of up to this many photos of one item (0: plain shuffle), so
+    /// that a batch holds pairs of one item for a pair loss (`loss.identity_kind =
+    /// "multi-similarity"`): a P×K sampler that still shows every photo once an epoch.
+    pub photos_per_identity: usize,
 }
 
 impl Default for TrainConfig {
@@ -185,6 +190,7 @@ impl Default for DataSection {
             split: SplitFractions::default(),
             max_train_images: 0,
             max_val_images: 0,
+            photos_per_identity: 0,
         }
     }
 }
@@ -230,6 +236,13 @@ impl TrainConfig {
                 "loss.identity_kind {:?}: expected one of {}",
                 self.loss.identity_kind,
                 IDENTITY_KINDS.join(", ")
+            ));
+        }
+        if self.loss.identity_kind == "multi-similarity" && self.data.photos_per_identity < 2 {
+            return Err(format!(
+                "loss.identity_kind \"multi-similarity\" learns from pairs of one item in a batch: set \
+                 data.photos_per_identity to 2 or more (it is {})",
+                self.data.photos_per_identity
             ));
         }
         if !(0.0..1.0).contains(&self.loss.identity_margin) {

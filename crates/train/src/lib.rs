@@ -12,6 +12,7 @@ pub mod curves;
 mod error;
 pub mod metrics;
 mod reports;
+pub mod sampler;
 mod trainer;
 pub mod trunk;
 mod validation;

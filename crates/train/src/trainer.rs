@@ -14,7 +14,7 @@ use lookbook_eval::catalogue::CategoryChoice;
 use lookbook_imaging::{
     BadImage, Batch, BatchLoader, LoaderOptions, Preprocessor, letterbox, letterboxed_frame, normalise_into,
 };
-use lookbook_model::losses::{identity_loss, proxy_anchor_loss, seed_loss};
+use lookbook_model::losses::{identity_loss_of_kind, seed_loss};
 use lookbook_model::{EfficientNetLite, SeedBackend, SeedModel, SeedOutput};
 use rand::Rng;
 use rand::SeedableRng;
@@ -27,6 +27,7 @@ use crate::error::TrainError;
 use crate::metrics;
 use crate::reports::write_metrics_csv;
 pub use crate::reports::{EpochReport, StepReport};
+use crate::sampler::grouped_by_identity;
 use crate::trunk::{TrunkCache, View, load_backbone};
 use crate::validation::{Validation, validation_category};
 use lookbook_imaging::{FRAME_LEN, split_frames};
@@ -217,6 +218,11 @@ impl Trainer {
             let started = Instant::now();
             let mut order = self.train_items.clone();
             order.shuffle(&mut rng_for(self.config.seed, epoch, usize::MAX));
+            if self.config.data.photos_per_identity > 0 {
+                let identity_of = |i: usize| identities.get(&self.catalog.entries[i].item_id).copied();
+                let mut rng = rng_for(self.config.seed, epoch, usize::MAX - 1);
+                order = grouped_by_identity(&order, identity_of, self.config.data.photos_per_identity, &mut rng);
+            }
             let batches: Box<dyn Iterator<Item = Batch>> = match &cache {
                 Some(cache) => {
                     let (flip, grey) = (self.config.augment.flip, self.config.augment.greyscale as f64);
@@ -255,17 +261,14 @@ impl Trainer {
                         .collect();
                     let ids = Tensor::<B, 1, burn::tensor::Int>::from_data(TensorData::new(ids, [n]), device);
                     let l = &self.config.loss;
-                    identity = if l.identity_kind == "proxy-anchor" {
-                        proxy_anchor_loss(
-                            output.embedding(),
-                            proxies.val(),
-                            ids,
-                            l.identity_scale,
-                            l.identity_margin,
-                        )
-                    } else {
-                        identity_loss(output.embedding(), proxies.val(), ids, l.identity_scale)
-                    };
+                    identity = identity_loss_of_kind(
+                        &l.identity_kind,
+                        output.embedding(),
+                        proxies.val(),
+                        ids,
+                        l.identity_scale,
+                        l.identity_margin,
+                    );
                     loss.total = loss.total + identity.clone().mul_scalar(self.config.loss.identity);
                 }
                 let values = [

@@ -285,6 +285,11 @@ fn configs_name_a_known_backbone_and_a_size_it_divides() {
     c.optimizer.trunk_learning_rate = None;
     c.loss.identity_kind = "triplet".into();
     assert!(c.validate().unwrap_err().contains("identity_kind"));
+    c.loss.identity_kind = "multi-similarity".into();
+    assert!(c.validate().unwrap_err().contains("photos_per_identity"));
+    c.data.photos_per_identity = 4;
+    assert!(c.validate().is_ok());
+    c.data.photos_per_identity = 0;
     c.loss.identity_kind = "proxy-anchor".into();
     assert!(c.validate().is_ok());
 }
@@ -391,4 +396,43 @@ fn fine_tunes_the_last_block_on_colour_and_grey_photos_and_embeds_with_it() {
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f32::max);
     assert!(gap < 1e-4, "embedder and model differ by {gap}");
+}
+
+/// Multi-similarity learns from pairs in a batch: with batches in groups of 2 photos of one
+/// item (`data.photos_per_identity`), its loss is there and finite, and the run reopens. The
+/// photos are made hard — an item's two colourways differ in colour, and other items of the
+/// same pattern share it — since on easy pairs the mining rightly leaves nothing (loss 0).
+#[test]
+fn multi_similarity_trains_on_batches_grouped_by_item() {
+    if !weights_present() {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let mut csv = String::from("image,item_id,labels\n");
+    for i in 0..12u32 {
+        let (item, red) = (i / 2, i % 2 == 0);
+        let striped = item % 2 == 0;
+        let img = RgbImage::from_fn(64, 64, |x, y| {
+            let band = if striped { (y / 8) % 2 == 0 } else { (x / 8) % 2 == 0 };
+            let on = if band { 220 } else { 30 };
+            let shade = (item * 6) as u8;
+            if red {
+                Rgb([on, shade, 30])
+            } else {
+                Rgb([30, shade, on])
+            }
+        });
+        img.save(data.path().join(format!("{i}.png"))).unwrap();
+        let labels = if striped { "stripes" } else { "checks" };
+        csv.push_str(&format!("{i}.png,item{item},{labels}\n"));
+    }
+    fs::write(data.path().join("list.csv"), csv).unwrap();
+    let run = tempfile::tempdir().unwrap();
+    let mut c = config();
+    c.loss.identity_kind = "multi-similarity".into();
+    c.data.photos_per_identity = 2;
+    let (_, reports) = train_with(c, data.path(), run.path(), false, 1);
+    let identity = reports[0].identity;
+    assert!(identity.is_finite() && identity > 0.0, "{:?}", reports[0]);
+    assert!(Checkpoint::open(run.path()).is_ok());
 }
