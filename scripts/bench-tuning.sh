@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 19's fine-tuning rows of BENCHMARKS.md ("Fine-tuning the trunk's last blocks"): trains
-# configs/effnet-tuned-cpu.toml and its two ablations (no grey photos; Proxy-Anchor instead of the
-# softmax), then evaluates each on H&M's test split against the whole catalogue and on Myntra.
+# configs/effnet-tuned-cpu.toml and its variants (no grey photos; Proxy-Anchor instead of the
+# softmax; multi-similarity over batches grouped 4 photos to a product code), then evaluates
+# each on H&M's test split against the whole catalogue and on Myntra.
 #   scripts/bench-tuning.sh [RUNS_DIR]        # default runs/; ~45 min of training per run on 2 cores
 # A run folder that already holds a checkpoint is not trained again. Needs scripts/setup-weights.sh.
 set -euo pipefail
@@ -18,13 +19,17 @@ cp configs/effnet-tuned-cpu.toml "$variants/tuned.toml"
 sed 's/^greyscale = 0.5/greyscale = 0.0/' configs/effnet-tuned-cpu.toml >"$variants/tuned-colour.toml"
 sed 's/^identity_scale = 16.0/identity_kind = "proxy-anchor"\nidentity_scale = 32.0\nidentity_margin = 0.1/' \
     configs/effnet-tuned-cpu.toml >"$variants/tuned-pa.toml"
+sed 's/^identity_scale = 16.0/identity_scale = 16.0\nidentity_kind = "multi-similarity"/' \
+    configs/effnet-tuned-cpu.toml >"$variants/tuned-ms.toml"
+printf '\n[data]\nphotos_per_identity = 4\n' >>"$variants/tuned-ms.toml"
 grep -q '^greyscale = 0.0' "$variants/tuned-colour.toml" && grep -q proxy-anchor "$variants/tuned-pa.toml" \
+    && grep -q multi-similarity "$variants/tuned-ms.toml" \
     || { echo "the ablations no longer apply to configs/effnet-tuned-cpu.toml" >&2; exit 1; }
-for name in tuned tuned-colour tuned-pa; do
+for name in tuned tuned-colour tuned-pa tuned-ms; do
     run=$runs/$name
     if [ ! -f "$run/latest.json" ]; then
         # The same frozen-block cache serves every variant with grey rows: copy it rather than recompute.
-        [ -f "$runs/tuned/trunk-cache.bin" ] && [ "$name" = tuned-pa ] && mkdir -p "$run" \
+        [ -f "$runs/tuned/trunk-cache.bin" ] && { [ "$name" = tuned-pa ] || [ "$name" = tuned-ms ]; } && mkdir -p "$run" \
             && cp "$runs/tuned/trunk-cache.bin" "$run/"
         echo "== training $name"
         ( time "$bin" train --catalog "$hm" --config "$variants/$name.toml" --out "$run" ) 2>&1 | tail -4
