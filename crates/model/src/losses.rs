@@ -237,13 +237,13 @@ pub fn multi_similarity_loss<B: Backend>(
         .abs()
         .lower_elem(0.5)
         .float();
-    let eye = Tensor::<B, 2>::eye(n, &device);
-    let positive = same.clone() - eye;
-    let negative = same.neg().add_scalar(1.0);
+    let positive = same.clone() - Tensor::<B, 2>::eye(n, &device);
+    let negative = same.clone().neg().add_scalar(1.0);
     // Mining on values: outside the mask, ±2 (cosines lie in [−1, 1]) never wins the min/max.
     let fixed = similarity.clone().detach();
-    let hardest_positive = (fixed.clone() + negative.clone().add(Tensor::eye(n, &device)).mul_scalar(2.0)).min_dim(1);
-    let hardest_negative = (fixed.clone() - positive.clone().add(Tensor::eye(n, &device)).mul_scalar(2.0)).max_dim(1);
+    let not_positive = positive.clone().neg().add_scalar(1.0);
+    let hardest_positive = (fixed.clone() + not_positive.mul_scalar(2.0)).min_dim(1);
+    let hardest_negative = (fixed.clone() - same.mul_scalar(2.0)).max_dim(1);
     let kept_negative = fixed
         .clone()
         .add_scalar(ms.epsilon)
