@@ -437,6 +437,34 @@ fn every_route_answers_as_its_openapi_document_says_and_bad_requests_get_json_er
         ),
         (
             400,
+            "λ > 1 on a search (the document's range holds on both routes)",
+            client
+                .post(format!("{url}/api/search"))
+                .json(&json!({"item_id": "item2", "diversity": 1.5}))
+                .send()
+                .unwrap(),
+        ),
+        (
+            400,
+            "text weight > 1 without words",
+            client
+                .post(format!("{url}/api/search"))
+                .json(&json!({"item_id": "item2", "text_weight": 1.5}))
+                .send()
+                .unwrap(),
+        ),
+        (
+            400,
+            "text weight past f32 in a form (schemathesis' case)",
+            upload(
+                &client,
+                &format!("{url}/api/recommend"),
+                photo.clone(),
+                &[("text_weight", "1.743169108894947e+307")],
+            ),
+        ),
+        (
+            400,
             "unknown attribute",
             client
                 .post(format!("{url}/api/search"))

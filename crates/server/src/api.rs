@@ -279,7 +279,12 @@ async fn parse_query(state: &AppState, request: Request, recommending: bool) -> 
                 };
                 ApiError::new(status, rejection.body_text())
             })?;
-        let weight = body.text_weight.unwrap_or(DEFAULT_TEXT_WEIGHT);
+        // Out of range is an error wherever the document gives a range, even where the
+        // request has no use for the value (a weight without words, diversity on a search).
+        let weight = unit_interval("text_weight", body.text_weight.unwrap_or(DEFAULT_TEXT_WEIGHT))?;
+        if let Some(diversity) = body.diversity {
+            unit_interval("diversity", diversity)?;
+        }
         let (source, text) = match (body.item_id, body.text) {
             (Some(item_id), text) => (QuerySource::Item(item_id), text.map(|text| (text, weight))),
             (None, Some(text)) => (QuerySource::Text(text), None),
@@ -311,9 +316,10 @@ async fn parse_query(state: &AppState, request: Request, recommending: bool) -> 
                 "image" => photo = Some(bytes.to_vec()),
                 "text" => words = Some(text()),
                 "text_weight" => {
-                    weight = text().parse().map_err(|_| {
+                    let given = text().parse().map_err(|_| {
                         ApiError::bad_request(format!("`text_weight` must be a number, not `{}`", text()))
-                    })?
+                    })?;
+                    weight = unit_interval("text_weight", given)?;
                 }
                 "k" => {
                     spec.k = text()
@@ -326,11 +332,7 @@ async fn parse_query(state: &AppState, request: Request, recommending: bool) -> 
                     })?;
                     // Out of range is an error on either route, as the document says, though
                     // a search has no use for it.
-                    if !(0.0..=1.0).contains(&diversity) {
-                        return Err(ApiError::bad_request(format!(
-                            "`diversity` is λ in 0..1, not {diversity}"
-                        )));
-                    }
+                    unit_interval("diversity", diversity)?;
                     if recommending {
                         spec.diversity = Some(diversity);
                     }
@@ -368,6 +370,15 @@ async fn parse_query(state: &AppState, request: Request, recommending: bool) -> 
             "send application/json ({{\"item_id\": ...}} or {{\"text\": ...}}) or multipart/form-data (an `image` field), not `{content_type}`"
         ),
     ))
+}
+
+/// `value` if it is in 0..=1 (NaN is not), else the request's error naming `field`.
+fn unit_interval(field: &str, value: f32) -> Result<f32, ApiError> {
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ApiError::bad_request(format!("`{field}` is in 0..1, not {value}")))
+    }
 }
 
 /// A multipart form's reader (its framing errors as statuses).
