@@ -465,6 +465,16 @@ fn every_route_answers_as_its_openapi_document_says_and_bad_requests_get_json_er
         ),
         (
             400,
+            "a number given twice in a form",
+            upload(
+                &client,
+                &format!("{url}/api/search"),
+                photo.clone(),
+                &[("k", "3"), ("k", "4")],
+            ),
+        ),
+        (
+            400,
             "unknown attribute",
             client
                 .post(format!("{url}/api/search"))

@@ -282,9 +282,10 @@ async fn parse_query(state: &AppState, request: Request, recommending: bool) -> 
         // Out of range is an error wherever the document gives a range, even where the
         // request has no use for the value (a weight without words, diversity on a search).
         let weight = unit_interval("text_weight", body.text_weight.unwrap_or(DEFAULT_TEXT_WEIGHT))?;
-        if let Some(diversity) = body.diversity {
-            unit_interval("diversity", diversity)?;
-        }
+        let diversity = body
+            .diversity
+            .map(|diversity| unit_interval("diversity", diversity))
+            .transpose()?;
         let (source, text) = match (body.item_id, body.text) {
             (Some(item_id), text) => (QuerySource::Item(item_id), text.map(|text| (text, weight))),
             (None, Some(text)) => (QuerySource::Text(text), None),
@@ -293,7 +294,7 @@ async fn parse_query(state: &AppState, request: Request, recommending: bool) -> 
         return Ok(QuerySpec {
             filter: body.filter,
             diversity: if recommending {
-                body.diversity.or(default_diversity)
+                diversity.or(default_diversity)
             } else {
                 None
             },
@@ -309,9 +310,15 @@ async fn parse_query(state: &AppState, request: Request, recommending: bool) -> 
             ..QuerySpec::search(QuerySource::Photo(Vec::new()), default_k())
         };
         let mut photo = None;
-        let (mut words, mut weight) = (None, DEFAULT_TEXT_WEIGHT);
+        let (mut words, mut weight) = (None, DEFAULT_TEXT_WEIGHT as f32);
+        let mut seen = std::collections::HashSet::new();
         while let Some((name, bytes)) = next_field(&mut form).await? {
             let text = || String::from_utf8_lossy(&bytes).trim().to_string();
+            // Only `filter` is a list; any other field twice is refused, not silently the last
+            // one (what a client that sends a list where the document says a number gets).
+            if name != "filter" && !seen.insert(name.clone()) {
+                return Err(ApiError::bad_request(format!("`{name}` is given more than once")));
+            }
             match name.as_str() {
                 "image" => photo = Some(bytes.to_vec()),
                 "text" => words = Some(text()),
@@ -327,12 +334,12 @@ async fn parse_query(state: &AppState, request: Request, recommending: bool) -> 
                         .map_err(|_| ApiError::bad_request(format!("`k` must be a whole number, not `{}`", text())))?
                 }
                 "diversity" => {
-                    let diversity: f32 = text().parse().map_err(|_| {
+                    let diversity: f64 = text().parse().map_err(|_| {
                         ApiError::bad_request(format!("`diversity` must be a number, not `{}`", text()))
                     })?;
                     // Out of range is an error on either route, as the document says, though
                     // a search has no use for it.
-                    unit_interval("diversity", diversity)?;
+                    let diversity = unit_interval("diversity", diversity)?;
                     if recommending {
                         spec.diversity = Some(diversity);
                     }
@@ -372,10 +379,11 @@ async fn parse_query(state: &AppState, request: Request, recommending: bool) -> 
     ))
 }
 
-/// `value` if it is in 0..=1 (NaN is not), else the request's error naming `field`.
-fn unit_interval(field: &str, value: f32) -> Result<f32, ApiError> {
+/// `value` (rounded to the query's f32) if it is in 0..=1 (NaN is not), else the request's
+/// error naming `field`.
+fn unit_interval(field: &str, value: f64) -> Result<f32, ApiError> {
     if (0.0..=1.0).contains(&value) {
-        Ok(value)
+        Ok(value as f32)
     } else {
         Err(ApiError::bad_request(format!("`{field}` is in 0..1, not {value}")))
     }

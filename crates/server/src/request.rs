@@ -7,7 +7,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 /// The words' weight in a photo or item query when the request does not say.
-pub(crate) const DEFAULT_TEXT_WEIGHT: f32 = 0.5;
+pub(crate) const DEFAULT_TEXT_WEIGHT: f64 = 0.5;
 
 /// A search or recommend request by item id or words (`application/json`).
 #[derive(Deserialize, ToSchema)]
@@ -23,8 +23,8 @@ pub struct QueryBody {
     pub text: Option<String>,
     /// The words' weight when mixed into an item's vector (0..1, default 0.5).
     #[serde(default)]
-    #[schema(minimum = 0.0, maximum = 1.0)]
-    pub text_weight: Option<f32>,
+    #[schema(schema_with = text_weight_or_null)]
+    pub text_weight: Option<f64>,
     /// How many results (1..=200).
     #[serde(default = "default_k")]
     #[schema(default = 10, minimum = 1, maximum = 200)]
@@ -34,8 +34,8 @@ pub struct QueryBody {
     pub filter: BTreeMap<String, String>,
     /// Recommend only: λ in 0..1, 0 = the nearest items, 1 = the most varied.
     #[serde(default)]
-    #[schema(minimum = 0.0, maximum = 1.0)]
-    pub diversity: Option<f32>,
+    #[schema(schema_with = diversity_or_null)]
+    pub diversity: Option<f64>,
     /// Attention boxes for the results and the query (stored in the index; for an index built
     /// before they were, the model runs on each photo not seen before); `false` answers with
     /// the list alone.
@@ -58,14 +58,14 @@ pub struct UploadForm {
     #[schema(required = false)]
     pub text: String,
     /// The words' weight (0..1, default 0.5).
-    #[schema(required = false, minimum = 0.0, maximum = 1.0)]
-    pub text_weight: f32,
+    #[schema(required = false, schema_with = text_weight)]
+    pub text_weight: f64,
     /// How many results (1..=200; default 10).
     #[schema(required = false, minimum = 1, maximum = 200)]
     pub k: usize,
     /// Recommend only: λ in 0..1 (default 0.5).
-    #[schema(required = false, minimum = 0.0, maximum = 1.0)]
-    pub diversity: f32,
+    #[schema(required = false, schema_with = diversity)]
+    pub diversity: f64,
     /// `attribute=value`; repeat the field for several.
     #[schema(required = false)]
     pub filter: Vec<String>,
@@ -80,4 +80,45 @@ pub(crate) fn default_k() -> usize {
 
 fn default_boxes() -> bool {
     true
+}
+
+// The fractions' schemas are written out rather than derived: utoipa gives an f32 or f64 field
+// `format: float`/`double`, which JSON Schema does not define for numbers and which API fuzzers
+// take as a constraint — any number then "violates" it and, taken, is reported as accepted
+// invalid data. The API takes any JSON number in 0..1 (rounded to the query's f32).
+fn fraction(description: &str, nullable: bool) -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    let kind = if nullable {
+        SchemaType::from_iter([Type::Number, Type::Null])
+    } else {
+        SchemaType::from(Type::Number)
+    };
+    ObjectBuilder::new()
+        .schema_type(kind)
+        .minimum(Some(0.0))
+        .maximum(Some(1.0))
+        .description(Some(description))
+        .build()
+}
+
+fn text_weight() -> utoipa::openapi::Object {
+    fraction("The words' weight (0..1, default 0.5).", false)
+}
+
+fn text_weight_or_null() -> utoipa::openapi::Object {
+    fraction(
+        "The words' weight when mixed into an item's vector (0..1, default 0.5).",
+        true,
+    )
+}
+
+fn diversity() -> utoipa::openapi::Object {
+    fraction("Recommend only: λ in 0..1 (default 0.5).", false)
+}
+
+fn diversity_or_null() -> utoipa::openapi::Object {
+    fraction(
+        "Recommend only: λ in 0..1, 0 = the nearest items, 1 = the most varied.",
+        true,
+    )
 }
