@@ -177,3 +177,31 @@ fn no_two_modules_import_each_other() {
     }
     assert!(pairs.is_empty(), "modules that import each other: {pairs:?}");
 }
+
+/// A crate whose unit-test target is switched off (`test = false`, so CI does not build and
+/// link a test binary with nothing in it) must have no unit tests: they would never run.
+#[test]
+fn crates_without_a_unit_test_target_have_no_unit_tests() {
+    let mut switched_off = Vec::new();
+    for src in sources() {
+        let manifest = fs::read_to_string(src.with_file_name("Cargo.toml")).unwrap();
+        if !manifest.lines().any(|line| line.trim() == "test = false") {
+            continue;
+        }
+        switched_off.push(src.clone());
+        let with_tests: Vec<PathBuf> = rust_files(&src)
+            .into_iter()
+            .filter(|f| {
+                let text = fs::read_to_string(f).unwrap();
+                text.contains("#[test]") || text.contains("#[cfg(test)]")
+            })
+            .collect();
+        assert!(
+            with_tests.is_empty(),
+            "{} has `test = false` but unit tests in {with_tests:?}: remove `test = false` so they run",
+            src.display()
+        );
+    }
+    // lookbook, pretrained, recommend, server: the check above has something to check.
+    assert!(switched_off.len() >= 4, "{switched_off:?}");
+}

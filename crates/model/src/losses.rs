@@ -168,11 +168,22 @@ pub fn identity_loss<B: Backend>(
 }
 
 /// The identity losses a run may use (`loss.identity_kind`).
-pub const IDENTITY_KINDS: [&str; 3] = ["softmax", "proxy-anchor", "multi-similarity"];
+pub const IDENTITY_KINDS: [&str; 4] = [
+    "softmax",
+    "proxy-anchor",
+    "multi-similarity",
+    "multi-similarity+softmax",
+];
+
+/// Whether an identity loss learns from pairs within a batch (and so wants batches grouped by item).
+pub fn identity_kind_uses_pairs(kind: &str) -> bool {
+    kind.starts_with("multi-similarity")
+}
 
 /// The identity loss named `kind` (one of [`IDENTITY_KINDS`]; anything else is the softmax):
 /// `scale` is the softmax's s and Proxy-Anchor's α, `margin` Proxy-Anchor's δ; multi-similarity
-/// uses its paper's constants and no proxies.
+/// uses its paper's constants and no proxies; `multi-similarity+softmax` is the sum of the two
+/// (the pairs a batch holds, and every item's proxy for the photos without a pair).
 pub fn identity_loss_of_kind<B: Backend>(
     kind: &str,
     embedding: Tensor<B, 2>,
@@ -184,6 +195,10 @@ pub fn identity_loss_of_kind<B: Backend>(
     match kind {
         "proxy-anchor" => proxy_anchor_loss(embedding, proxies, items, scale, margin),
         "multi-similarity" => multi_similarity_loss(embedding, items, MultiSimilarity::default()),
+        "multi-similarity+softmax" => {
+            multi_similarity_loss(embedding.clone(), items.clone(), MultiSimilarity::default())
+                + identity_loss(embedding, proxies, items, scale)
+        }
         _ => identity_loss(embedding, proxies, items, scale),
     }
 }
@@ -299,7 +314,7 @@ mod tests {
     use burn::backend::Flex;
     use burn::tensor::{Int, Tensor, TensorData};
 
-    use super::{MultiSimilarity, identity_loss, multi_similarity_loss, proxy_anchor_loss};
+    use super::{MultiSimilarity, identity_loss, identity_loss_of_kind, multi_similarity_loss, proxy_anchor_loss};
 
     /// Two photos, e₀ = (1, 0) of item 0 and e₁ = (0, 1) of item 1; proxies (1, 0), (0, 1),
     /// (−1, 0): cosines [[1, 0, −1], [0, 1, 0]].
@@ -378,6 +393,29 @@ mod tests {
             / 4.0;
         let got = scalar(multi_similarity_loss(embedding, ids, ms));
         assert!((got - want).abs() < 1e-4 * want, "{got} against {want}");
+    }
+
+    /// `multi-similarity+softmax` is the two losses summed: on the pairless two-photo case the
+    /// softmax alone (multi-similarity is 0 without pairs), and on a batch with pairs the sum.
+    #[test]
+    fn multi_similarity_plus_softmax_is_their_sum() {
+        let kind = "multi-similarity+softmax";
+        let (embedding, proxies, items) = case();
+        let softmax = scalar(identity_loss(embedding.clone(), proxies.clone(), items.clone(), 1.0));
+        let got = scalar(identity_loss_of_kind(kind, embedding, proxies, items, 1.0, 0.0));
+        assert!((got - softmax).abs() < 1e-6, "{got} against {softmax}");
+
+        let (embedding, ids) = batch(&[[1.0, 0.0], [0.6, 0.8], [1.6, 1.2], [-1.0, 0.0]], &[0, 0, 1, 1]);
+        let (_, proxies, _) = case();
+        let ms = scalar(multi_similarity_loss(
+            embedding.clone(),
+            ids.clone(),
+            MultiSimilarity::default(),
+        ));
+        let softmax = scalar(identity_loss(embedding.clone(), proxies.clone(), ids.clone(), 16.0));
+        let got = scalar(identity_loss_of_kind(kind, embedding, proxies, ids, 16.0, 0.0));
+        assert!(ms > 0.0 && softmax > 0.0);
+        assert!((got - (ms + softmax)).abs() < 1e-5, "{got} against {ms} + {softmax}");
     }
 
     /// Two identical photos of one item and one opposite photo of another: no pair survives

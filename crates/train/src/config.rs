@@ -6,7 +6,7 @@ use lookbook_catalog::{SplitFractions, VocabularyConfig};
 use lookbook_imaging::ImageSpec;
 /// The architecture section, shared with the read side of checkpoints (`lookbook_model::saved`).
 pub use lookbook_model::ModelSection;
-use lookbook_model::losses::IDENTITY_KINDS;
+use lookbook_model::losses::{IDENTITY_KINDS, identity_kind_uses_pairs};
 use lookbook_model::{LossWeights, SeedConfig};
 use serde::{Deserialize, Serialize};
 
@@ -75,7 +75,8 @@ pub struct LossSection {
     pub identity_scale: f64,
     /// `softmax` (a normalised softmax over the proxies), `proxy-anchor` (Kim et al.
     /// 2020; `identity_scale` is its α, `identity_margin` its δ) or `multi-similarity` (Wang et
-    /// al. 2019, over a batch's pairs; wants `data.photos_per_identity`).
+    /// al. 2019, over a batch's pairs; wants `data.photos_per_identity`), or
+    /// `multi-similarity+softmax` (both, summed).
     pub identity_kind: String,
     pub identity_margin: f64,
 }
@@ -238,11 +239,11 @@ impl TrainConfig {
                 IDENTITY_KINDS.join(", ")
             ));
         }
-        if self.loss.identity_kind == "multi-similarity" && self.data.photos_per_identity < 2 {
+        if identity_kind_uses_pairs(&self.loss.identity_kind) && self.data.photos_per_identity < 2 {
             return Err(format!(
-                "loss.identity_kind \"multi-similarity\" learns from pairs of one item in a batch: set \
+                "loss.identity_kind {:?} learns from pairs of one item in a batch: set \
                  data.photos_per_identity to 2 or more (it is {})",
-                self.data.photos_per_identity
+                self.loss.identity_kind, self.data.photos_per_identity
             ));
         }
         if !(0.0..1.0).contains(&self.loss.identity_margin) {

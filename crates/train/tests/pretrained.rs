@@ -287,6 +287,8 @@ fn configs_name_a_known_backbone_and_a_size_it_divides() {
     assert!(c.validate().unwrap_err().contains("identity_kind"));
     c.loss.identity_kind = "multi-similarity".into();
     assert!(c.validate().unwrap_err().contains("photos_per_identity"));
+    c.loss.identity_kind = "multi-similarity+softmax".into();
+    assert!(c.validate().unwrap_err().contains("photos_per_identity"));
     c.data.photos_per_identity = 4;
     assert!(c.validate().is_ok());
     c.data.photos_per_identity = 0;
