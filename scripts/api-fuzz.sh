@@ -19,9 +19,11 @@ if [ ! -x "$venv/bin/schemathesis" ]; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check schemathesis==4.32.5
 fi
-# The dev build (what the tests use; optimised dependencies): CI has it already, and a release
-# build would add ten minutes for a server that answers a 60-photo index.
-cargo build --locked -q -p lookbook
+# The binary the test build made (`cargo test` builds it for the CLI tests, optimised): CI has
+# it already. `cargo build -p lookbook` would be a build of its own — another profile and other
+# features of the dependencies, so burn, tokio and the rest compiled again (minutes on CI's two
+# cores) — and a release build ten minutes more, for a server that answers a 60-photo index.
+cargo test --workspace --locked --no-run -q
 bin=target/debug/lookbook
 work=$(mktemp -d)
 server=""

@@ -17,6 +17,7 @@ mod detect;
 mod entry;
 mod error;
 pub mod formats;
+mod join;
 pub mod names;
 mod split;
 mod summary;

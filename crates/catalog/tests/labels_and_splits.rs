@@ -181,3 +181,68 @@ fn real_hm_catalogue() {
     let train = sizes[&Split::Train] as f64 / 7_175.0;
     assert!((0.6..0.8).contains(&train), "train share {train}");
 }
+
+#[test]
+fn another_catalogues_training_photos_join_with_their_own_ids_and_columns() {
+    // This catalogue: a labelled list with a `fit` column; the other: Myntra's layout.
+    let (_dir, mut catalog) = labelled(&[("a", "floral", "red"), ("a", "floral", "blue"), ("b", "stripe", "red")]);
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = other_dir.path().join("myntra");
+    fs::create_dir_all(other.join("images")).unwrap();
+    let mut styles = String::from(
+        "id,gender,masterCategory,subCategory,articleType,baseColour,season,year,usage,productDisplayName\n",
+    );
+    for id in 0..40 {
+        styles.push_str(&format!(
+            "{id},Men,Apparel,Topwear,Tshirts,Red,Summer,2012,Casual,Shirt {id}\n"
+        ));
+        fs::write(other.join(format!("images/{id}.jpg")), b"x").unwrap();
+    }
+    fs::write(other.join("styles.csv"), styles).unwrap();
+    let myntra = Catalog::open(&other, &OpenOptions::default()).unwrap();
+    let own_columns = catalog.columns.clone();
+    let own = catalog.entries.clone();
+
+    let joined = catalog.append_training_photos(&myntra);
+
+    let myntra_train: Vec<_> = myntra.split(Split::Train).collect();
+    assert!(!myntra_train.is_empty() && myntra_train.len() < myntra.entries.len());
+    assert_eq!(
+        joined,
+        own.len()..own.len() + myntra_train.len(),
+        "appended after this catalogue's own"
+    );
+    assert_eq!(
+        &catalog.columns[..own_columns.len()],
+        &own_columns[..],
+        "own columns first, in place"
+    );
+    assert!(catalog.column_index("articleType").is_some());
+    for (before, after) in own.iter().zip(&catalog.entries) {
+        assert_eq!(
+            (&before.item_id, before.split, &before.image),
+            (&after.item_id, after.split, &after.image)
+        );
+        assert_eq!(
+            catalog.attribute(after, "articleType"),
+            None,
+            "unknown in this catalogue's rows"
+        );
+        assert_eq!(catalog.attribute(after, "fit"), Some("slim"));
+    }
+    for (source, entry) in myntra_train.iter().zip(&catalog.entries[joined]) {
+        assert_eq!(
+            entry.item_id,
+            format!("myntra:{}", source.item_id),
+            "ids of another numbering"
+        );
+        assert_eq!(entry.split, Split::Train);
+        assert!(
+            catalog.image_path(entry).is_file(),
+            "{} is found",
+            catalog.image_path(entry).display()
+        );
+        assert_eq!(catalog.attribute(entry, "articleType"), Some("Tshirts"));
+        assert_eq!(catalog.attribute(entry, "fit"), None);
+    }
+}

@@ -57,8 +57,24 @@ pub struct LossBreakdown<B: Backend> {
 
 /// Lcls = (1/N) Σᵢ Σ_c (p_ic − p̂_ic)², p = sigmoid(scores), p̂ ∈ {0, 1}.
 pub fn classification_loss<B: Backend>(scores: Tensor<B, 2>, targets: Tensor<B, 2>) -> Tensor<B, 1> {
+    classification_loss_of_known(scores, targets, None)
+}
+
+/// Lcls over the known targets only: (1/N) Σᵢ Σ_c k_ic·(p_ic − p̂_ic)², k ∈ {0, 1}. A photo
+/// of one catalogue says nothing about another catalogue's columns (an H&M photo has no
+/// Myntra `articleType`), so those labels are unknown (k = 0), not absent; `None` = all known.
+pub fn classification_loss_of_known<B: Backend>(
+    scores: Tensor<B, 2>,
+    targets: Tensor<B, 2>,
+    known: Option<Tensor<B, 2>>,
+) -> Tensor<B, 1> {
     let [n, _] = scores.dims();
-    (sigmoid(scores) - targets).powf_scalar(2.0).sum().div_scalar(n as f64)
+    let squared = (sigmoid(scores) - targets).powf_scalar(2.0);
+    let squared = match known {
+        Some(known) => squared * known,
+        None => squared,
+    };
+    squared.sum().div_scalar(n as f64)
 }
 
 /// Ldiv = 1/(K−1) Σ_{k=2..K} Σᵢ l_{k−1,i}·l_{k,i} over the attention maps of steps 1..K
@@ -114,7 +130,17 @@ pub fn localisation_terms<B: Backend>(
 
 /// L = Lcls + γ₁·Ldiv + γ₂·(Ls + λ₁·La + λ₂·Lp), with every component kept for logging.
 pub fn seed_loss<B: Backend>(output: &SeedOutput<B>, targets: Tensor<B, 2>, weights: &LossWeights) -> LossBreakdown<B> {
-    let classification = classification_loss(output.scores.clone(), targets);
+    seed_loss_of_known(output, targets, None, weights)
+}
+
+/// [`seed_loss`] with Lcls over the `known` targets only ([`classification_loss_of_known`]).
+pub fn seed_loss_of_known<B: Backend>(
+    output: &SeedOutput<B>,
+    targets: Tensor<B, 2>,
+    known: Option<Tensor<B, 2>>,
+    weights: &LossWeights,
+) -> LossBreakdown<B> {
+    let classification = classification_loss_of_known(output.scores.clone(), targets, known);
     if output.thetas.is_empty() {
         let zero = classification.clone().mul_scalar(0.0);
         return LossBreakdown {

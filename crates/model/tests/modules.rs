@@ -2,7 +2,9 @@
 
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::{Distribution, Tensor, TensorData};
-use lookbook_model::losses::{classification_loss, diversity_loss, localisation_terms, seed_loss};
+use lookbook_model::losses::{
+    classification_loss, classification_loss_of_known, diversity_loss, localisation_terms, seed_loss,
+};
 use lookbook_model::{
     GlobalBranch, LossWeights, SeedConfig, SeedModel, TextureEncoding, Theta, attention_map, footprint, sample_region,
 };
@@ -282,6 +284,12 @@ fn losses_on_hand_computed_cases() {
     let targets = Tensor::<B, 2>::from_floats([[1.0, 0.0], [1.0, 1.0]], &dev());
     let cls = values(classification_loss(scores, targets))[0];
     assert!((cls - (0.25 + 0.25 + 0.0625 + 0.25) / 2.0).abs() < 1e-6, "{cls}");
+    // Unknown targets (another catalogue's column) count nothing; the mean stays over photos.
+    let known = Tensor::<B, 2>::from_floats([[1.0, 0.0], [0.0, 1.0]], &dev());
+    let scores = Tensor::<B, 2>::from_floats([[0.0, 0.0], [3f32.ln(), 0.0]], &dev());
+    let targets = Tensor::<B, 2>::from_floats([[1.0, 0.0], [1.0, 1.0]], &dev());
+    let partial = values(classification_loss_of_known(scores, targets, Some(known)))[0];
+    assert!((partial - (0.25 + 0.25) / 2.0).abs() < 1e-6, "{partial}");
 
     // Ldiv over three 1×2 maps: overlaps (0.5·0.25 + 0.5·0.75) and (0.25·1 + 0.75·0), mean of 2 pairs.
     let map = |a: f32, b: f32| Tensor::<B, 3>::from_floats([[[a, b]]], &dev());

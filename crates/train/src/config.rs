@@ -110,6 +110,12 @@ pub struct DataSection {
     /// that a batch holds pairs of one item for a pair loss (`loss.identity_kind =
     /// "multi-similarity"`): a P×K sampler that still shows every photo once an epoch.
     pub photos_per_identity: usize,
+    /// Other catalogues whose training photos join this run's (`["../shared/data/myntra"]`):
+    /// their labels join the vocabulary (a label of a column a photo's catalogue lacks is left
+    /// out of its loss), their products join the identity loss only where a product has two
+    /// photos, and validation and every report stay on the catalogue trained on.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub also_train_on: Vec<std::path::PathBuf>,
 }
 
 impl Default for TrainConfig {
@@ -192,6 +198,7 @@ impl Default for DataSection {
             max_train_images: 0,
             max_val_images: 0,
             photos_per_identity: 0,
+            also_train_on: Vec::new(),
         }
     }
 }

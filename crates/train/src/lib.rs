@@ -13,6 +13,7 @@ mod error;
 pub mod metrics;
 mod reports;
 pub mod sampler;
+pub mod sources;
 mod trainer;
 pub mod trunk;
 mod validation;

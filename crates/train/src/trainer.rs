@@ -12,10 +12,10 @@ use burn::tensor::{ElementConversion, Tensor, TensorData};
 use lookbook_catalog::{Catalog, LabelVocabulary, OpenOptions, Split};
 use lookbook_eval::catalogue::CategoryChoice;
 use lookbook_imaging::{
-    BadImage, Batch, BatchLoader, LoaderOptions, Preprocessor, letterbox, letterboxed_frame, normalise_into,
+    BadImage, Batch, BatchLoader, FRAME_LEN, LoaderOptions, Preprocessor, letterbox, letterboxed_frame, normalise_into,
 };
-use lookbook_model::losses::{identity_loss_of_kind, seed_loss};
-use lookbook_model::{EfficientNetLite, SeedBackend, SeedModel, SeedOutput};
+use lookbook_model::losses::{identity_loss_of_kind, seed_loss_of_known};
+use lookbook_model::{EfficientNetLite, SeedBackend, SeedModel};
 use rand::Rng;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -28,9 +28,9 @@ use crate::metrics;
 use crate::reports::write_metrics_csv;
 pub use crate::reports::{EpochReport, StepReport};
 use crate::sampler::grouped_by_identity;
-use crate::trunk::{TrunkCache, View, load_backbone};
+use crate::sources::Sources;
+use crate::trunk::{TrunkCache, View, cached_batches, forward_batch, load_backbone};
 use crate::validation::{Validation, validation_category};
-use lookbook_imaging::{FRAME_LEN, split_frames};
 
 pub enum TrainingEvent<'a> {
     Started {
@@ -55,8 +55,13 @@ pub struct Trainer {
     pub vocabulary: LabelVocabulary,
     pub run_dir: PathBuf,
     resume_from: Option<Checkpoint>,
+    /// The catalogues joined into `catalog` (`data.also_train_on`).
+    pub sources: Sources,
     /// Multi-hot targets of every catalogue entry, row-major.
     targets: Arc<Vec<f32>>,
+    /// Which of those targets are known (joined catalogues only): 1 = the label's column is
+    /// one of the entry's catalogue's.
+    known: Option<Arc<Vec<f32>>>,
     train_items: Vec<usize>,
     val_items: Vec<usize>,
     /// What validation ranks by: `None` = the item id (another photo of the same product is a
@@ -89,16 +94,22 @@ impl Trainer {
             fractions: config.data.split,
             ..OpenOptions::default()
         };
-        let catalog = Catalog::open(catalog_dir, &options)?;
+        let mut catalog = Catalog::open(catalog_dir, &options)?;
+        let sources = Sources::join(&mut catalog, &config.data.also_train_on, &options)?;
         let vocabulary = match &resume_from {
             Some(c) => c.meta.vocabulary.clone(),
-            None => LabelVocabulary::build(&catalog, catalog.split(Split::Train), &config.vocabulary_config()),
+            None => {
+                let mut wanted = config.vocabulary_config();
+                wanted.columns = wanted.columns.or_else(|| sources.default_label_columns());
+                LabelVocabulary::build(&catalog, catalog.split(Split::Train), &wanted)
+            }
         };
         if vocabulary.is_empty() {
             return Err(TrainError::NoLabels);
         }
         let encoder = vocabulary.encoder(&catalog);
         let targets: Vec<f32> = catalog.entries.iter().flat_map(|e| encoder.multi_hot(e)).collect();
+        let known = sources.known_labels(&vocabulary, catalog.entries.len()).map(Arc::new);
         let pick = |split: Split, max: usize| -> Vec<usize> {
             let mut items: Vec<usize> = catalog
                 .entries
@@ -129,7 +140,9 @@ impl Trainer {
             vocabulary,
             run_dir: run_dir.to_path_buf(),
             resume_from,
+            sources,
             targets: Arc::new(targets),
+            known,
             train_items,
             val_items,
             val_by,
@@ -249,23 +262,31 @@ impl Trainer {
                 if n == 0 {
                     continue;
                 }
-                let targets = self.targets_of::<B>(&batch.items, device);
+                let (targets, known) = self.targets_of::<B>(&batch.items, device);
                 let output = forward_batch(&model, cache.as_ref(), batch.pixels, n, [h, w], device);
-                let mut loss = seed_loss(&output, targets, &weights);
+                let mut loss = seed_loss_of_known(&output, targets, known, &weights);
                 let mut identity = loss.total.clone().mul_scalar(0.0);
-                if let Some(proxies) = &model.proxies {
-                    let ids: Vec<i64> = batch
-                        .items
-                        .iter()
-                        .map(|i| identities[&self.catalog.entries[*i].item_id] as i64)
-                        .collect();
-                    let ids = Tensor::<B, 1, burn::tensor::Int>::from_data(TensorData::new(ids, [n]), device);
+                // Photos of a joined catalogue whose products have one photo each are left out.
+                let (rows, ids): (Vec<i64>, Vec<i64>) = (batch.items.iter().enumerate())
+                    .filter_map(|(row, i)| {
+                        Some((row as i64, *identities.get(&self.catalog.entries[*i].item_id)? as i64))
+                    })
+                    .unzip();
+                if let Some(proxies) = model.proxies.as_ref().filter(|_| !ids.is_empty()) {
+                    let int = |v: Vec<i64>| {
+                        let len = v.len();
+                        Tensor::<B, 1, burn::tensor::Int>::from_data(TensorData::new(v, [len]), device)
+                    };
+                    let embedding = match rows.len() == n {
+                        true => output.embedding(),
+                        false => output.embedding().select(0, int(rows)),
+                    };
                     let l = &self.config.loss;
                     identity = identity_loss_of_kind(
                         &l.identity_kind,
-                        output.embedding(),
+                        embedding,
                         proxies.val(),
-                        ids,
+                        int(ids),
                         l.identity_scale,
                         l.identity_margin,
                     );
@@ -368,7 +389,7 @@ impl Trainer {
     fn identities(&self) -> std::collections::HashMap<String, usize> {
         let mut ids = std::collections::HashMap::new();
         if self.config.loss.identity > 0.0 {
-            for &i in &self.train_items {
+            for &i in self.train_items.iter().filter(|&&i| self.sources.counts_identity(i)) {
                 let next = ids.len();
                 ids.entry(self.catalog.entries[i].item_id.clone()).or_insert(next);
             }
@@ -394,9 +415,9 @@ impl Trainer {
         // Valid for this catalogue, these photos, this preprocessing and this split of the
         // trunk only (v3: with grey rows and the split).
         let key = format!(
-            "v3 {} {} {} {:?} {:?} {frozen_blocks} {}",
+            "v3 {} {:?} {} {:?} {:?} {frozen_blocks} {}",
             self.config.model.backbone,
-            self.catalog.root.display(),
+            self.sources.roots(),
             self.catalog.entries.len(),
             items,
             self.config.image_spec(),
@@ -432,13 +453,23 @@ impl Trainer {
         Ok(cache)
     }
 
-    fn targets_of<Bk: Backend>(&self, items: &[usize], device: &Bk::Device) -> Tensor<Bk, 2> {
+    /// The label targets of `items`, and which are known (joined catalogues only).
+    fn targets_of<Bk: Backend>(&self, items: &[usize], device: &Bk::Device) -> (Tensor<Bk, 2>, Option<Tensor<Bk, 2>>) {
         let labels = self.vocabulary.len();
-        let rows: Vec<f32> = items
-            .iter()
-            .flat_map(|&i| self.targets[i * labels..(i + 1) * labels].iter().copied())
-            .collect();
-        Tensor::from_data(TensorData::new(rows, [items.len(), labels]), device)
+        let rows_of = |all: &[f32]| -> Tensor<Bk, 2> {
+            let rows: Vec<f32> = items
+                .iter()
+                .flat_map(|&i| all[i * labels..(i + 1) * labels].iter().copied())
+                .collect();
+            Tensor::from_data(TensorData::new(rows, [items.len(), labels]), device)
+        };
+        (rows_of(&self.targets), self.known.as_deref().map(|k| rows_of(k)))
+    }
+
+    /// Entry `item`'s known labels (1 known, 0 not), when catalogues are joined.
+    pub fn known_labels(&self, item: usize) -> Option<&[f32]> {
+        let labels = self.vocabulary.len();
+        self.known.as_deref().map(|k| &k[item * labels..(item + 1) * labels])
     }
 
     /// Batches of catalogue entries `order`, augmented when `train`.
@@ -543,45 +574,4 @@ impl Trainer {
             precision10,
         })
     }
-}
-
-/// `n` photos (`[n, 3, h, w]`) through the model, or `n` cached trunk outputs through its
-/// head; each item's values end with its garment frame.
-fn forward_batch<Bk: SeedBackend>(
-    model: &SeedModel<Bk>,
-    cache: Option<&TrunkCache>,
-    values: Vec<f32>,
-    n: usize,
-    [h, w]: [usize; 2],
-    device: &Bk::Device,
-) -> SeedOutput<Bk> {
-    let (values, frames) = split_frames(values, n);
-    let frames = Some(Tensor::from_data(TensorData::new(frames, [n, FRAME_LEN]), device));
-    match cache {
-        Some(cache) => {
-            let [fh, fw, c] = cache.shape;
-            model.forward_trunk_nhwc(
-                Tensor::from_data(TensorData::new(values, [n, fh, fw, c]), device),
-                frames,
-            )
-        }
-        None => model.forward_in(Tensor::from_data(TensorData::new(values, [n, 3, h, w]), device), frames),
-    }
-}
-
-/// Batches of cached trunk outputs in `order` (entries whose photo failed are left out).
-fn cached_batches(
-    cache: &TrunkCache,
-    order: Vec<usize>,
-    batch_size: usize,
-    view: impl Fn(usize) -> View,
-) -> impl Iterator<Item = Batch> {
-    let order: Vec<usize> = order.into_iter().filter(|&i| cache.contains(i)).collect();
-    let chunks: Vec<Vec<usize>> = order.chunks(batch_size.max(1)).map(<[usize]>::to_vec).collect();
-    chunks.into_iter().map(move |items| Batch {
-        pixels: cache.gather(&items, &view),
-        item_len: cache.item_len(),
-        items,
-        failures: Vec::new(),
-    })
 }

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use lookbook_catalog::Catalog;
-use lookbook_imaging::{BadImage, BatchLoader, FRAME_LEN, ImageSpec, LoaderOptions, Preprocessor, split_frames};
-use lookbook_model::{EfficientNetLite, LiteCpu};
+use lookbook_imaging::{BadImage, Batch, BatchLoader, FRAME_LEN, ImageSpec, LoaderOptions, Preprocessor, split_frames};
+use lookbook_model::{EfficientNetLite, LiteCpu, SeedBackend, SeedModel, SeedOutput};
 
 use crate::error::TrainError;
 
@@ -242,4 +242,45 @@ impl TrunkCache {
 pub struct View {
     pub flip: bool,
     pub grey: bool,
+}
+
+/// `n` photos (`[n, 3, h, w]`) through the model, or `n` cached trunk outputs through its
+/// head; each item's values end with its garment frame.
+pub(crate) fn forward_batch<Bk: SeedBackend>(
+    model: &SeedModel<Bk>,
+    cache: Option<&TrunkCache>,
+    values: Vec<f32>,
+    n: usize,
+    [h, w]: [usize; 2],
+    device: &Bk::Device,
+) -> SeedOutput<Bk> {
+    let (values, frames) = split_frames(values, n);
+    let frames = Some(Tensor::from_data(TensorData::new(frames, [n, FRAME_LEN]), device));
+    match cache {
+        Some(cache) => {
+            let [fh, fw, c] = cache.shape;
+            model.forward_trunk_nhwc(
+                Tensor::from_data(TensorData::new(values, [n, fh, fw, c]), device),
+                frames,
+            )
+        }
+        None => model.forward_in(Tensor::from_data(TensorData::new(values, [n, 3, h, w]), device), frames),
+    }
+}
+
+/// Batches of cached trunk outputs in `order` (entries whose photo failed are left out).
+pub(crate) fn cached_batches(
+    cache: &TrunkCache,
+    order: Vec<usize>,
+    batch_size: usize,
+    view: impl Fn(usize) -> View,
+) -> impl Iterator<Item = Batch> {
+    let order: Vec<usize> = order.into_iter().filter(|&i| cache.contains(i)).collect();
+    let chunks: Vec<Vec<usize>> = order.chunks(batch_size.max(1)).map(<[usize]>::to_vec).collect();
+    chunks.into_iter().map(move |items| Batch {
+        pixels: cache.gather(&items, &view),
+        item_len: cache.item_len(),
+        items,
+        failures: Vec::new(),
+    })
 }

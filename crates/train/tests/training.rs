@@ -8,7 +8,7 @@ use burn::module::AutodiffModule;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::{Distribution, Tensor, TensorData};
 use image::{Rgb, RgbImage};
-use lookbook_catalog::{Catalog, LabelVocabulary, OpenOptions, VocabularyConfig};
+use lookbook_catalog::{Catalog, LabelVocabulary, OpenOptions, Split, VocabularyConfig};
 use lookbook_imaging::{ImageSpec, Preprocessor};
 use lookbook_model::SeedModel;
 use lookbook_model::losses::seed_loss;
@@ -233,4 +233,95 @@ fn resume_continues_from_the_saved_epoch_and_optimiser_state() {
         .filter(|e| e.file_name().to_string_lossy().starts_with("epoch-"))
         .collect();
     assert_eq!(kept.len(), 1);
+}
+
+/// A catalogue in Myntra's layout: `n` products of one generated photo each, T-shirts and jeans.
+fn myntra_fixture(root: &Path, n: u32) {
+    fs::create_dir_all(root.join("images")).unwrap();
+    let mut styles = String::from(
+        "id,gender,masterCategory,subCategory,articleType,baseColour,season,year,usage,productDisplayName\n",
+    );
+    for id in 0..n {
+        let shirt = id % 2 == 0;
+        let img = RgbImage::from_fn(64, 96, |x, y| {
+            let on = if shirt { y < 48 } else { x < 32 };
+            if on {
+                Rgb([200, (id * 9) as u8, 40])
+            } else {
+                Rgb([250, 250, 250])
+            }
+        });
+        img.save(root.join(format!("images/{id}.jpg"))).unwrap();
+        let (sub, article) = if shirt {
+            ("Topwear", "Tshirts")
+        } else {
+            ("Bottomwear", "Jeans")
+        };
+        styles.push_str(&format!(
+            "{id},Men,Apparel,{sub},{article},Red,Summer,2012,Casual,Item {id}\n"
+        ));
+    }
+    fs::write(root.join("styles.csv"), styles).unwrap();
+}
+
+#[test]
+fn joins_another_catalogues_training_photos_with_their_labels_but_not_single_photo_products() {
+    let _guard = serial();
+    let data = tempfile::tempdir().unwrap();
+    fixture(data.path());
+    let other = tempfile::tempdir().unwrap();
+    let myntra = other.path().join("myntra");
+    myntra_fixture(&myntra, 24);
+    let runs = tempfile::tempdir().unwrap();
+    let mut alone_config = tiny_config();
+    alone_config.loss.identity = 1.0;
+    let mut config = alone_config.clone();
+    config.data.also_train_on = vec![myntra.clone()];
+
+    let alone = Trainer::new(data.path(), alone_config, &runs.path().join("alone"), false, Some(1)).unwrap();
+    let joined = Trainer::new(data.path(), config, &runs.path().join("joined"), false, Some(1)).unwrap();
+    let theirs: Vec<_> = Catalog::open(&myntra, &OpenOptions::default())
+        .unwrap()
+        .split(Split::Train)
+        .map(|e| format!("myntra:{}", e.item_id))
+        .collect();
+    assert!(!theirs.is_empty());
+    assert_eq!(joined.train_items().len(), alone.train_items().len() + theirs.len());
+    assert!(alone.known_labels(0).is_none(), "one catalogue: every label is known");
+
+    // The vocabulary has both catalogues' labels; each photo's loss sees only its own.
+    let names = joined.vocabulary.names();
+    let at = |name: &str| {
+        names
+            .iter()
+            .position(|n| n == name)
+            .unwrap_or_else(|| panic!("{name} in {names:?}"))
+    };
+    let (shirt, stripes) = (at("articleType=Tshirts"), at("label=stripes"));
+    let own = joined.train_items()[0];
+    let joined_photo = *joined.train_items().last().unwrap();
+    assert!(theirs.contains(&joined.catalog.entries[joined_photo].item_id));
+    let own_known = joined.known_labels(own).unwrap();
+    let their_known = joined.known_labels(joined_photo).unwrap();
+    assert_eq!((own_known[shirt], own_known[stripes]), (0.0, 1.0));
+    assert_eq!((their_known[shirt], their_known[stripes]), (1.0, 0.0));
+
+    // It trains, on every photo; products with one photo stay out of the identity loss.
+    let mut reports = Vec::new();
+    let checkpoint = joined
+        .run::<AD>(&Default::default(), |event| {
+            if let TrainingEvent::Epoch(r) = event {
+                reports.push(r.clone());
+            }
+        })
+        .unwrap();
+    assert_eq!(reports[0].train_images, joined.train_items().len());
+    assert!(reports[0].loss.is_finite() && reports[0].identity.is_finite() && reports[0].identity > 0.0);
+    let own_products: std::collections::HashSet<_> = alone
+        .train_items()
+        .iter()
+        .map(|&i| alone.catalog.entries[i].item_id.clone())
+        .collect();
+    assert_eq!(checkpoint.meta.identities, own_products.len());
+    assert!(checkpoint.meta.config.data.also_train_on == vec![myntra]);
 }

@@ -17,6 +17,10 @@ pub struct TrainArgs {
     /// Catalogue folder.
     #[arg(long)]
     catalog: PathBuf,
+    /// Another catalogue whose training photos (and labels) join --catalog's; repeatable.
+    /// Validation and reports stay on --catalog. Sets the config's `data.also_train_on`.
+    #[arg(long, value_name = "CATALOG")]
+    also_train_on: Vec<PathBuf>,
     /// Training config (TOML), e.g. configs/cpu.toml.
     #[arg(long)]
     config: PathBuf,
@@ -42,6 +46,9 @@ pub fn run(args: TrainArgs, quiet: bool) -> Result<ExitCode> {
     if let Some(seed) = args.seed {
         config.seed = seed;
     }
+    if !args.also_train_on.is_empty() {
+        config.data.also_train_on = args.also_train_on;
+    }
     let trainer = Trainer::new(&args.catalog, config, &args.out, args.resume, args.epochs)
         .with_context(|| format!("preparing the run in {}", args.out.display()))?;
     eprintln!(
@@ -52,6 +59,9 @@ pub fn run(args: TrainArgs, quiet: bool) -> Result<ExitCode> {
         args.device,
         args.out.display()
     );
+    for note in trainer.sources.notes() {
+        eprintln!("{note}");
+    }
     if let Some(note) = trainer.validation_note() {
         eprintln!("{note}");
     }
