@@ -100,6 +100,11 @@ impl Sources {
         self.source_of(entry).grouped
     }
 
+    /// Whether entry `entry` is one of the run's own catalogue (not joined).
+    pub fn is_own(&self, entry: usize) -> bool {
+        self.parts[0].entries.contains(&entry)
+    }
+
     /// One line per joined catalogue, for the run's log.
     pub fn notes(&self) -> Vec<String> {
         self.parts

@@ -301,6 +301,7 @@ fn joins_another_catalogues_training_photos_with_their_labels_but_not_single_pho
     let own = joined.train_items()[0];
     let joined_photo = *joined.train_items().last().unwrap();
     assert!(theirs.contains(&joined.catalog.entries[joined_photo].item_id));
+    assert!(joined.sources.is_own(own) && !joined.sources.is_own(joined_photo));
     let own_known = joined.known_labels(own).unwrap();
     let their_known = joined.known_labels(joined_photo).unwrap();
     assert_eq!((own_known[shirt], own_known[stripes]), (0.0, 1.0));

@@ -18,7 +18,8 @@ pub struct TrainArgs {
     #[arg(long)]
     catalog: PathBuf,
     /// Another catalogue whose training photos (and labels) join --catalog's; repeatable.
-    /// Validation and reports stay on --catalog. Sets the config's `data.also_train_on`.
+    /// Validation and reports stay on --catalog. Sets the config's `data.also_train_on`
+    /// (with --resume, the run's own config holds them).
     #[arg(long, value_name = "CATALOG")]
     also_train_on: Vec<PathBuf>,
     /// Training config (TOML), e.g. configs/cpu.toml.
@@ -53,7 +54,11 @@ pub fn run(args: TrainArgs, quiet: bool) -> Result<ExitCode> {
         .with_context(|| format!("preparing the run in {}", args.out.display()))?;
     eprintln!(
         "training on {} images of {} ({} labels) on {}; run folder {}",
-        trainer.train_items().len(),
+        trainer
+            .train_items()
+            .iter()
+            .filter(|&&i| trainer.sources.is_own(i))
+            .count(),
         trainer.catalog.root.display(),
         trainer.vocabulary.len(),
         args.device,
