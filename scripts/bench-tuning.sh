@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Issue 19's fine-tuning rows of BENCHMARKS.md ("Fine-tuning the trunk's last blocks"): trains
 # configs/effnet-tuned-cpu.toml and its variants (no grey photos; Proxy-Anchor instead of the
-# softmax; multi-similarity over batches grouped 4 photos to a product code), then evaluates
-# each on H&M's test split against the whole catalogue and on Myntra.
+# softmax; multi-similarity over batches grouped 4 photos to a product code; every photo grey),
+# then evaluates each on H&M's test split against the whole catalogue and on Myntra.
 #   scripts/bench-tuning.sh [RUNS_DIR]        # default runs/; ~45 min of training per run on 2 cores
 # A run folder that already holds a checkpoint is not trained again. Needs scripts/setup-weights.sh.
 set -euo pipefail
@@ -22,14 +22,15 @@ sed 's/^identity_scale = 16.0/identity_kind = "proxy-anchor"\nidentity_scale = 3
 sed 's/^identity_scale = 16.0/identity_scale = 16.0\nidentity_kind = "multi-similarity"/' \
     configs/effnet-tuned-cpu.toml >"$variants/tuned-ms.toml"
 printf '\n[data]\nphotos_per_identity = 4\n' >>"$variants/tuned-ms.toml"
+sed 's/^greyscale = 0.5/greyscale = 1.0/' configs/effnet-tuned-cpu.toml >"$variants/tuned-grey.toml"
 grep -q '^greyscale = 0.0' "$variants/tuned-colour.toml" && grep -q proxy-anchor "$variants/tuned-pa.toml" \
-    && grep -q multi-similarity "$variants/tuned-ms.toml" \
+    && grep -q multi-similarity "$variants/tuned-ms.toml" && grep -q '^greyscale = 1.0' "$variants/tuned-grey.toml" \
     || { echo "the ablations no longer apply to configs/effnet-tuned-cpu.toml" >&2; exit 1; }
-for name in tuned tuned-colour tuned-pa tuned-ms; do
+for name in tuned tuned-colour tuned-pa tuned-ms tuned-grey; do
     run=$runs/$name
     if [ ! -f "$run/latest.json" ]; then
         # The same frozen-block cache serves every variant with grey rows: copy it rather than recompute.
-        [ -f "$runs/tuned/trunk-cache.bin" ] && { [ "$name" = tuned-pa ] || [ "$name" = tuned-ms ]; } && mkdir -p "$run" \
+        [ -f "$runs/tuned/trunk-cache.bin" ] && { [ "$name" = tuned-pa ] || [ "$name" = tuned-ms ] || [ "$name" = tuned-grey ]; } && mkdir -p "$run" \
             && cp "$runs/tuned/trunk-cache.bin" "$run/"
         echo "== training $name"
         ( time "$bin" train --catalog "$hm" --config "$variants/$name.toml" --out "$run" ) 2>&1 | tail -4
@@ -38,6 +39,11 @@ for name in tuned tuned-colour tuned-pa tuned-ms; do
     cut -d, -f1,16,18 "$run/metrics.csv"
     echo "== $name: H&M test, gallery all"
     "$bin" eval --model "$run" --catalog "$hm" --protocol product-code --split test --gallery all --ks 1,5,10,20,50
+    # A model trained on grey photos alone is asked in grey too (scripts/bench-views.sh has both views of every run).
+    if [ "$name" = tuned-grey ]; then
+        "$bin" eval --model "$run" --catalog "$hm" --protocol product-code --split test --gallery all --ks 1,5,10,20,50 \
+            --views grey
+    fi
 done
 echo "== tuned: H&M test, the split's own gallery"
 "$bin" eval --model "$runs/tuned" --catalog "$hm" --protocol product-code --split test --ks 1,5,10,20,50

@@ -121,6 +121,11 @@ impl Embedder for ImageNetEmbedder {
         true
     }
 
+    fn grey(&self, item: &mut [f32]) -> bool {
+        crate::grey_item(item, &self.spec);
+        true
+    }
+
     fn embed_batch(&self, items: &[f32], n: usize) -> (Vec<f32>, Vec<f32>) {
         let pooled = self.pooled(items, n);
         let norm = pooled.clone().powf_scalar(2.0).sum_dim(1).sqrt().clamp_min(1e-12);

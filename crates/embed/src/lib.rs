@@ -9,10 +9,10 @@
 //! a list of catalogue entries and keeps going past bad photos.
 
 mod explain;
-mod flip;
 mod histogram;
 mod imagenet;
 mod seed;
+mod views;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,10 +22,10 @@ use lookbook_catalog::Catalog;
 use lookbook_imaging::{BadImage, BatchLoader, ImageError, LoaderOptions};
 
 pub use explain::{Explanation, ExplanationReport, PhotoBoxes, Region, RegionReport, region_box};
-pub use flip::{FlipAveraged, mirror_item};
 pub use histogram::{HistogramEmbedder, rgb_histogram};
 pub use imagenet::{IMAGENET_MODELS, ImageNetEmbedder};
 pub use seed::SeedEmbedder;
+pub use views::{View, ViewAveraged, grey_item, mirror_item};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmbedError {
@@ -59,9 +59,14 @@ pub trait Embedder: Send + Sync {
     fn label_part(&self) -> bool {
         false
     }
-    /// Mirrors one loaded item left-right in place ([`FlipAveraged`]); false (untouched) when
+    /// Mirrors one loaded item left-right in place ([`ViewAveraged`]); false (untouched) when
     /// the embedder's items are not images it can mirror.
     fn mirror(&self, _item: &mut [f32]) -> bool {
+        false
+    }
+    /// Turns one loaded item grey in place ([`grey_item`]); false (untouched) when the
+    /// embedder's items are not colour images.
+    fn grey(&self, _item: &mut [f32]) -> bool {
         false
     }
     /// `n` loaded items → (`n × dim` vectors, `n × parts × part_dim` part vectors). The items

@@ -208,6 +208,11 @@ impl Embedder for SeedEmbedder {
         true
     }
 
+    fn grey(&self, item: &mut [f32]) -> bool {
+        crate::grey_item(item, &self.spec);
+        true
+    }
+
     fn embed_batch(&self, items: &[f32], n: usize) -> (Vec<f32>, Vec<f32>) {
         let (output, _, _) = self.forward(items, n);
         self.vectors_of(&output, n)

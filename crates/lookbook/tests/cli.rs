@@ -154,37 +154,40 @@ fn train_index_search_and_eval_end_to_end() {
     assert!(none.status.success());
     assert!(String::from_utf8_lossy(&none.stderr).contains("fewer images"));
 
-    let eval = lookbook(&[
-        "-q",
-        "eval",
-        "--model",
-        run,
-        "--catalog",
-        cat,
-        "--protocol",
-        "product-code",
-        "--split",
-        "all",
-        "--ks",
-        "1,5,15",
-        "--json",
-    ]);
-    assert!(eval.status.success(), "{}", String::from_utf8_lossy(&eval.stderr));
-    let report: serde_json::Value = serde_json::from_str(&stdout(&eval)).unwrap();
-    assert_eq!(report["queries"], 16, "every image has a partner");
-    assert_eq!(report["gallery"], 16);
-    let values: Vec<f64> = report["values"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
-    assert_eq!(values.len(), 3);
-    assert!(
-        values.windows(2).all(|w| w[0] <= w[1]),
-        "top-k grows with k: {values:?}"
-    );
-    assert_eq!(values[2], 1.0, "with k = 15 every other image is retrieved");
+    // The table as embedded, then (--views) from each photo's grey version and itself,
+    // averaged: the report names the views.
+    let table = |views: &[&str]| -> serde_json::Value {
+        let base = [
+            "-q",
+            "eval",
+            "--model",
+            run,
+            "--catalog",
+            cat,
+            "--protocol",
+            "product-code",
+        ];
+        let args = [&base[..], &["--split", "all", "--ks", "1,5,15", "--json"], views].concat();
+        serde_json::from_str(&stdout(&lookbook_ok(&args))).unwrap()
+    };
+    for (report, views) in [(table(&[]), false), (table(&["--views", "grey,photo"]), true)] {
+        let model = report["model"].as_str().unwrap();
+        assert_eq!(model.ends_with(" + views grey+photo"), views, "{model}");
+        assert_eq!(report["queries"], 16, "every image has a partner");
+        assert_eq!(report["gallery"], 16);
+        let values: Vec<f64> = report["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(values.len(), 3);
+        assert!(
+            values.windows(2).all(|w| w[0] <= w[1]),
+            "top-k grows with k: {values:?}"
+        );
+        assert_eq!(values[2], 1.0, "with k = 15 every other image is retrieved");
+    }
 
     recommend_and_explain(&catalogue, run, index, dir.path());
 }
@@ -354,6 +357,26 @@ fn histogram_baseline_index_and_eval() {
     let report: serde_json::Value = serde_json::from_str(&stdout(&eval)).unwrap();
     assert_eq!(report["queries"], 4);
     assert_eq!(report["skipped"], 1);
+    // A colour histogram has no grey view to make: a clear refusal, not a table.
+    let grey = lookbook(&[
+        "eval",
+        "--baseline",
+        "histogram",
+        "--catalog",
+        dir.path().to_str().unwrap(),
+        "--protocol",
+        "product-code",
+        "--split",
+        "all",
+        "--views",
+        "grey",
+    ]);
+    assert_eq!(grey.status.code(), Some(2), "{}", String::from_utf8_lossy(&grey.stderr));
+    assert!(
+        String::from_utf8_lossy(&grey.stderr).contains("--views"),
+        "{}",
+        String::from_utf8_lossy(&grey.stderr)
+    );
     let missing = lookbook(&["search", "--index", dir.path().join("nowhere").to_str().unwrap(), "x"]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("nowhere"));

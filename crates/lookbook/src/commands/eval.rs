@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use lookbook_catalog::{Catalog, Entry, Split};
-use lookbook_embed::FlipAveraged;
+use lookbook_embed::{View, ViewAveraged};
 use lookbook_eval::TopKTable;
 use lookbook_eval::catalogue::{
     EmbeddedPhotos, FittingTable, RecommendReport, TagReport, TopK, fitting_table, product_code_refusal,
@@ -94,8 +94,13 @@ pub struct EvalArgs {
     gallery: GalleryChoice,
     /// Embed each photo and its mirror image and average their retrieval vectors (flip
     /// test-time augmentation: twice the embedding time).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "views")]
     flip_average: bool,
+    /// Embed each photo as these views and average their retrieval vectors: photo (as
+    /// decoded), mirror, grey (every colourway of a garment looks alike in grey). One
+    /// forward pass per view; `--flip-average` is `--views photo,mirror`.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    views: Vec<ViewChoice>,
     /// Average query expansion with database-side augmentation before ranking (product-code,
     /// inshop, category): every vector becomes the normalised mean of itself and its N nearest
     /// gallery vectors (0: off).
@@ -110,6 +115,24 @@ pub struct EvalArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// `--views`.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ViewChoice {
+    Photo,
+    Mirror,
+    Grey,
+}
+
+impl From<ViewChoice> for View {
+    fn from(choice: ViewChoice) -> View {
+        match choice {
+            ViewChoice::Photo => View::Photo,
+            ViewChoice::Mirror => View::Mirror,
+            ViewChoice::Grey => View::Grey,
+        }
+    }
 }
 
 /// `--gallery`.
@@ -212,9 +235,15 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<ExitCode> {
         bail!("--gallery all is for --protocol product-code with one --split (its photos are the queries)");
     }
     let (mut embedder, mut model) = args.embedder.embedder()?;
-    if args.flip_average {
-        embedder = Arc::new(FlipAveraged::new(embedder).context("--flip-average: this model's inputs are not images")?);
-        model.push_str(" + flip average");
+    let views: Vec<View> = if args.flip_average {
+        vec![View::Photo, View::Mirror]
+    } else {
+        args.views.iter().map(|&v| v.into()).collect()
+    };
+    if !views.is_empty() && views != [View::Photo] {
+        let averaged = ViewAveraged::new(embedder, &views).context("--views: this model's inputs are not images")?;
+        model = format!("{model} + {}", averaged.label());
+        embedder = Arc::new(averaged);
     }
     let order: Vec<usize> = (0..catalog.entries.len())
         .filter(|&i| match args.protocol {
