@@ -338,45 +338,31 @@ fn histogram_baseline_index_and_eval() {
         "the bad file is named"
     );
     // The two photos of an item differ only in blue: each one's nearest is its partner.
-    let eval = lookbook(&[
-        "-q",
-        "eval",
-        "--baseline",
-        "histogram",
-        "--catalog",
-        dir.path().to_str().unwrap(),
-        "--protocol",
-        "product-code",
-        "--split",
-        "all",
-        "--ks",
-        "1",
-        "--json",
-    ]);
+    let cat = dir.path().to_str().unwrap();
+    let eval_args = |more: &[&'static str]| -> Vec<&str> {
+        let base = [
+            "eval",
+            "--baseline",
+            "histogram",
+            "--catalog",
+            cat,
+            "--protocol",
+            "product-code",
+            "--split",
+            "all",
+        ];
+        [&base[..], more].concat()
+    };
+    let eval = lookbook(&eval_args(&["-q", "--ks", "1", "--json"]));
     assert!(eval.status.success(), "{}", String::from_utf8_lossy(&eval.stderr));
     let report: serde_json::Value = serde_json::from_str(&stdout(&eval)).unwrap();
     assert_eq!(report["queries"], 4);
     assert_eq!(report["skipped"], 1);
     // A colour histogram has no grey view to make: a clear refusal, not a table.
-    let grey = lookbook(&[
-        "eval",
-        "--baseline",
-        "histogram",
-        "--catalog",
-        dir.path().to_str().unwrap(),
-        "--protocol",
-        "product-code",
-        "--split",
-        "all",
-        "--views",
-        "grey",
-    ]);
-    assert_eq!(grey.status.code(), Some(2), "{}", String::from_utf8_lossy(&grey.stderr));
-    assert!(
-        String::from_utf8_lossy(&grey.stderr).contains("--views"),
-        "{}",
-        String::from_utf8_lossy(&grey.stderr)
-    );
+    let grey = lookbook(&eval_args(&["--views", "grey"]));
+    let said = String::from_utf8_lossy(&grey.stderr);
+    assert_eq!(grey.status.code(), Some(2), "{said}");
+    assert!(said.contains("--views"), "{said}");
     let missing = lookbook(&["search", "--index", dir.path().join("nowhere").to_str().unwrap(), "x"]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("nowhere"));
