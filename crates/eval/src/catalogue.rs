@@ -12,8 +12,10 @@ use lookbook_recommend::RecommendConfig;
 use serde::Serialize;
 
 use crate::recommend::{LabelledRows, RecommendRow, TradeOff, recommend_trade_off};
+use crate::rerank::{KReciprocal, k_reciprocal_neighbours};
 use crate::{
-    Role, TagAccuracy, TopKTable, expand_by_neighbours, is_categorical, precision_at_k, tag_accuracy, top_k_accuracy,
+    Role, TagAccuracy, TopKTable, expand_by_neighbours, is_categorical, precision_at_k, precision_at_k_of,
+    tag_accuracy, top_k_accuracy, top_k_accuracy_of,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +28,12 @@ pub enum EvalError {
         column: String,
         catalogue: String,
         columns: String,
+    },
+    /// An index evaluated with a catalogue it was not built from.
+    #[error("the index was built from {}, not {}: its rows cannot be matched to this catalogue", index.display(), catalogue.display())]
+    OtherCatalogue {
+        index: std::path::PathBuf,
+        catalogue: std::path::PathBuf,
     },
     /// Nothing to measure (no queries, no gallery).
     #[error("{0}")]
@@ -64,8 +72,15 @@ impl EmbeddedPhotos<'_> {
     }
 
     /// The table of `protocol` at each of `ks`, every vector first expanded by its `expand`
-    /// nearest gallery vectors ([`expand_by_neighbours`]; 0 = as embedded).
-    pub fn top_k(&self, protocol: TopK, ks: &[usize], expand: usize) -> Result<TopKTable, EvalError> {
+    /// nearest gallery vectors ([`expand_by_neighbours`]; 0 = as embedded), then ranked by
+    /// distance or, with `rerank`, by [`k_reciprocal_neighbours`].
+    pub fn top_k(
+        &self,
+        protocol: TopK,
+        ks: &[usize],
+        expand: usize,
+        rerank: Option<KReciprocal>,
+    ) -> Result<TopKTable, EvalError> {
         let (entries, dim, metric) = (self.entries, self.dim, self.metric);
         let items: Vec<&str> = entries.iter().map(|e| e.item_id.as_str()).collect();
         let roles: Vec<Role> = entries
@@ -78,6 +93,27 @@ impl EmbeddedPhotos<'_> {
             })
             .collect();
         let vectors = expand_by_neighbours(&roles, self.vectors, dim, metric, expand)?;
+        if let Some(settings) = rerank {
+            let k_max = ks.iter().copied().max().unwrap_or(0);
+            return Ok(match protocol {
+                TopK::Category(attribute) => {
+                    let column = self.column(attribute)?;
+                    let values: Vec<&str> = entries.iter().map(|e| e.values[column].as_str()).collect();
+                    // As `precision_at_k`: a photo without a value is gallery only.
+                    let roles: Vec<Role> = roles
+                        .iter()
+                        .zip(&values)
+                        .map(|(role, value)| if value.is_empty() { Role::Gallery } else { *role })
+                        .collect();
+                    let found = k_reciprocal_neighbours(&roles, &vectors, dim, metric, settings, k_max);
+                    precision_at_k_of(&values, &roles, &found, ks)
+                }
+                _ => {
+                    let found = k_reciprocal_neighbours(&roles, &vectors, dim, metric, settings, k_max);
+                    top_k_accuracy_of(&items, &roles, &found, ks)
+                }
+            });
+        }
         Ok(match protocol {
             TopK::Category(attribute) => {
                 let column = self.column(attribute)?;

@@ -7,12 +7,15 @@
 //! checked on hand-built cases; the binary decides which images are queries and gallery.
 //! [`attention`] measures whether attention steps land on distinct parts of the garment,
 //! [`recommend`] recommendations against kNN per λ, [`leave_one_out`] an index as it is
-//! searched.
+//! searched, [`indexed`] an index's vectors as its catalogue's photos, [`rerank`] k-reciprocal
+//! re-ranking.
 
 pub mod attention;
 pub mod catalogue;
+pub mod indexed;
 pub mod leave_one_out;
 pub mod recommend;
+pub mod rerank;
 pub mod text;
 
 use lookbook_index::{ExactIndex, Hit, IndexError, Metric, VectorIndex};

@@ -1,6 +1,9 @@
 //! Each protocol on hand-built cases whose answers are worked out by hand.
 
-use lookbook_eval::{Role, expand_by_neighbours, knn_probabilities, precision_at_k, tag_accuracy, top_k_accuracy};
+use lookbook_eval::rerank::{KReciprocal, k_reciprocal_neighbours};
+use lookbook_eval::{
+    Role, expand_by_neighbours, knn_probabilities, precision_at_k, tag_accuracy, top_k_accuracy, top_k_accuracy_of,
+};
 use lookbook_index::Metric;
 
 /// Points on a line: row i at x = positions[i].
@@ -219,14 +222,14 @@ fn product_code_among_all_adds_the_other_splits_as_distractors() {
         vectors: &vectors[..4],
         ..photos
     };
-    let table = split_only.top_k(TopK::ProductCode, &[1, 2], 0).unwrap();
+    let table = split_only.top_k(TopK::ProductCode, &[1, 2], 0, None).unwrap();
     assert_eq!(
         (table.queries, table.gallery, table.values.clone()),
         (4, 4, vec![1.0, 1.0])
     );
     // Among all: t is no query, but a's photos both see it first (0.4 from 0.0; 0.6 from 1.0).
     let table = photos
-        .top_k(TopK::ProductCodeAmongAll(&[Split::Test]), &[1, 2], 0)
+        .top_k(TopK::ProductCodeAmongAll(&[Split::Test]), &[1, 2], 0, None)
         .unwrap();
     assert_eq!((table.queries, table.gallery), (4, 5));
     assert_eq!(table.values, vec![0.5, 1.0]);
@@ -249,5 +252,69 @@ fn expansion_moves_each_vector_to_the_mean_of_its_neighbourhood() {
     let expected = [unit(1.8, 0.6), unit(1.8, 0.6), unit(0.8, 1.6), unit(1.4, 1.4)].concat();
     for (got, want) in expanded.iter().zip(&expected) {
         assert!((got - want).abs() < 1e-6, "{expanded:?} vs {expected:?}");
+    }
+}
+
+/// q and p are one garment; x1, x2, x3 a tight cluster of another. x1 is q's nearest, but q is
+/// not among x1's nearest (its own cluster is), while q and p are each other's.
+const RERANK_ROWS: [f32; 10] = [0.0, 0.0, 0.0, -1.2, 1.0, 0.0, 1.3, 0.0, 1.3, 0.2];
+const RERANK_ITEMS: [&str; 5] = ["b", "b", "a", "a", "a"];
+
+#[test]
+fn k_reciprocal_reranking_moves_the_mutual_neighbour_above_the_crowded_distractor() {
+    let roles = [Role::Both; 5];
+    let plain = top_k_accuracy(&RERANK_ITEMS, &roles, &RERANK_ROWS, 2, Metric::Euclidean, &[1]).unwrap();
+    // q → x1 (1.0) before p (1.2): a miss at 1; every other row's nearest is its own item's.
+    assert_eq!(plain.values, vec![0.8]);
+    let settings: KReciprocal = "2,1,0.3".parse().unwrap();
+    let found = k_reciprocal_neighbours(&roles, &RERANK_ROWS, 2, Metric::Euclidean, settings, 4);
+    let (row, hits) = &found[0];
+    assert_eq!(*row, 0);
+    assert_eq!(hits.iter().map(|h| h.key).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+    // Worked by hand: squared distances over q's largest (1.3² + 0.2² = 1.729); q's
+    // reciprocal set {q, p} weighs exp(0) and exp(−1.44/1.729), p's {p, q} exp(0) and
+    // exp(−1.44/3.65) (p's largest: to x3); Σ min = 0.403 + 0.303, Jaccard 0.454;
+    // 0.7 · 0.454 + 0.3 · 0.833 = 0.568 for p, 0.7 · 1 + 0.3 · 0.578 = 0.873 for x1.
+    assert!((hits[0].distance - 0.568).abs() < 2e-3, "{hits:?}");
+    assert!((hits[1].distance - 0.873).abs() < 2e-3, "{hits:?}");
+    let reranked = top_k_accuracy_of(&RERANK_ITEMS, &roles, &found, &[1]);
+    assert_eq!(reranked.values, vec![1.0]);
+}
+
+#[test]
+fn k_reciprocal_reranking_with_lambda_one_is_the_plain_ranking_and_never_returns_queries() {
+    let roles = [Role::Query, Role::Gallery, Role::Both, Role::Gallery, Role::Both];
+    let settings = KReciprocal {
+        k1: 3,
+        k2: 2,
+        lambda: 1.0,
+    };
+    let found = k_reciprocal_neighbours(&roles, &RERANK_ROWS, 2, Metric::Euclidean, settings, 5);
+    let rows: Vec<usize> = found.iter().map(|(row, _)| *row).collect();
+    assert_eq!(rows, vec![0, 2, 4], "gallery-only rows ask nothing");
+    let point = |r: u64| (RERANK_ROWS[r as usize * 2], RERANK_ROWS[r as usize * 2 + 1]);
+    for (row, hits) in &found {
+        let keys: Vec<u64> = hits.iter().map(|h| h.key).collect();
+        assert!(!keys.contains(&0) && !keys.contains(&(*row as u64)), "{row}: {keys:?}");
+        // Ordered as plain Euclidean distance from the query.
+        let (qx, qy) = point(*row as u64);
+        let plain: Vec<f32> = keys.iter().map(|&k| (point(k).0 - qx).hypot(point(k).1 - qy)).collect();
+        assert!(plain.windows(2).all(|w| w[0] <= w[1]), "{row}: {plain:?}");
+    }
+}
+
+#[test]
+fn k_reciprocal_settings_parse_and_refuse_with_reasons() {
+    let s: KReciprocal = "20, 6, 0.3".parse().unwrap();
+    assert_eq!((s.k1, s.k2, s.lambda), (20, 6, 0.3));
+    assert_eq!(s.to_string(), "20,6,0.3");
+    for (text, why) in [
+        ("20,6", "K1,K2,LAMBDA"),
+        ("0,1,0.3", "K1 must be"),
+        ("5,9,0.3", "at most K1 + 1"),
+        ("5,2,1.5", "LAMBDA must be"),
+    ] {
+        let err = text.parse::<KReciprocal>().unwrap_err();
+        assert!(err.contains(why), "{text}: {err}");
     }
 }

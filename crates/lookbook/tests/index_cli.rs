@@ -187,6 +187,104 @@ fn inshop_eval_and_knn_tagging_on_the_official_layout() {
     assert!(stdout(&text).contains("Shirts 1.00"), "{}", stdout(&text));
 }
 
+/// `eval --catalog CAT --index IDX`: the index's vectors with the catalogue's splits give the
+/// table embedding the catalogue gives; re-ranking runs on them; a catalogue the index was not
+/// built from, and a protocol with no use for its vectors, are refused.
+#[test]
+fn an_index_evaluated_with_its_catalogue_matches_embedding_it_and_reranks() {
+    let (dir, catalog, index) = fixture();
+    let (cat, idx) = (catalog.to_str().unwrap(), index.to_str().unwrap());
+    let built = histogram_index(&catalog, &index, &[]);
+    assert!(built.status.success(), "{}", stderr(&built));
+    let eval = |source: &[&str], extra: &[&str]| {
+        let base = [
+            "-q",
+            "eval",
+            "--catalog",
+            cat,
+            "--protocol",
+            "inshop",
+            "--ks",
+            "1,2",
+            "--json",
+        ];
+        lookbook(&base.iter().chain(source).chain(extra).copied().collect::<Vec<_>>())
+    };
+    let embedded = json(&eval(&["--baseline", "histogram"], &[]));
+    let indexed = json(&eval(&["--index", idx], &[]));
+    for field in ["queries", "gallery", "images", "values", "skipped"] {
+        assert_eq!(indexed[field], embedded[field], "{field}: {indexed} vs {embedded}");
+    }
+    assert!(indexed["model"].as_str().unwrap().contains("(index "), "{indexed}");
+    // Re-ranked: the same queries and gallery; every query's own item is still first here.
+    let reranked = json(&eval(&["--index", idx], &["--rerank", "3,2,0.3"]));
+    assert_eq!(
+        (reranked["queries"].as_u64(), reranked["gallery"].as_u64()),
+        (Some(4), Some(8))
+    );
+    assert_eq!(reranked["values"], serde_json::json!([1.0, 1.0]));
+    // Photos the index lacks are counted as skipped and named.
+    let removed = lookbook(&["-q", "index", "remove", "--index", idx, "--item", "id_00000004"]);
+    assert!(removed.status.success(), "{}", stderr(&removed));
+    let partial = eval(&["--index", idx], &[]);
+    assert!(stderr(&partial).contains("not in the index"), "{}", stderr(&partial));
+    let partial = json(&partial);
+    assert_eq!(
+        (partial["images"].as_u64(), partial["skipped"].as_u64()),
+        (Some(9), Some(3))
+    );
+    // Another folder with the same files is not the index's catalogue.
+    let elsewhere = dir.path().join("copy");
+    copy_dir(&catalog, &elsewhere);
+    let copy = elsewhere.to_str().unwrap();
+    // Each refusal: its arguments after `eval`, and what its message must say.
+    let refusals: [(&[&str], &str); 5] = [
+        (
+            &["--catalog", copy, "--index", idx, "--protocol", "inshop"],
+            "was built from",
+        ),
+        (
+            &["--index", idx, "--protocol", "product-code", "--gallery", "all"],
+            "needs --catalog",
+        ),
+        (
+            &["--catalog", cat, "--index", idx, "--protocol", "tag"],
+            "--catalog and --index together are for",
+        ),
+        (
+            &[
+                "--catalog",
+                cat,
+                "--baseline",
+                "histogram",
+                "--protocol",
+                "tag",
+                "--rerank",
+                "3,2,0.3",
+            ],
+            "--rerank apply to",
+        ),
+        (
+            &[
+                "--catalog",
+                cat,
+                "--index",
+                idx,
+                "--protocol",
+                "inshop",
+                "--rerank",
+                "3,9,0.3",
+            ],
+            "at most K1 + 1",
+        ),
+    ];
+    for (args, why) in refusals {
+        let refused = lookbook(&[&["eval"], args].concat());
+        assert_eq!(refused.status.code(), Some(2), "{args:?}: {}", stderr(&refused));
+        assert!(stderr(&refused).contains(why), "{args:?}: {}", stderr(&refused));
+    }
+}
+
 #[test]
 fn a_killed_build_resumes_and_add_remove_verify_keep_the_index_whole() {
     let (_dir, catalog, index) = fixture();

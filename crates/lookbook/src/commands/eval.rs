@@ -7,12 +7,14 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use lookbook_catalog::{Catalog, Entry, Split};
-use lookbook_embed::{View, ViewAveraged};
+use lookbook_embed::{Embedded, Embedder, View, ViewAveraged};
 use lookbook_eval::TopKTable;
 use lookbook_eval::catalogue::{
     EmbeddedPhotos, FittingTable, RecommendReport, TagReport, TopK, fitting_table, product_code_refusal,
 };
+use lookbook_eval::indexed::photos_of_index;
 use lookbook_eval::leave_one_out::{index_top_k, searched_by};
+use lookbook_eval::rerank::KReciprocal;
 use lookbook_index::Metric;
 use lookbook_recommend::RecommendConfig;
 use serde::Serialize;
@@ -59,8 +61,11 @@ pub struct EvalArgs {
     catalog: Option<PathBuf>,
     /// Evaluate an index as built (folder or postgres://...?table=NAME) instead of embedding
     /// a catalogue: its vectors, searched as it searches them (HNSW, pgvector), every row a
-    /// query against all the others (product-code, category).
-    #[arg(long, conflicts_with_all = ["model", "baseline"])]
+    /// query against all the others (product-code, category). With --catalog (the one it
+    /// was built from): its vectors with the catalogue's splits, searched exactly as an
+    /// embedded catalogue is (--split, --gallery, --expand, --rerank), so one embedding
+    /// serves every split and setting.
+    #[arg(long, conflicts_with_all = ["model", "baseline", "views", "flip_average"])]
     index: Option<IndexLocation>,
     /// The text model of `--protocol text` (default: `text` in the index's model run folder).
     #[arg(long)]
@@ -106,6 +111,10 @@ pub struct EvalArgs {
     /// gallery vectors (0: off).
     #[arg(long, default_value_t = 0)]
     expand: usize,
+    /// k-reciprocal re-ranking before the table (product-code, inshop, category): K1,K2,LAMBDA
+    /// (e.g. 20,6,0.3; Zhong et al. 2017): photos whose nearest neighbours agree move up.
+    #[arg(long)]
+    rerank: Option<KReciprocal>,
     /// The k of the table.
     #[arg(long, value_delimiter = ',', default_value = "1,5,10,20,30,50")]
     ks: Vec<usize>,
@@ -187,14 +196,12 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<ExitCode> {
     if args.ks.is_empty() || args.ks.contains(&0) {
         bail!("--ks needs positive values, e.g. 1,5,10");
     }
-    if args.expand > 0
-        && (args.index.is_some()
-            || !matches!(
-                args.protocol,
-                Protocol::ProductCode | Protocol::Inshop | Protocol::Category
-            ))
-    {
-        bail!("--expand applies to --protocol product-code, inshop and category on a catalogue (not --index)");
+    let retrieval = matches!(
+        args.protocol,
+        Protocol::ProductCode | Protocol::Inshop | Protocol::Category
+    );
+    if (args.expand > 0 || args.rerank.is_some()) && (!retrieval || args.catalog.is_none()) {
+        bail!("--expand and --rerank apply to --protocol product-code, inshop and category on a catalogue");
     }
     match (&args.index, &args.catalog) {
         (Some(index), Some(catalog)) if args.protocol == Protocol::Text => {
@@ -208,9 +215,11 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<ExitCode> {
             return super::text::eval_report(catalog, index, args.text_model.as_deref(), split, &args.ks, args.json);
         }
         (_, _) if args.protocol == Protocol::Text => bail!("--protocol text needs --catalog and --index"),
-        (Some(_), Some(_)) => bail!("--catalog and --index together are for --protocol text"),
+        (Some(_), Some(_)) if !retrieval => {
+            bail!("--catalog and --index together are for --protocol text, product-code, inshop and category")
+        }
         (Some(index), None) => return index_report(&args, index),
-        (None, _) => {}
+        _ => {}
     }
     let catalog = open_catalog(args.catalog.as_ref().expect("clap requires --catalog without --index"))?;
     if args.protocol == Protocol::Attention {
@@ -234,17 +243,6 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<ExitCode> {
     if among_all && (args.protocol != Protocol::ProductCode || args.split == SplitChoice::All) {
         bail!("--gallery all is for --protocol product-code with one --split (its photos are the queries)");
     }
-    let (mut embedder, mut model) = args.embedder.embedder()?;
-    let views: Vec<View> = if args.flip_average {
-        vec![View::Photo, View::Mirror]
-    } else {
-        args.views.iter().map(|&v| v.into()).collect()
-    };
-    if !views.is_empty() && views != [View::Photo] {
-        let averaged = ViewAveraged::new(embedder, &views).context("--views: this model's inputs are not images")?;
-        model = format!("{model} + {}", averaged.label());
-        embedder = Arc::new(averaged);
-    }
     let order: Vec<usize> = (0..catalog.entries.len())
         .filter(|&i| match args.protocol {
             Protocol::ProductCode if among_all => true,
@@ -266,10 +264,20 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<ExitCode> {
             .collect();
         refuse_single_photo_items(&catalog, &in_split, &args)?;
     }
-    let (dim, part_shape, label_part) = (embedder.dim(), embedder.parts(), embedder.label_part());
-    let bar = progress_bar(order.len(), quiet);
-    let embedded = embed_with_progress(embedder, &catalog, order, args.embedder.batch, &bar, 0)?;
-    bar.finish_and_clear();
+    let (embedded, model, dim, part_shape, label_part, not_indexed) = match &args.index {
+        Some(index) => {
+            let (embedded, model, dim, not_indexed) = vectors_of_index(index, &catalog, order)?;
+            (embedded, model, dim, (0, 0), false, not_indexed)
+        }
+        None => {
+            let (embedder, model) = embedder_with_views(&args)?;
+            let (dim, part_shape, label_part) = (embedder.dim(), embedder.parts(), embedder.label_part());
+            let bar = progress_bar(order.len(), quiet);
+            let embedded = embed_with_progress(embedder, &catalog, order, args.embedder.batch, &bar, 0)?;
+            bar.finish_and_clear();
+            (embedded, model, dim, part_shape, label_part, 0)
+        }
+    };
     let entries: Vec<&Entry> = embedded.entries.iter().map(|&i| &catalog.entries[i]).collect();
     let photos = EmbeddedPhotos {
         catalog: &catalog,
@@ -278,7 +286,7 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<ExitCode> {
         dim,
         metric: args.metric,
     };
-    let skipped = embedded.bad.len();
+    let skipped = embedded.bad.len() + not_indexed;
     match args.protocol {
         Protocol::Recommend => {
             let parts = (embedded.parts.as_slice(), part_shape, label_part);
@@ -297,12 +305,13 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<ExitCode> {
         },
         &args.ks,
         args.expand,
+        args.rerank,
     )?;
     let report = Report {
         protocol: args.protocol,
         model,
         images: entries.len(),
-        skipped: embedded.bad.len(),
+        skipped,
         table,
     };
     if let Some(png) = &args.chart() {
@@ -314,6 +323,48 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<ExitCode> {
     }
     report.print(args.json, &format!("on {}", catalog.root.display()), "")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The model `--model`/`--baseline` names, averaged over `--views` (or `--flip-average`).
+fn embedder_with_views(args: &EvalArgs) -> Result<(Arc<dyn Embedder>, String)> {
+    let (embedder, model) = args.embedder.embedder()?;
+    let views: Vec<View> = if args.flip_average {
+        vec![View::Photo, View::Mirror]
+    } else {
+        args.views.iter().map(|&v| v.into()).collect()
+    };
+    if views.is_empty() || views == [View::Photo] {
+        return Ok((embedder, model));
+    }
+    let averaged = ViewAveraged::new(embedder, &views).context("--views: this model's inputs are not images")?;
+    let model = format!("{model} + {}", averaged.label());
+    Ok((Arc::new(averaged), model))
+}
+
+/// `--catalog` with `--index`: the index's vectors of the catalogue's photos `order`, the
+/// model's name, the vectors' length and how many photos the index lacks (left out).
+fn vectors_of_index(
+    index: &IndexLocation,
+    catalog: &Catalog,
+    order: Vec<usize>,
+) -> Result<(Embedded, String, usize, usize)> {
+    let contents = index.open()?;
+    let photos = photos_of_index(&contents, catalog, &order).with_context(|| format!("the index {index}"))?;
+    if let Some(first) = photos.missing.first() {
+        let (count, first) = (photos.missing.len(), first.display());
+        eprintln!("{count} photos of the catalogue are not in the index {index}, left out (first: {first})");
+    }
+    let (parts, boxes, bad) = (Vec::new(), Vec::new(), Vec::new());
+    let (entries, vectors) = (photos.entries, photos.vectors);
+    let embedded = Embedded {
+        entries,
+        vectors,
+        parts,
+        boxes,
+        bad,
+    };
+    let model = format!("{} (index {index})", contents.info.model);
+    Ok((embedded, model, contents.info.dim, photos.missing.len()))
 }
 
 /// product-code's queries are photos whose item has another photo: on a catalogue with one
@@ -332,6 +383,9 @@ fn refuse_single_photo_items(catalog: &Catalog, order: &[usize], args: &EvalArgs
 fn index_report(args: &EvalArgs, index: &IndexLocation) -> Result<ExitCode> {
     if !matches!(args.protocol, Protocol::ProductCode | Protocol::Category) {
         bail!("--index evaluates --protocol product-code or category (an index has no query/gallery split)");
+    }
+    if args.gallery == GalleryChoice::All {
+        bail!("--gallery all with --index needs --catalog (the catalogue's splits; an index holds none)");
     }
     let contents = index.open()?;
     let started = std::time::Instant::now();
