@@ -15,8 +15,9 @@ hm=../shared/data/hm
 cargo build --release --locked -q -p lookbook
 bin=target/release/lookbook
 index=$run/index-hm
-# The index of the whole catalogue serves every split: build it once (resumed if interrupted).
-[ -f "$index/manifest.json" ] || "$bin" -q index --model "$run" --catalog "$hm" --out "$index"
+# The index of the whole catalogue serves every split: built once (an index of the same model is
+# resumed, or kept as it is when complete; a run trained further is indexed again).
+"$bin" -q index --model "$run" --catalog "$hm" --out "$index"
 row() {
     "$bin" -q eval --catalog "$hm" --index "$index" --protocol product-code --split "$split" --gallery all \
         --ks 1,5,10,20,50 "$@" 2>/dev/null | tail -1
