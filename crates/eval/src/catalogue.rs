@@ -15,7 +15,7 @@ use crate::recommend::{LabelledRows, RecommendRow, TradeOff, recommend_trade_off
 use crate::rerank::{KReciprocal, k_reciprocal_neighbours};
 use crate::{
     Role, TagAccuracy, TopKTable, expand_by_neighbours, is_categorical, precision_at_k, precision_at_k_of,
-    tag_accuracy, top_k_accuracy, top_k_accuracy_of,
+    tag_accuracy, top_k_accuracy, top_k_accuracy_of, valued_queries,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -99,12 +99,7 @@ impl EmbeddedPhotos<'_> {
                 TopK::Category(attribute) => {
                     let column = self.column(attribute)?;
                     let values: Vec<&str> = entries.iter().map(|e| e.values[column].as_str()).collect();
-                    // As `precision_at_k`: a photo without a value is gallery only.
-                    let roles: Vec<Role> = roles
-                        .iter()
-                        .zip(&values)
-                        .map(|(role, value)| if value.is_empty() { Role::Gallery } else { *role })
-                        .collect();
+                    let roles = valued_queries(&roles, &values);
                     let found = k_reciprocal_neighbours(&roles, &vectors, dim, metric, settings, k_max);
                     precision_at_k_of(&values, &roles, &found, ks)
                 }

@@ -177,13 +177,19 @@ pub fn precision_at_k(
     ks: &[usize],
 ) -> Result<TopKTable, IndexError> {
     let k_max = ks.iter().copied().max().unwrap_or(0);
-    let roles: Vec<Role> = roles
+    let roles = valued_queries(roles, values);
+    let found = neighbours(&roles, vectors, dim, metric, k_max)?;
+    Ok(precision_at_k_of(values, &roles, &found, ks))
+}
+
+/// `roles` with every row whose value is empty made gallery only: precision@k has no answer
+/// for a photo without a value, but it may still be another's neighbour.
+pub fn valued_queries(roles: &[Role], values: &[&str]) -> Vec<Role> {
+    roles
         .iter()
         .zip(values)
         .map(|(role, value)| if value.is_empty() { Role::Gallery } else { *role })
-        .collect();
-    let found = neighbours(&roles, vectors, dim, metric, k_max)?;
-    Ok(precision_at_k_of(values, &roles, &found, ks))
+        .collect()
 }
 
 /// [`precision_at_k`] from neighbours found elsewhere (see [`top_k_accuracy_of`]); rows

@@ -88,18 +88,11 @@ fn histogram_index(catalog: &Path, index: &Path, extra: &[&str]) -> Output {
     lookbook(&args.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
-#[test]
-fn inshop_eval_and_knn_tagging_on_the_official_layout() {
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = dir.path().join("inshop");
-    inshop_fixture(&catalog);
-    let cat = catalog.to_str().unwrap();
-    let png = dir.path().join("inshop.png");
-    let report = json(&lookbook(&[
+/// `lookbook -q eval --catalog CAT --protocol inshop --ks 1,2 --json EXTRA...`.
+fn inshop_eval(cat: &str, extra: &[&str]) -> Output {
+    let base = [
         "-q",
         "eval",
-        "--baseline",
-        "histogram",
         "--catalog",
         cat,
         "--protocol",
@@ -107,9 +100,21 @@ fn inshop_eval_and_knn_tagging_on_the_official_layout() {
         "--ks",
         "1,2",
         "--json",
-        "--png",
-        png.to_str().unwrap(),
-    ]));
+    ];
+    lookbook(&[&base[..], extra].concat())
+}
+
+#[test]
+fn inshop_eval_and_knn_tagging_on_the_official_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("inshop");
+    inshop_fixture(&catalog);
+    let cat = catalog.to_str().unwrap();
+    let png = dir.path().join("inshop.png");
+    let report = json(&inshop_eval(
+        cat,
+        &["--baseline", "histogram", "--png", png.to_str().unwrap()],
+    ));
     // Queries: the four query photos; gallery: the eight gallery photos (train left out).
     assert_eq!(report["queries"], 4);
     assert_eq!(report["gallery"], 8);
@@ -196,20 +201,7 @@ fn an_index_evaluated_with_its_catalogue_matches_embedding_it_and_reranks() {
     let (cat, idx) = (catalog.to_str().unwrap(), index.to_str().unwrap());
     let built = histogram_index(&catalog, &index, &[]);
     assert!(built.status.success(), "{}", stderr(&built));
-    let eval = |source: &[&str], extra: &[&str]| {
-        let base = [
-            "-q",
-            "eval",
-            "--catalog",
-            cat,
-            "--protocol",
-            "inshop",
-            "--ks",
-            "1,2",
-            "--json",
-        ];
-        lookbook(&base.iter().chain(source).chain(extra).copied().collect::<Vec<_>>())
-    };
+    let eval = |source: &[&str], extra: &[&str]| inshop_eval(cat, &[source, extra].concat());
     let embedded = json(&eval(&["--baseline", "histogram"], &[]));
     let indexed = json(&eval(&["--index", idx], &[]));
     for field in ["queries", "gallery", "images", "values", "skipped"] {
