@@ -2,7 +2,7 @@
 # Issue 19's fine-tuning rows of BENCHMARKS.md ("Fine-tuning the trunk's last blocks"): trains
 # configs/effnet-tuned-cpu.toml and its variants (no grey photos; Proxy-Anchor instead of the
 # softmax; multi-similarity over batches grouped 4 photos to a product code; every photo grey;
-# four trunk blocks tuned instead of two),
+# four trunk blocks tuned instead of two; grey photos with their brightness jittered by a gamma),
 # then evaluates each on H&M's test split against the whole catalogue and on Myntra.
 #   scripts/bench-tuning.sh [RUNS_DIR]        # default runs/; ~45 min of training per run on 2 cores
 # A run folder that already holds a checkpoint is not trained again. Needs scripts/setup-weights.sh.
@@ -26,11 +26,13 @@ printf '\n[data]\nphotos_per_identity = 4\n' >>"$variants/tuned-ms.toml"
 sed 's/^greyscale = 0.5/greyscale = 1.0/' configs/effnet-tuned-cpu.toml >"$variants/tuned-grey.toml"
 # Four blocks fine-tuned instead of two (the cache still 192×12×8, after block 12).
 sed 's/^tuned_blocks = 2/tuned_blocks = 4/' configs/effnet-tuned-cpu.toml >"$variants/tuned-4blocks.toml"
+# Grey rows brightened or darkened by a gamma in [1/3, 3], one per photo (augment.grey_gamma).
+sed 's/^greyscale = 0.5/greyscale = 0.5\ngrey_gamma = 3.0/' configs/effnet-tuned-cpu.toml >"$variants/tuned-gamma.toml"
 grep -q '^greyscale = 0.0' "$variants/tuned-colour.toml" && grep -q proxy-anchor "$variants/tuned-pa.toml" \
     && grep -q multi-similarity "$variants/tuned-ms.toml" && grep -q '^greyscale = 1.0' "$variants/tuned-grey.toml" \
-    && grep -q '^tuned_blocks = 4' "$variants/tuned-4blocks.toml" \
+    && grep -q '^tuned_blocks = 4' "$variants/tuned-4blocks.toml" && grep -q '^grey_gamma = 3.0' "$variants/tuned-gamma.toml" \
     || { echo "the ablations no longer apply to configs/effnet-tuned-cpu.toml" >&2; exit 1; }
-for name in tuned tuned-colour tuned-pa tuned-ms tuned-grey tuned-4blocks; do
+for name in tuned tuned-colour tuned-pa tuned-ms tuned-grey tuned-4blocks tuned-gamma; do
     run=$runs/$name
     if [ ! -f "$run/latest.json" ]; then
         # The same frozen-block cache serves every variant with grey rows: copy it rather than recompute.

@@ -1,4 +1,5 @@
-//! Training-time augmentation of a letterboxed picture: mirror, zoom-crop jitter and grey.
+//! Training-time augmentation of a letterboxed picture: mirror, zoom-crop jitter and grey
+//! (with its brightness jittered by a gamma).
 //!
 //! Each image's randomness comes from (seed, epoch, item), so a run — and a resumed
 //! run — sees exactly the same augmented pictures.
@@ -43,7 +44,30 @@ pub fn augment(img: RgbImage, frame: &mut [f32; 4], config: &AugmentSection, rng
     }
     // Drawn last (and only when on), so runs without it see the pictures they saw before.
     if config.greyscale > 0.0 && rng.random_bool(config.greyscale as f64) {
-        img = greyscale(&img);
+        img = grey_view(&img, config.grey_gamma, rng);
+    }
+    img
+}
+
+/// `img` as a grey training photo: [`greyscale`], then, when `max_gamma` > 1, its tones
+/// raised to a gamma drawn log-uniformly in [1/max_gamma, max_gamma] (from `rng`).
+pub fn grey_view(img: &RgbImage, max_gamma: f32, rng: &mut SmallRng) -> RgbImage {
+    let grey = greyscale(img);
+    if max_gamma <= 1.0 {
+        return grey;
+    }
+    let gamma = max_gamma.powf(rng.random_range(-1.0f32..=1.0));
+    with_gamma(grey, gamma)
+}
+
+/// `img` with each channel v ↦ 255·(v/255)^gamma: black and white stay put (a product
+/// photo's backdrop keeps its white), the tones between move — gamma < 1 lightens.
+pub fn with_gamma(mut img: RgbImage, gamma: f32) -> RgbImage {
+    let table: Vec<u8> = (0..=255u32)
+        .map(|v| (255.0 * (v as f32 / 255.0).powf(gamma)).round() as u8)
+        .collect();
+    for value in img.iter_mut() {
+        *value = table[*value as usize];
     }
     img
 }
@@ -75,7 +99,7 @@ fn zoomed_frame(frame: [f32; 4], size: [u32; 2], zoomed: [u32; 2], offset: [u32;
 
 #[cfg(test)]
 mod tests {
-    use super::{greyscale, zoomed_frame};
+    use super::{grey_view, greyscale, rng_for, with_gamma, zoomed_frame};
 
     #[test]
     fn grey_keeps_the_size_and_brightness_and_drops_the_hue() {
@@ -98,6 +122,32 @@ mod tests {
         for (got, want) in values.iter().zip([54i32, 182, 18, 255]) {
             assert!((got[0] as i32 - want).abs() <= 1, "{values:?}");
         }
+    }
+
+    #[test]
+    fn gamma_moves_the_tones_between_black_and_white() {
+        let img = image::RgbImage::from_fn(3, 1, |x, _| image::Rgb([[0, 64, 255][x as usize]; 3]));
+        let tones = |img: &image::RgbImage| img.pixels().map(|p| p.0[0]).collect::<Vec<u8>>();
+        // 255·(64/255)^0.5 = 127.75, 255·(64/255)^2 = 16.06: lightened and darkened; the ends stay.
+        assert_eq!(tones(&with_gamma(img.clone(), 0.5)), [0, 128, 255]);
+        assert_eq!(tones(&with_gamma(img.clone(), 2.0)), [0, 16, 255]);
+        assert_eq!(tones(&with_gamma(img.clone(), 1.0)), [0, 64, 255]);
+        // Off (1): plain grey, and no draw from the generator.
+        let mut rng = rng_for(7, 0, 3);
+        assert_eq!(grey_view(&img, 1.0, &mut rng), greyscale(&img));
+        // On: every draw within [1/3, 3], so the mid tone lands within 255·(64/255)^3 and ^(1/3).
+        let (lo, hi) = (
+            (255.0 * (64.0f32 / 255.0).powf(3.0)).floor() as u8,
+            (255.0 * (64.0f32 / 255.0).powf(1.0 / 3.0)).ceil() as u8,
+        );
+        let mut seen = Vec::new();
+        for item in 0..200 {
+            let mid = tones(&grey_view(&img, 3.0, &mut rng_for(7, 0, item)));
+            assert!(mid[0] == 0 && mid[2] == 255 && (lo..=hi).contains(&mid[1]), "{mid:?}");
+            seen.push(mid[1]);
+        }
+        // Both lighter and darker than plain grey occur.
+        assert!(seen.iter().any(|&v| v > 70) && seen.iter().any(|&v| v < 58), "{seen:?}");
     }
 
     #[test]

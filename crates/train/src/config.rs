@@ -92,6 +92,11 @@ pub struct AugmentSection {
     /// colour is a distractor when the same garment comes in several colours. A cached trunk
     /// keeps a second, grey output for each training photo.
     pub greyscale: f32,
+    /// Brighten or darken each grey photo by a gamma drawn log-uniformly in [1/g, g] (1 = off):
+    /// a black garment and its white colourway still differ in grey by brightness alone, and
+    /// gamma moves the garment's tones while the white backdrop stays white. A cached trunk
+    /// draws one gamma per photo for its grey row.
+    pub grey_gamma: f32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -185,6 +190,7 @@ impl Default for AugmentSection {
             flip: true,
             scale_jitter: 0.1,
             greyscale: 0.0,
+            grey_gamma: 1.0,
         }
     }
 }
@@ -282,6 +288,12 @@ impl TrainConfig {
                 self.augment.greyscale
             ));
         }
+        let grey_gamma = self.augment.grey_gamma;
+        if !grey_gamma.is_finite() || grey_gamma < 1.0 {
+            return Err(format!(
+                "augment.grey_gamma {grey_gamma}: the largest gamma, ≥ 1 (1 = off)"
+            ));
+        }
         self.data.split.validate().map_err(|e| e.to_string())
     }
 
@@ -312,5 +324,26 @@ impl TrainConfig {
     /// The preprocessing of the configured network ([`ModelSection::image_spec`]).
     pub fn image_spec(&self) -> ImageSpec {
         self.model.image_spec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TrainConfig;
+
+    #[test]
+    fn grey_gamma_is_a_gamma_of_at_least_one() {
+        let with_gamma = |g: f32| {
+            let mut config = TrainConfig::default();
+            config.augment.grey_gamma = g;
+            config.validate().map_err(|invalid| invalid.0)
+        };
+        assert!(with_gamma(1.0).is_ok() && with_gamma(3.0).is_ok());
+        for bad in [0.5, 0.0, -2.0, f32::NAN, f32::INFINITY] {
+            let message = with_gamma(bad).expect_err("out of range");
+            assert!(message.contains("augment.grey_gamma"), "{bad}: {message}");
+        }
+        // Off unless asked for, so earlier configs train as they did.
+        assert_eq!(TrainConfig::default().augment.grey_gamma, 1.0);
     }
 }

@@ -29,7 +29,7 @@ use crate::reports::write_metrics_csv;
 pub use crate::reports::{EpochReport, StepReport};
 use crate::sampler::grouped_by_identity;
 use crate::sources::Sources;
-use crate::trunk::{TrunkCache, View, cached_batches, forward_batch, load_backbone};
+use crate::trunk::{CachedGrey, TrunkCache, View, cached_batches, forward_batch, load_backbone};
 use crate::validation::{Validation, validation_category};
 
 pub enum TrainingEvent<'a> {
@@ -423,6 +423,16 @@ impl Trainer {
             self.config.image_spec(),
             grey_items.len(),
         );
+        let grey = CachedGrey {
+            max_gamma: self.config.augment.grey_gamma,
+            seed: self.config.seed,
+        };
+        // Grey rows with their gamma are other rows (the key of a cache without stays as it was).
+        let key = if grey.max_gamma > 1.0 {
+            format!("{key} gamma {} seed {}", grey.max_gamma, grey.seed)
+        } else {
+            key
+        };
         let key = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(key.as_bytes()));
         let path = self.run_dir.join("trunk-cache.bin");
         if let Some(cache) = TrunkCache::load(&path, &key) {
@@ -440,6 +450,7 @@ impl Trainer {
             &self.catalog,
             items,
             grey_items,
+            grey,
             self.config.image_spec(),
             options,
             |done, total| observer(TrainingEvent::Caching { done, total }),

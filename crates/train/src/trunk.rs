@@ -21,6 +21,23 @@ pub fn load_backbone<Bk: Backend>(name: &str, device: &Bk::Device) -> Result<Eff
     Ok(EfficientNetLite::pretrained(name, None, device)?)
 }
 
+/// How a cached grey row shows its photo: grey, with a gamma drawn once per photo (from the
+/// run's seed) when `max_gamma` > 1 — a cache has one grey row per photo, not one per epoch.
+#[derive(Debug, Clone, Copy)]
+pub struct CachedGrey {
+    pub max_gamma: f32,
+    pub seed: u64,
+}
+
+impl CachedGrey {
+    /// `photo` (catalogue entry `item`) as its grey row sees it.
+    pub fn view(&self, photo: &image::RgbImage, item: usize) -> image::RgbImage {
+        // Its own stream: the epochs' draws use (seed, epoch, item).
+        let mut rng = crate::augment::rng_for(self.seed ^ 0x6772_6579, usize::MAX, item);
+        crate::augment::grey_view(photo, self.max_gamma, &mut rng)
+    }
+}
+
 /// Trunk outputs `[h, w, C]` (channels-last) by catalogue entry, with each photo's garment
 /// frame (θ of its garment box, `lookbook_imaging::letterboxed_frame`): the output of the
 /// frozen blocks, those before the model's fine-tuned ones. Some entries also have the output
@@ -38,8 +55,8 @@ pub struct TrunkCache {
 
 impl TrunkCache {
     /// Runs `network`'s stem and first `frozen_blocks` blocks over `items`, and over the
-    /// grey photos of `grey_items` (unaugmented otherwise); photos that fail to load are
-    /// returned beside the cache, left out of it.
+    /// grey photos of `grey_items` (`grey.view`: one gamma per photo, unaugmented otherwise);
+    /// photos that fail to load are returned beside the cache, left out of it.
     #[allow(clippy::too_many_arguments)]
     pub fn build<Bk: Backend>(
         network: &EfficientNetLite<Bk>,
@@ -48,6 +65,7 @@ impl TrunkCache {
         catalog: &Catalog,
         items: Vec<usize>,
         grey_items: Vec<usize>,
+        grey: CachedGrey,
         spec: ImageSpec,
         options: LoaderOptions,
         mut progress: impl FnMut(usize, usize),
@@ -69,7 +87,7 @@ impl TrunkCache {
                     return preprocessor.load_framed_into(path, out);
                 }
                 let photo = preprocessor.decode(path)?;
-                preprocessor.framed_into(&crate::augment::greyscale(&photo), out);
+                preprocessor.framed_into(&grey.view(&photo, job_entries[job]), out);
                 Ok(())
             },
         )?;
