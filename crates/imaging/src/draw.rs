@@ -359,6 +359,7 @@ pub fn annotate(
     notes: &[String],
 ) -> Result<RgbImage, DrawError> {
     const PANEL: u32 = 260;
+    let notes: Vec<String> = notes.iter().flat_map(|note| wrapped(note, NOTE_CHARS)).collect();
     let (pw, ph) = photo.dimensions();
     let height = ph.max(24 + 18 * notes.len() as u32);
     let mut picture = RgbImage::from_pixel(pw + PANEL, height, Rgb([255, 255, 255]));
@@ -393,9 +394,8 @@ pub fn annotate(
             .map_err(DrawError::plot)?;
         }
         for (i, note) in notes.iter().enumerate() {
-            let clipped: String = note.chars().take(34).collect();
             root.draw(&Text::new(
-                clipped,
+                note.as_str(),
                 (pw as i32 + 10, 10 + 18 * i as i32),
                 (FONT_FAMILY, 14).into_font().color(&BLACK),
             ))
@@ -404,4 +404,62 @@ pub fn annotate(
         root.present().map_err(DrawError::plot)?;
     }
     Ok(picture)
+}
+
+/// Characters of a note that fit the panel's width at 14 px.
+const NOTE_CHARS: usize = 34;
+
+/// `note` as lines of at most `width` characters, continued lines indented, broken after an
+/// `=` or a space where one falls late enough (a label's value stays whole) — the end of a
+/// long label is what tells it from its neighbours, so it is wrapped rather than clipped.
+fn wrapped(note: &str, width: usize) -> Vec<String> {
+    const INDENT: &str = "    ";
+    let mut lines = Vec::new();
+    let mut rest: Vec<char> = note.chars().collect();
+    let mut room = width;
+    while rest.len() > room {
+        let cut = (room / 2..room)
+            .rev()
+            .find(|&i| rest[i] == '=' || rest[i] == ' ')
+            .map_or(room, |i| i + 1);
+        let line: String = rest.drain(..cut).collect();
+        lines.push(line.trim_end().to_string());
+        room = width - INDENT.len();
+    }
+    let last: String = rest.into_iter().collect();
+    lines.push(last);
+    // Every line after the first is a continuation.
+    for line in lines.iter_mut().skip(1) {
+        line.insert_str(0, INDENT);
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrapped;
+
+    #[test]
+    fn a_long_note_wraps_after_its_equals_sign_and_loses_nothing() {
+        assert_eq!(
+            wrapped("3.11  product_type_name=T-shirt", 34),
+            ["3.11  product_type_name=T-shirt"]
+        );
+        assert_eq!(
+            wrapped("3.58  graphical_appearance_name=Stripe", 34),
+            ["3.58  graphical_appearance_name=", "    Stripe"]
+        );
+        // No place to break: cut at the width; every line fits.
+        let long = "x".repeat(75);
+        let lines = wrapped(&long, 34);
+        assert_eq!(
+            lines,
+            [
+                "x".repeat(34),
+                format!("    {}", "x".repeat(30)),
+                format!("    {}", "x".repeat(11))
+            ]
+        );
+        assert!(lines.iter().all(|l| l.chars().count() <= 34));
+    }
 }

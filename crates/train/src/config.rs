@@ -58,6 +58,32 @@ pub struct OptimizerSection {
     /// Learning rate of the pretrained trunk's fine-tuned last blocks (`model.tuned_blocks`);
     /// absent, `learning_rate`.
     pub trunk_learning_rate: Option<f64>,
+    /// How the learning rates change over the run (`constant` or `cosine`).
+    pub schedule: Schedule,
+}
+
+/// Learning rates over a run: as configured throughout, or decayed along half a cosine from
+/// the configured rates to 0 at the end of `optimizer.epochs` (after `train --epochs`, so a
+/// run resumed to more epochs decays over the new length from where it stands).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    #[default]
+    Constant,
+    Cosine,
+}
+
+impl Schedule {
+    /// The fraction of each configured rate for a step after `done` of the run's `total` steps.
+    pub fn factor(self, done: usize, total: usize) -> f64 {
+        match self {
+            Schedule::Constant => 1.0,
+            Schedule::Cosine => {
+                let t = done as f64 / total.max(1) as f64;
+                0.5 * (1.0 + (std::f64::consts::PI * t.min(1.0)).cos())
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -162,6 +188,7 @@ impl Default for OptimizerSection {
             beta_2: 0.999,
             head_learning_rate: None,
             trunk_learning_rate: None,
+            schedule: Schedule::Constant,
         }
     }
 }
@@ -329,7 +356,7 @@ impl TrainConfig {
 
 #[cfg(test)]
 mod tests {
-    use super::TrainConfig;
+    use super::{Schedule, TrainConfig};
 
     #[test]
     fn grey_gamma_is_a_gamma_of_at_least_one() {
@@ -345,5 +372,21 @@ mod tests {
         }
         // Off unless asked for, so earlier configs train as they did.
         assert_eq!(TrainConfig::default().augment.grey_gamma, 1.0);
+    }
+
+    #[test]
+    fn a_cosine_schedule_falls_from_the_rate_to_nothing() {
+        let cosine = |done| Schedule::Cosine.factor(done, 100);
+        assert_eq!(cosine(0), 1.0);
+        assert!((cosine(50) - 0.5).abs() < 1e-12 && (cosine(25) - (0.5 + 0.5 * 0.5f64.sqrt())).abs() < 1e-12);
+        assert!(
+            cosine(100).abs() < 1e-12 && cosine(150).abs() < 1e-12,
+            "no rise past the end"
+        );
+        assert!((1..=100).all(|d| cosine(d) < cosine(d - 1)), "falling all the way");
+        assert!((0..200).all(|d| Schedule::Constant.factor(d, 100) == 1.0));
+        let parsed: TrainConfig = toml::from_str("[optimizer]\nschedule = \"cosine\"").unwrap();
+        assert_eq!(parsed.optimizer.schedule, Schedule::Cosine);
+        assert_eq!(TrainConfig::default().optimizer.schedule, Schedule::Constant);
     }
 }

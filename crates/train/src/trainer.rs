@@ -313,15 +313,16 @@ impl Trainer {
                 let trunk_grads = (!model.pretrained_blocks.is_empty())
                     .then(|| GradientsParams::from_module(&mut grads, &model.pretrained_blocks));
                 let grads = GradientsParams::from_grads(grads, &model);
-                model = optimizer.step(opt.learning_rate, model, grads);
+                let scale = opt.schedule.factor(epoch * steps + step, opt.epochs * steps);
+                model = optimizer.step(opt.learning_rate * scale, model, grads);
                 if let Some(head_grads) = head_grads {
                     let head_rate = opt.head_learning_rate.unwrap_or(opt.learning_rate);
                     if head_rate > 0.0 {
-                        model = optimizer.step(head_rate, model, head_grads);
+                        model = optimizer.step(head_rate * scale, model, head_grads);
                     }
                 }
                 if let Some(trunk_grads) = trunk_grads.filter(|_| trunk_rate > 0.0) {
-                    model = optimizer.step(trunk_rate, model, trunk_grads);
+                    model = optimizer.step(trunk_rate * scale, model, trunk_grads);
                 }
                 for (s, v) in sums.iter_mut().zip(values) {
                     *s += v * n as f64;
